@@ -1,0 +1,101 @@
+# cloudx-proxy: SSH to EC2 over SSM, as a toolkit of small C commands.
+# GNU make.  `make` builds, `make check` runs every test, `make demo` runs the
+# whole user story against the local stand-in cloud.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+PKG_CONFIG ?= pkg-config
+# out-of-tree build dir; `make asan` uses build-asan
+B ?= build
+
+PROGS  = $(notdir $(wildcard cmd/*))
+MANS   = $(wildcard man/*.1)
+LIBSRC = $(wildcard lib/*.c)
+LIBOBJ = $(patsubst %.c,$(B)/%.o,$(LIBSRC))
+UNITSRC = $(wildcard tests/unit/test_*.c)
+UNITS  = $(patsubst %.c,$(B)/%,$(UNITSRC))
+
+# _DEFAULT_SOURCE: glibc hides explicit_bzero and friends under strict -std=c11
+CSTD   = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE
+WARN   = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
+         -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \
+         -Wimplicit-fallthrough -Werror=implicit-function-declaration
+HARDEN ?= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS ?= -O2 -g
+PKGS   = libcurl openssl libcjson expat
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+ALL_CFLAGS = $(CSTD) $(WARN) $(HARDEN) -Ilib -MMD -MP \
+             -DCX_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS ?= -pie -Wl,-z,relro,-z,now
+LIBS   = $(PKG_LIBS)
+
+all: $(PROGS:%=$(B)/%) $(UNITS)
+
+$(B)/libcx.a: $(LIBOBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/%: $(B)/cmd/%/main.o $(B)/libcx.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libcx.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+# The driver answers to both spellings; the name picks the host prefix.
+$(B)/cloudX-proxy: $(B)/cloudx-proxy
+	ln -sf cloudx-proxy $@
+
+all: $(if $(filter cloudx-proxy,$(PROGS)),$(B)/cloudX-proxy)
+
+asan:
+	$(MAKE) B=build-asan HARDEN= LDFLAGS="-fsanitize=address,undefined" \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+
+deps:
+	@tests/deps.sh
+
+check: all
+	@CX_BIN=$(B) tests/run-all
+
+check-asan: asan
+	@CX_BIN=build-asan CX_ASAN=1 tests/run-all
+
+check-valgrind: all
+	@CX_BIN=$(B) CX_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" tests/run-all
+
+demo: all
+	@CX_BIN=$(B) tests/demo.sh
+
+lint:
+	! grep -rnE '\b(strcpy|strcat|v?sprintf|gets|atoi|atol|strtok|system|popen)\(' cmd lib
+	mandoc -Tlint -Wwarning $(MANS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(PROGS:%=$(B)/%) $(DESTDIR)$(BINDIR)/
+	$(if $(filter cloudx-proxy,$(PROGS)),ln -sf cloudx-proxy $(DESTDIR)$(BINDIR)/cloudX-proxy)
+	$(if $(MANS),install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/)
+	if [ -d completions ]; then \
+	  install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions; \
+	  install -m 0644 completions/cloudx-proxy.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/cloudx-proxy; \
+	  install -m 0644 completions/_cloudx-proxy $(DESTDIR)$(DATADIR)/zsh/site-functions/_cloudx-proxy; \
+	fi
+
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(BINDIR)/cloudX-proxy
+	rm -f $(MANS:man/%=$(DESTDIR)$(MANDIR)/man1/%)
+
+clean:
+	rm -rf build build-asan build-*
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+.SECONDARY:
+.PHONY: all asan deps check check-asan check-valgrind demo lint install uninstall clean
