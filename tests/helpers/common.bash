@@ -1,0 +1,58 @@
+# Loaded by every bats file: `load ../helpers/common`.
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+CX_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+CX_BIN_DIR="$CX_ROOT/${CX_BIN:-build}"
+export PATH="$CX_BIN_DIR:$PATH"
+
+# A clean, throw-away user environment for one test: never the real
+# ~/.aws or ~/.ssh, no AWS variables from the caller.
+common_setup() {
+	export HOME="$BATS_TEST_TMPDIR/home"
+	mkdir -p "$HOME"
+	unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID \
+	    AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN \
+	    AWS_REGION AWS_DEFAULT_REGION AWS_CONFIG_FILE \
+	    AWS_SHARED_CREDENTIALS_FILE AWS_CREDENTIAL_EXPIRATION \
+	    AWS_ENDPOINT_URL AWS_CA_BUNDLE AWS_MAX_ATTEMPTS AWS_RETRY_MODE \
+	    HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
+	# never reach a real metadata service or AWS from a test
+	export AWS_EC2_METADATA_DISABLED=true
+	export NO_PROXY=127.0.0.1,localhost
+}
+
+# cx PROG ARGS...: runs one of our programs, under $CX_WRAP if set
+# (e.g. CX_WRAP="valgrind -q --error-exitcode=99").
+cx() {
+	${CX_WRAP:-} "$@"
+}
+
+# free_port: prints a TCP port that is free on 127.0.0.1 right now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_until TIMEOUT_S CMD...: polls CMD until it succeeds, at most TIMEOUT_S.
+wait_until() {
+	local limit=$1; shift
+	local end=$((SECONDS + limit))
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+# stop_pid PID: stops a process we started (TERM, then KILL), and reaps it.
+stop_pid() {
+	local pid=$1 i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
