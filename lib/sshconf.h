@@ -117,7 +117,7 @@ int cx_sshconf_existed(const struct cx_sshconf *m);
 
 /*
  * Appends to out a unified diff (3 lines of context) from the bytes loaded
- * to the current bytes, labelled "a/<label>" and "b/<label>"; nothing when
+ * to the current bytes, both files labelled label; nothing when
  * unchanged.  A changed line end shows as a changed line.
  */
 int cx_sshconf_diff(const struct cx_sshconf *m, const char *label,
