@@ -1,0 +1,15 @@
+/* Subcommands still to come (temporary). */
+#include "cxerr.h"
+#include "driver.h"
+#include "log.h"
+
+#define STUB(fn, name) \
+int fn(int argc, char **argv, const char *argv0) \
+{ (void)argc; (void)argv; (void)argv0; \
+  cx_error("%s: not implemented yet", name); return CX_EXIT_INTERNAL; }
+
+STUB(cx_drv_setup_main, "setup")
+STUB(cx_drv_list_main, "list")
+STUB(cx_drv_doctor_main, "doctor")
+STUB(cx_drv_cleanup_main, "cleanup")
+STUB(cx_drv_migrate_main, "migrate")
