@@ -133,4 +133,43 @@ int cx_drv_vscode_snippet(const char *config_file, const char *prefix,
  */
 int cx_drv_jsonc_parse(const char *text, cJSON **out);
 
+/* ---- the setup run (lib/driver_setup.c) ---- */
+
+struct cx_drv_setup {
+	struct cx_drv_ui ui;
+	int verbosity;
+	/* options (borrowed from argv or static) */
+	const char *prefix, *profile, *ssh_key, *aws_env, *region, *vault;
+	const char *opt_ssh_dir, *opt_ssh_config, *opt_instance;
+	const char *opt_hostname;
+	int onepassword, no_check;
+	int check_timeout_s, check_tries;
+	/* state (owned) */
+	char *home, *ssh_dir, *config_file, *key_file, *pub_file;
+	char *iam_env, *instance_id, *env, *hostname;
+	char *identity_agent;	/* 1Password agent socket, or NULL */
+	char *self;		/* absolute path of this program */
+	int pending_migration;
+	int include_ok;		/* ~/.ssh/config includes our config */
+};
+
+/* AWS calls setup needs (lib/driver_aws.c): the caller's ARN, and the
+ * tags of an instance as an EC2-style [{"Key","Value"}] array. */
+int cx_drv_aws_identity(struct cx_drv_setup *s, char **arn);
+int cx_drv_aws_instance_tags(struct cx_drv_setup *s, const char *id,
+    cJSON **tags);
+
+/* 1Password (lib/driver_op.c): finds or creates the key, exports its
+ * public half to s->pub_file and sets s->identity_agent.  CX_ERR_NOTFOUND
+ * when 1Password is not usable here (no op, not signed in, no agent). */
+int cx_drv_op_setup(struct cx_drv_setup *s);
+
+/* The SSH config and its Include through lib/sshconf.h
+ * (lib/driver_sshcfg.c). */
+int cx_drv_setup_sshconfig(struct cx_drv_setup *s);
+
+/* Moves ~/.ssh/vscode to target and rewrites the paths in its config and
+ * the Include of ~/.ssh/config (lib/driver_cleanup.c). */
+int cx_drv_migrate(const char *home, const char *target, int dry_run);
+
 #endif
