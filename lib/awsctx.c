@@ -347,17 +347,35 @@ cx_creds_print_env(const struct cx_aws_ctx *ctx)
 }
 
 int
-cx_creds_print_endpoint(const struct cx_aws_ctx *ctx, const char *service)
+cx_aws_ctx_load(const struct cx_resolve_opts *o, struct cx_aws_ctx *ctx)
 {
+	int r;
+
+	r = load_cfg(ctx, o->aws_env, o->profile, NULL, o->region);
+	if (r == 0 && ctx->cfg->profile_exists &&
+	    (ctx->profile = strdup(ctx->cfg->profile)) == NULL)
+		r = CX_ERR_NOMEM;
+	if (r != 0)
+		cx_aws_ctx_clean_up(ctx);
+	return r;
+}
+
+int
+cx_creds_print_endpoint(const struct cx_resolve_opts *o, const char *service)
+{
+	struct cx_aws_ctx ctx;
 	char *url = NULL;
 	int r;
 
-	if ((r = cx_aws_ctx_endpoint(ctx, service, NULL, &url)) != 0)
+	memset(&ctx, 0, sizeof(ctx));
+	if ((r = cx_aws_ctx_load(o, &ctx)) != 0)
 		return r;
-	if (printf("%s\n", url) < 0 || fflush(stdout) == EOF) {
+	if ((r = cx_aws_ctx_endpoint(&ctx, service, NULL, &url)) == 0 &&
+	    (printf("%s\n", url) < 0 || fflush(stdout) == EOF)) {
 		cx_error("writing output failed");
 		r = CX_ERR_IO;
 	}
 	free(url);
+	cx_aws_ctx_clean_up(&ctx);
 	return r;
 }

@@ -115,8 +115,16 @@ int cx_creds_stage(cJSON *doc, const struct cx_resolve_opts *o,
  * (export AWS_ACCESS_KEY_ID='...', ..., AWS_CREDENTIAL_EXPIRATION,
  * AWS_REGION).  Returns 0 or CX_ERR_IO (logged). */
 int cx_creds_print_env(const struct cx_aws_ctx *ctx);
-/* Prints the endpoint URL ctx resolves for service, and a newline. */
-int cx_creds_print_endpoint(const struct cx_aws_ctx *ctx,
+/*
+ * Loads the files, profile and region for o without any credentials (for
+ * stages that only need endpoints or settings).  ctx must be zeroed; on
+ * failure it is left clean.  Errors as cx_aws_ctx_resolve() (logged).
+ */
+int cx_aws_ctx_load(const struct cx_resolve_opts *o, struct cx_aws_ctx *ctx);
+
+/* Prints the endpoint URL that o's profile and region give service, and a
+ * newline (cx-creds --print-endpoint; no credentials needed). */
+int cx_creds_print_endpoint(const struct cx_resolve_opts *o,
     const char *service);
 
 #endif
