@@ -18,6 +18,7 @@
 #include "creds.h"
 #include "creds_int.h"
 #include "cxerr.h"
+#include "http.h"
 #include "log.h"
 #include "os.h"
 #include "stage.h"
@@ -119,28 +120,31 @@ static int
 refresh_token(struct cx_aws_ctx *ctx, const struct sso_cfg *s,
     const char *path, cJSON *tok)
 {
-	struct cx_aws_target t;
-	struct cx_aws_error err;
+	struct cx_http_request rq;
+	struct cx_http_response rs;
+	static const char *const hdrs[] = {
+		"Content-Type: application/json", "Accept: application/json"
+	};
 	cJSON *body = NULL, *ans = NULL;
 	const cJSON *ei;
 	const char *at, *rt;
-	char exp[21], *url = NULL, *text = NULL;
+	char exp[21], *ep = NULL, *url = NULL, *text = NULL, *req = NULL;
 	int r;
 
-	memset(&t, 0, sizeof(t));
-	memset(&err, 0, sizeof(err));
-	if ((r = cx_aws_target_init(&t, ctx, "sso-oidc", s->region)) != 0)
+	memset(&rq, 0, sizeof(rq));
+	memset(&rs, 0, sizeof(rs));
+	/* CreateToken is REST-JSON, POST /token, unsigned: one request
+	 * through the context's HTTP client, no retries (on failure the old
+	 * token is used while it lasts) */
+	if (ctx->http == NULL)
+		return CX_ERR_INTERNAL;
+	if ((r = cx_aws_ctx_endpoint(ctx, "sso-oidc", s->region, &ep)) != 0)
 		goto out;
-	/* CreateToken is POST /token (REST-JSON) */
-	if (asprintf(&url, "%s/token", t.endpoint) < 0) {
+	if (asprintf(&url, "%s/token", ep) < 0) {
 		url = NULL;
 		r = CX_ERR_NOMEM;
 		goto out;
 	}
-	free(t.endpoint);
-	t.endpoint = url;
-	url = NULL;
-	t.creds = NULL;
 	if ((body = cJSON_CreateObject()) == NULL ||
 	    (r = cx_json_set_str(body, "grantType", "refresh_token")) != 0 ||
 	    (r = cx_json_set_str(body, "clientId",
@@ -148,17 +152,27 @@ refresh_token(struct cx_aws_ctx *ctx, const struct sso_cfg *s,
 	    (r = cx_json_set_str(body, "clientSecret",
 	    cx_json_str(tok, "clientSecret"))) != 0 ||
 	    (r = cx_json_set_str(body, "refreshToken",
-	    cx_json_str(tok, "refreshToken"))) != 0) {
+	    cx_json_str(tok, "refreshToken"))) != 0 ||
+	    (req = cJSON_PrintUnformatted(body)) == NULL) {
 		r = CX_ERR_NOMEM;
 		goto out;
 	}
+	rq.method = "POST";
+	rq.url = url;
+	rq.headers = hdrs;
+	rq.nheaders = 2;
+	rq.body = req;
+	rq.body_len = strlen(req);
 	cx_debug(1, "refreshing the SSO token of sso-session '%s'", s->session);
-	if ((r = cx_aws_json(&t, "AWSSSOOIDCService.CreateToken", body, &ans,
-	    &err)) != 0) {
-		cx_debug(1, "SSO token refresh failed: %s",
-		    err.code ? err.code : cx_strerror(r));
+	if ((r = cx_http_do(ctx->http, &rq, &rs)) != 0)
+		goto out;
+	cx_buf_set_secret(&rs.body);
+	if (rs.status != 200) {
+		cx_debug(1, "SSO token refresh failed: HTTP %ld", rs.status);
+		r = CX_ERR_LOGIN;
 		goto out;
 	}
+	ans = cJSON_ParseWithLength(cx_buf_str(&rs.body), rs.body.len);
 	at = cx_json_str(ans, "accessToken");
 	ei = cJSON_GetObjectItemCaseSensitive(ans, "expiresIn");
 	if (at == NULL || !cJSON_IsNumber(ei) || ei->valuedouble <= 0) {
@@ -184,10 +198,15 @@ refresh_token(struct cx_aws_ctx *ctx, const struct sso_cfg *s,
 		cx_wipe(text, strlen(text));
 		cJSON_free(text);
 	}
+	if (req != NULL) {
+		cx_wipe(req, strlen(req));
+		cJSON_free(req);
+	}
 	cx_json_delete_secure(body);
 	cx_json_delete_secure(ans);
-	cx_aws_target_clean_up(&t);
-	cx_aws_error_clean_up(&err);
+	cx_http_response_clean_up(&rs);
+	free(ep);
+	free(url);
 	return r;
 }
 
