@@ -19,7 +19,7 @@ X-Amz-Security-Token presence and the User-Agent are recorded:
   /queryerr/...   400 JSON with header x-amzn-query-error: Code;Sender
   /big/...        200 with a 9 MiB body
   /ok/...         200 GetCallerIdentity answer (XML) or {} for JSON
-GET /_count/NAME returns {"count": N, "dates": [...], "auth": [...],
+POST /_reset forgets every count.  GET /_count/NAME returns {"count": N, "dates": [...], "auth": [...],
 "token": [...], "ua": [...], "targets": [...]}.
 """
 import json
@@ -71,6 +71,10 @@ class H(BaseHTTPRequestHandler):
         self.handle_any()
 
     def do_POST(self):
+        if self.path == "/_reset":
+            with LOCK:
+                SEEN.clear()
+            return self.send(200, b"{}", "application/json")
         self.handle_any()
 
     def handle_any(self):

@@ -26,6 +26,7 @@
 #include "creds.h"
 #include "cxerr.h"
 #include "http.h"
+#include "log.h"
 #include "os.h"
 #include "stage.h"
 #include "xml.h"
@@ -298,6 +299,30 @@ test_ssm_json_error(void **state)
 }
 
 /* --- fault server --- */
+
+/* Group setup: the server forgets earlier runs' counts. */
+static int
+fault_reset(void **state)
+{
+	struct cx_http *h = NULL;
+	struct cx_http_request rq = { 0 };
+	struct cx_http_response rs;
+	struct cx_buf url;
+	int r;
+
+	(void)state;
+	cx_buf_init(&url, 0);
+	if (cx_buf_printf(&url, "%s/_reset", fault) != 0 ||
+	    cx_http_new(NULL, &h) != 0)
+		return -1;
+	rq.method = "POST";
+	rq.url = cx_buf_str(&url);
+	r = cx_http_do(h, &rq, &rs) == 0 && rs.status == 200 ? 0 : -1;
+	cx_http_response_clean_up(&rs);
+	cx_http_free(h);
+	cx_buf_clean_up(&url);
+	return r;
+}
 
 /* {"count": N, ...} of a scenario, asked of the server itself */
 static cJSON *
@@ -593,6 +618,8 @@ main(void)
 		    "set (run tests/bats/awscore.bats)\n");
 		return 0;
 	}
+	if (getenv("CX_TEST_VERBOSE") != NULL)
+		cx_log_set_verbosity(2);	/* like -vv */
 	good.access_key_id = getenv("CX_TEST_AK");
 	good.secret_access_key = getenv("CX_TEST_SK");
 	bad.access_key_id = good.access_key_id;
@@ -603,6 +630,6 @@ main(void)
 	    NULL);
 	if (fault != NULL)
 		r |= cmocka_run_group_tests_name("aws_live_fault", fault_tests,
-		    NULL, NULL);
+		    fault_reset, NULL);
 	return r;
 }
