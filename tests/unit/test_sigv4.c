@@ -341,6 +341,64 @@ test_websocket_upgrade(void **state)
 	cx_sigv4_result_clean_up(&out);
 }
 
+/* The same upgrade, given as the StreamUrl. */
+static void
+test_sign_url(void **state)
+{
+	struct cx_creds c = { .access_key_id = "AKIDEXAMPLE",
+	    .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	    .session_token = "TOKEN" };
+	struct cx_sigv4_header h[] = {
+		{ "Host", "ssmmessages.eu-west-1.amazonaws.com" },
+		{ "Sec-WebSocket-Version", "13" },
+	};
+	struct cx_sigv4_header extra[] = {
+		{ "Upgrade", "websocket" },
+		{ "Host", "ignored.example" },
+		{ "Sec-WebSocket-Version", "13" },
+	};
+	struct cx_sigv4_request in = {
+		.method = "GET", .path = "/v1/data-channel/s-1",
+		.query = "role=publish_subscribe", .headers = h, .nheaders = 2,
+		.region = "eu-west-1", .service = "ssmmessages", .creds = &c,
+		.now = 1440938160,
+	};
+	struct cx_sigv4_result want, got;
+	char *host = NULL;
+
+	(void)state;
+	assert_int_equal(cx_sigv4_sign(&in, &want), 0);
+	assert_int_equal(cx_sigv4_sign_url("GET", "wss://ssmmessages.eu-west-1"
+	    ".amazonaws.com/v1/data-channel/s-1?role=publish_subscribe", extra,
+	    3, "eu-west-1", "ssmmessages", &c, 1440938160, &host, &got), 0);
+	assert_string_equal(host, "ssmmessages.eu-west-1.amazonaws.com");
+	assert_string_equal(got.canonical_request, want.canonical_request);
+	assert_string_equal(got.authorization, want.authorization);
+	free(host);
+	cx_sigv4_result_clean_up(&got);
+	/* a port that is not the default is part of Host */
+	assert_int_equal(cx_sigv4_sign_url("GET", "ws://127.0.0.1:8080/x",
+	    NULL, 0, "eu-west-1", "ssmmessages", &c, 1440938160, &host, &got),
+	    0);
+	assert_string_equal(host, "127.0.0.1:8080");
+	assert_non_null(strstr(got.canonical_request,
+	    "host:127.0.0.1:8080\n"));
+	free(host);
+	cx_sigv4_result_clean_up(&got);
+	assert_int_equal(cx_sigv4_sign_url("GET", "gopher://x/", NULL, 0,
+	    "eu-west-1", "ssmmessages", &c, 1440938160, &host, &got),
+	    CX_ERR_INPUT);
+	assert_null(host);
+	cx_sigv4_result_clean_up(&want);
+
+	assert_false(cx_sigv4_url_is_presigned("wss://h/p?role=x"));
+	assert_false(cx_sigv4_url_is_presigned("wss://h/p"));
+	assert_false(cx_sigv4_url_is_presigned("wss://h/p?a=X-Amz-Date="));
+	assert_true(cx_sigv4_url_is_presigned("wss://h/p?role=x&"
+	    "X-Amz-Signature=ab"));
+	assert_true(cx_sigv4_url_is_presigned("wss://h/p?X-Amz-Credential=a"));
+}
+
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -443,5 +501,7 @@ main(void)
 	    NULL, NULL, NULL };
 	tests[nt++] = (struct CMUnitTest){ "websocket_upgrade",
 	    test_websocket_upgrade, NULL, NULL, NULL };
+	tests[nt++] = (struct CMUnitTest){ "sign_url", test_sign_url,
+	    NULL, NULL, NULL };
 	return _cmocka_run_group_tests("sigv4", tests, nt, NULL, NULL);
 }
