@@ -580,6 +580,94 @@ test_connection_refused(void **state)
 	setenv("AWS_MAX_ATTEMPTS", "3", 1);
 }
 
+/* Two calls through one context reuse one connection. */
+static void
+test_connection_reuse(void **state)
+{
+	struct cx_aws_ctx ctx;
+	struct cx_aws_target t;
+	struct cx_query q;
+	struct cx_xml *x = NULL;
+	struct cx_aws_error e = { 0 };
+	cJSON *j, *ports;
+	int i;
+
+	(void)state;
+	memset(&ctx, 0, sizeof(ctx));
+	target(&t, fault, "/okreuse", "sts", &good);
+	t.ctx = &ctx;
+	cx_query_init(&q, "GetCallerIdentity", "2011-06-15");
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(cx_aws_query(&t, &q, &x, &e), 0);
+		cx_xml_free(x);
+		x = NULL;
+	}
+	assert_non_null(ctx.http);	/* made on first use, owned by ctx */
+	j = seen("okreuse");
+	ports = cJSON_GetObjectItem(j, "ports");
+	assert_int_equal(cJSON_GetArraySize(ports), 3);
+	assert_int_equal(cJSON_GetArrayItem(ports, 0)->valueint,
+	    cJSON_GetArrayItem(ports, 2)->valueint);
+	cJSON_Delete(j);
+	cx_http_free(ctx.http);
+	cx_query_clean_up(&q);
+	cx_aws_target_clean_up(&t);
+}
+
+/* http_proxy from the environment is used (libcurl's own handling). */
+static void
+test_proxy_env(void **state)
+{
+	struct cx_aws_error e = { 0 };
+	struct cx_aws_target t;
+	struct cx_query q;
+	struct cx_xml *x = NULL;
+	cJSON *j;
+
+	(void)state;
+	setenv("http_proxy", fault, 1);
+	target(&t, "http://sts.example.invalid", "/proxied", "sts", &good);
+	cx_query_init(&q, "GetCallerIdentity", "2011-06-15");
+	/* the fault server, as proxy, answers 404 NoSuchScenario */
+	assert_int_equal(cx_aws_query(&t, &q, &x, &e), CX_ERR_NOTFOUND);
+	assert_string_equal(e.code, "NoSuchScenario");
+	unsetenv("http_proxy");
+	j = seen("proxied");
+	assert_int_equal(cJSON_GetObjectItem(j, "count")->valueint, 1);
+	assert_true(cJSON_IsTrue(cJSON_GetArrayItem(cJSON_GetObjectItem(j,
+	    "proxied"), 0)));
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j,
+	    "hosts"), 0)->valuestring, "sts.example.invalid");
+	cJSON_Delete(j);
+	cx_aws_error_clean_up(&e);
+	cx_query_clean_up(&q);
+	cx_aws_target_clean_up(&t);
+}
+
+/* An unusable AWS_CA_BUNDLE is a configuration error, not retried. */
+static void
+test_bad_ca_bundle(void **state)
+{
+	struct cx_aws_error e = { 0 };
+	struct cx_aws_target t;
+	struct cx_query q;
+	struct cx_xml *x = NULL;
+	struct cx_buf url;
+
+	(void)state;
+	cx_buf_init(&url, 0);
+	/* https to the (plain) fault server: TLS never gets that far */
+	assert_int_equal(cx_buf_printf(&url, "https%s", fault + 4), 0);
+	setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem", 1);
+	target(&t, cx_buf_str(&url), "", "sts", &good);
+	cx_query_init(&q, "GetCallerIdentity", "2011-06-15");
+	assert_int_equal(cx_aws_query(&t, &q, &x, &e), CX_ERR_CONFIG);
+	unsetenv("AWS_CA_BUNDLE");
+	cx_query_clean_up(&q);
+	cx_aws_target_clean_up(&t);
+	cx_buf_clean_up(&url);
+}
+
 int
 main(void)
 {
@@ -604,6 +692,9 @@ main(void)
 		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_unsigned_get),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_connection_reuse),
+		cmocka_unit_test(test_proxy_env),
+		cmocka_unit_test(test_bad_ca_bundle),
 	};
 	int r = 0;
 
