@@ -31,9 +31,9 @@
  * may be NULL: a private HTTP client is then made for each call).
  *
  * HTTP client: t->ctx->http is used, and created on first use when NULL
- * (CA bundle from AWS_CA_BUNDLE only).  The context code should create it
- * itself with cx_http_new() to pass the profile's ca_bundle and
- * max_attempts; cx_aws_ctx_clean_up() must cx_http_free() it.
+ * with the context's settings (cx_awscfg_ca_bundle(): AWS_CA_BUNDLE >
+ * profile ca_bundle; cx_awscfg_max_attempts()); cx_aws_ctx_clean_up()
+ * must cx_http_free() it.  Without a context: AWS_CA_BUNDLE only.
  *
  * Retries ("standard" mode): HTTP 500/502/503/504, 429, throttling codes,
  * RequestTimeout(Exception), PriorRequestNotComplete, connection errors and
