@@ -119,7 +119,8 @@ int cx_aws_target_init(struct cx_aws_target *t, struct cx_aws_ctx *ctx,
 void cx_aws_target_clean_up(struct cx_aws_target *t);
 
 /*
- * POSTs a query/EC2-protocol request and parses the XML answer.  On
+ * POSTs a query/EC2-protocol request and parses the XML answer.  err
+ * must be zeroed or hold an earlier error (it is cleaned up first).  On
  * success *out is the parsed document (caller frees with cx_xml_free).
  * On an AWS error, err (if not NULL) is filled, nothing is logged, and
  * cx_aws_error_class() of it is returned.  Transport failures after all
