@@ -101,7 +101,7 @@ fuzz-smoke: fuzz-build
 
 lint:
 	! grep -rnE '\b(strcpy|strcat|v?sprintf|gets|atoi|atol|strtok|system|popen)\(' cmd lib
-	mandoc -Tlint -Wwarning $(MANS)
+	$(if $(MANS),mandoc -Tlint -Wwarning $(MANS))
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
