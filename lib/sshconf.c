@@ -825,6 +825,10 @@ sc_scan(const struct cx_sshconf *m, struct sc_scan *s)
 	for (i = 0; i < m->n; i++) {
 		sc_parse_line(m->lines[i].raw, m->lines[i].len, &p);
 		if (p.kind != SC_DIRECTIVE) {
+			/* an indented comment ("    # ControlMaster auto")
+			 * is part of the block's body */
+			if (p.kind == SC_COMMENT && p.indent > 0 && i > 0)
+				cur->body_end = i + 1;
 			continue;
 		}
 		is_host = sc_kw_is(&p, "host");
@@ -886,6 +890,22 @@ comments_above(const struct cx_sshconf *m, size_t idx)
 		idx--;
 	}
 	return idx;
+}
+
+static int is_banner_at(const struct cx_sshconf *, size_t, const char *);
+
+/* Start of the section of the block at host: our banner for env (three
+ * comment lines, then blank lines) or the comments directly on top. */
+static size_t
+section_top(const struct cx_sshconf *m, size_t host, const char *env)
+{
+	size_t top = host;
+
+	while (top > 0 && sc_is_blank(m, top - 1))
+		top--;
+	if (env != NULL && top >= 3 && is_banner_at(m, top - 3, env))
+		return top - 3;
+	return comments_above(m, host);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1244,7 +1264,7 @@ cx_sshconf_ensure_generic(struct cx_sshconf *m)
 		pos = m->n + 1;
 		for (i = 0; i < s.n; i++)
 			if (is_ours(s.b[i].kind)) {
-				pos = comments_above(m, s.b[i].start);
+				pos = section_top(m, s.b[i].start, s.b[i].env);
 				break;
 			}
 		if (pos > m->n)
@@ -1512,7 +1532,7 @@ cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
 		host = s.b[i].start;
 	} else {
 		if (shadowing_env(&s, env, &i))
-			pos = comments_above(m, s.b[i].start);
+			pos = section_top(m, s.b[i].start, s.b[i].env);
 		else
 			pos = new_block_pos(m, &s);
 		cx_buf_reset(&t);
@@ -1688,11 +1708,9 @@ cx_sshconf_remove_env(struct cx_sshconf *m, const char *env)
 		if (s.b[i].kind == SB_ENV) {
 			found = 1;
 			/* its banner: three comment lines, then blanks */
-			top = start;
-			while (top > 0 && sc_is_blank(m, top - 1))
-				top--;
-			if (top >= 3 && is_banner_at(m, top - 3, env))
-				start = top - 3;
+			top = section_top(m, start, env);
+			if (top < start && is_banner_at(m, top, env))
+				start = top;
 		}
 		remove_tidy(m, start, s.b[i].body_end - start);
 	}
