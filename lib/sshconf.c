@@ -1101,6 +1101,20 @@ wants_free(struct want *w, size_t n)
 		free(w[i].val);
 }
 
+/* Appends the wanted lines of a new block to t ('\n' line ends). */
+static int
+want_text(struct cx_buf *t, const struct want *w, size_t nw)
+{
+	size_t k;
+	int r;
+
+	for (k = 0; k < nw; k++)
+		if ((r = want_line(t, "    ", 4, w[k].kw, strlen(w[k].kw), " ",
+		    1, &w[k], "\n")) != 0)
+			return r;
+	return 0;
+}
+
 /*
  * Inserts text (lines using '\n') at pos, converted to the line end used
  * there, with one blank line before it (unless at the top or after a blank)
@@ -1218,17 +1232,6 @@ new_block_pos(const struct cx_sshconf *m, const struct sc_scan *s)
 	return found ? pos : barrier;
 }
 
-static int
-file_is_empty(const struct cx_sshconf *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++)
-		if (!sc_is_blank(m, i))
-			return 0;
-	return 1;
-}
-
 int
 cx_sshconf_ensure_generic(struct cx_sshconf *m)
 {
@@ -1269,8 +1272,7 @@ cx_sshconf_ensure_generic(struct cx_sshconf *m)
 			}
 		if (pos > m->n)
 			pos = new_block_pos(m, &s);
-		if (file_is_empty(m)) {
-			sc_delete(m, 0, m->n);
+		if (m->n == 0) {
 			pos = 0;
 			if ((r = cx_buf_printf(&t, "# SSH Configuration - "
 			    "Managed by %s-proxy\n\n", m->prefix)) != 0)
@@ -1286,11 +1288,10 @@ cx_sshconf_ensure_generic(struct cx_sshconf *m)
 				if (t.data[k] == '\n')
 					off++;
 			if ((r = cx_buf_printf(&t, "Host %s-*\n",
-			    m->prefix)) != 0)
+			    m->prefix)) != 0 || (r = want_text(&t, w, 6)) != 0)
 				goto out;
-			if ((r = insert_chunk(m, pos, cx_buf_str(&t), off,
-			    &host)) != 0)
-				goto out;
+			r = insert_chunk(m, pos, cx_buf_str(&t), off, &host);
+			goto out;
 		}
 	}
 	r = apply_block(m, host, generic_owned, w, 6);
@@ -1537,10 +1538,11 @@ cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
 			pos = new_block_pos(m, &s);
 		cx_buf_reset(&t);
 		if ((r = cx_buf_printf(&t, "%s\n#  %s\n%s\n\nHost %s-%s-*\n",
-		    BANNER_RULE, env, BANNER_RULE, m->prefix, env)) != 0)
+		    BANNER_RULE, env, BANNER_RULE, m->prefix, env)) != 0 ||
+		    (r = want_text(&t, w, nw)) != 0)
 			goto out;
-		if ((r = insert_chunk(m, pos, cx_buf_str(&t), 4, &host)) != 0)
-			goto out;
+		r = insert_chunk(m, pos, cx_buf_str(&t), 4, &host);
+		goto out;
 	}
 	r = apply_block(m, host, env_owned, w, nw);
  out:
@@ -1621,8 +1623,10 @@ cx_sshconf_set_host(struct cx_sshconf *m, const char *env, const char *name,
 			    s.b[i].body_end > pos)
 				pos = s.b[i].body_end;
 		if ((r = cx_buf_printf(&t, "Host %s\n", full)) != 0 ||
-		    (r = insert_chunk(m, pos, cx_buf_str(&t), 0, &host)) != 0)
+		    (r = want_text(&t, w, 1)) != 0)
 			goto out;
+		r = insert_chunk(m, pos, cx_buf_str(&t), 0, &host);
+		goto out;
 	}
 	r = apply_block(m, host, host_owned, w, 1);
  out:
