@@ -282,3 +282,7 @@ setup() {
 	printf 'Host a\0\n' >"$HOME/.ssh/cloudX/config"
 	run -100 --separate-stderr cx cx-sshconf list
 }
+@test "golden: set-env-merge" {
+	golden set-env-merge
+}
+
