@@ -74,6 +74,31 @@ check-valgrind: all
 demo: all
 	@CX_BIN=$(B) tests/demo.sh
 
+# Fuzzing (libFuzzer, clang): one target per parser, tests/fuzz/fuzz_<x>.c,
+# seed corpus in tests/fuzz/corpus/<x>/.  `make fuzz FUZZ_SECONDS=600` for a
+# long run; `make fuzz-smoke` (CI) runs each target briefly.
+FUZZSRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZSRC))
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+
+fuzz-lib:
+	$(MAKE) B=build-fuzz CC=clang HARDEN= LDFLAGS= CFLAGS="$(FUZZ_FLAGS)" build-fuzz/libcx.a
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c fuzz-lib
+	clang $(CSTD) -Ilib $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+	    -o $@ $< build-fuzz/libcx.a $(LIBS)
+
+fuzz-build: fuzz-lib
+
+fuzz-build: $(FUZZERS)
+
+fuzz: fuzz-build
+	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-smoke: fuzz-build
+	@tests/fuzz/run $${FUZZ_SECONDS:-10} $(FUZZERS)
+
 lint:
 	! grep -rnE '\b(strcpy|strcat|v?sprintf|gets|atoi|atol|strtok|system|popen)\(' cmd lib
 	mandoc -Tlint -Wwarning $(MANS)
@@ -98,4 +123,4 @@ clean:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:
-.PHONY: all asan deps check check-asan check-valgrind demo lint install uninstall clean
+.PHONY: all asan deps check check-asan check-valgrind demo lint install uninstall clean fuzz fuzz-build fuzz-smoke fuzz-lib

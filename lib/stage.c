@@ -53,14 +53,64 @@ cx_json_delete_secure(cJSON *doc)
 	cJSON_Delete(doc);
 }
 
-int
-cx_stage_read(int fd, cJSON **out)
+static int
+is_json_ws(char c)
 {
-	struct cx_buf b;
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int
+cx_stage_parse(const char *data, size_t len, cJSON **out)
+{
 	const char *end = NULL;
 	cJSON *doc = NULL;
 	size_t i;
 	int r;
+
+	*out = NULL;
+	if (len > CX_STAGE_MAX_INPUT) {
+		cx_error("input JSON is larger than %d bytes", CX_STAGE_MAX_INPUT);
+		return CX_ERR_TOOBIG;
+	}
+	for (i = 0; i < len && is_json_ws(data[i]); i++)
+		;
+	if (i == len) {
+		if ((doc = cJSON_CreateObject()) == NULL)
+			return CX_ERR_NOMEM;
+		*out = doc;
+		return 0;
+	}
+	doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+	if (doc == NULL) {
+		cx_error("input is not valid JSON");
+		r = CX_ERR_INPUT;
+		goto out;
+	}
+	for (; end < data + len; end++) {
+		if (!is_json_ws(*end)) {
+			cx_error("input has data after the JSON object");
+			r = CX_ERR_INPUT;
+			goto out;
+		}
+	}
+	if (!cJSON_IsObject(doc)) {
+		cx_error("input JSON is not an object");
+		r = CX_ERR_INPUT;
+		goto out;
+	}
+	*out = doc;
+	doc = NULL;	/* transferred */
+	r = 0;
+ out:
+	cx_json_delete_secure(doc);
+	return r;
+}
+
+int
+cx_stage_read(int fd, cJSON **out)
+{
+	struct cx_buf b;
+	int r = 0;
 
 	*out = NULL;
 	cx_buf_init(&b, CX_STAGE_MAX_INPUT);
@@ -78,39 +128,8 @@ cx_stage_read(int fd, cJSON **out)
 			goto out;
 		}
 	}
-	for (i = 0; i < b.len && strchr(" \t\r\n", b.data[i]) != NULL; i++)
-		;
-	if (i == b.len) {
-		if ((doc = cJSON_CreateObject()) == NULL) {
-			r = CX_ERR_NOMEM;
-			goto out;
-		}
-	} else {
-		doc = cJSON_ParseWithLengthOpts((const char *)b.data, b.len,
-		    &end, 0);
-		if (doc == NULL) {
-			cx_error("input is not valid JSON");
-			r = CX_ERR_INPUT;
-			goto out;
-		}
-		for (; end < (const char *)b.data + b.len; end++) {
-			if (strchr(" \t\r\n", *end) == NULL) {
-				cx_error("input has data after the JSON object");
-				r = CX_ERR_INPUT;
-				goto out;
-			}
-		}
-		if (!cJSON_IsObject(doc)) {
-			cx_error("input JSON is not an object");
-			r = CX_ERR_INPUT;
-			goto out;
-		}
-	}
-	*out = doc;
-	doc = NULL;	/* transferred */
-	r = 0;
+	r = cx_stage_parse((const char *)cx_buf_str(&b), b.len, out);
  out:
-	cx_json_delete_secure(doc);
 	cx_buf_clean_up(&b);
 	return r;
 }

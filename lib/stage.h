@@ -6,6 +6,8 @@
 #ifndef CX_STAGE_H
 #define CX_STAGE_H
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
 
 #define CX_STAGE_MAX_INPUT	(1024 * 1024)	/* bytes of JSON on stdin */
@@ -18,6 +20,8 @@
  * trailing junk: logged), CX_ERR_TOOBIG, CX_ERR_IO.
  */
 int cx_stage_read(int fd, cJSON **out);
+/* The same rules on len bytes at data (which need not be NUL-terminated). */
+int cx_stage_parse(const char *data, size_t len, cJSON **out);
 
 /*
  * Prints doc on stdout as one JSON document plus a newline, then flushes
