@@ -565,6 +565,7 @@ cx_sshconf_load(const char *path, const char *prefix, int flags,
 			goto out;
 		if ((r = cx_lock(path, CX_SSHCONF_LOCK_MS, &lockfd)) != 0)
 			goto out;
+		cx_debug(2, "holding '%s.lock'", path);
 	}
 	r = cx_read_file(path, CX_SSHCONF_MAX_FILE, &b);
 	if (r == CX_ERR_NOTFOUND)
@@ -578,6 +579,8 @@ cx_sshconf_load(const char *path, const char *prefix, int flags,
 		goto out;
 	}
 	m->existed = !missing;
+	cx_debug(1, missing ? "'%s' does not exist yet" :
+	    "read '%s': %zu lines", path, m->n);
 	m->lockfd = lockfd;
 	lockfd = -1;	/* transferred */
 	*out = m;
@@ -668,8 +671,10 @@ cx_sshconf_save(struct cx_sshconf *m, const char *path)
 	char *dir = NULL;
 	int r;
 
-	if (!cx_sshconf_changed(m))
+	if (!cx_sshconf_changed(m)) {
+		cx_debug(1, "'%s' unchanged: not written", path);
 		return 0;
+	}
 	cx_buf_init(&cur, 0);
 	if ((r = cx_sshconf_render(m, &cur)) != 0)
 		goto out;
@@ -693,6 +698,7 @@ cx_sshconf_save(struct cx_sshconf *m, const char *path)
 	m->orig = copy;
 	m->origlen = cur.len;
 	m->existed = 1;
+	cx_debug(1, "wrote '%s' (%zu bytes)", path, cur.len);
 	r = 0;
  out:
 	free(dir);

@@ -7,6 +7,7 @@
  * CX_PROP_SEED and CX_PROP_N override the seed (default 1) and the number
  * of random files (default 3000).
  */
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "buf.h"
 #include "cxerr.h"
 #include "log.h"
+#include "os.h"
 #include "sshconf.h"
 #include "sshconf_int.h"
 
@@ -155,6 +157,40 @@ test_roundtrip(void **state)
 		cx_buf_clean_up(&in);
 		cx_buf_clean_up(&out);
 	}
+}
+
+/* Property on a corpus: every golden file of tests/fixtures/sshconf
+ * (run from the top of the tree, as tests/run-all does) round-trips. */
+static void
+test_corpus_roundtrip(void **state)
+{
+	glob_t g;
+	struct cx_buf in, out;
+	struct cx_sshconf *m;
+	size_t i;
+
+	(void)state;
+	if (glob("tests/fixtures/sshconf/*/*input", 0, NULL, &g) != 0 ||
+	    glob("tests/fixtures/sshconf/*/expected", GLOB_APPEND, NULL,
+	    &g) != 0) {
+		globfree(&g);
+		skip();
+	}
+	assert_true(g.gl_pathc > 20);
+	for (i = 0; i < g.gl_pathc; i++) {
+		cx_buf_init(&in, 0);
+		cx_buf_init(&out, 0);
+		assert_int_equal(cx_read_file(g.gl_pathv[i], 1 << 20, &in), 0);
+		assert_int_equal(cx_sshconf_parse(in.data, in.len, "cloudx", 0,
+		    &m), 0);
+		assert_int_equal(cx_sshconf_render(m, &out), 0);
+		assert_int_equal(out.len, in.len);
+		assert_memory_equal(out.data, in.data, in.len);
+		cx_sshconf_free(m);
+		cx_buf_clean_up(&in);
+		cx_buf_clean_up(&out);
+	}
+	globfree(&g);
 }
 
 /* The lines of s (each with its line end). */
@@ -350,6 +386,7 @@ main(void)
 		cmocka_unit_test(test_proxy_command),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_corpus_roundtrip),
 		cmocka_unit_test(test_edits_only_add),
 	};
 
