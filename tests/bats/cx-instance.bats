@@ -220,3 +220,15 @@ setup() {
 	run -0 --separate-stderr cx cx-instance ensure <<<"{\"Instance\":{\"InstanceId\":\"$id\"}}"
 	assert_equal "$(jq -r .Instance.PingStatus <<<"$output")" Online
 }
+
+@test "cx-instance: -vv never shows the secret; a failed stdout write is exit 111" {
+	id=$(minstance running)
+	in=$(jq -cn --arg a "$AK" --arg s "$SK" '{Version:1, AccessKeyId:$a, SecretAccessKey:$s, Region:"eu-west-1"}')
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	run -0 --separate-stderr cx cx-instance -vv status "$id" <<<"$in"
+	assert_equal "$(jq -r .SecretAccessKey <<<"$output")" "$SK"
+	[[ "$stderr" == *"debug:"* ]]
+	[[ "$stderr" != *"$SK"* ]]
+	run -111 --separate-stderr bash -c "cx-instance status $id >/dev/full" <<<"$in"
+	[[ "$stderr" == *"writing output failed"* ]]
+}

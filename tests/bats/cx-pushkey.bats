@@ -138,6 +138,19 @@ start_agent() {
 	[[ "$stderr" == *"refuses 'ecdsa-sha2-nistp256'"* ]]
 	# no agent there
 	run -2 --separate-stderr cx cx-pushkey -n -s "$BATS_TEST_TMPDIR/nosock" -a ec i-0123456789abcdef0
+	[[ "$stderr" == *"no ssh-agent socket at"* ]]
+}
+
+@test "cx-pushkey: -s 1password talks to ~/.1password/agent.sock" {
+	mkdir -p "$HOME/.1password"
+	eval "$(ssh-agent -a "$HOME/.1password/agent.sock" -s)" >/dev/null
+	AGENT_PID=$SSH_AGENT_PID
+	SSH_AUTH_SOCK="$HOME/.1password/agent.sock" ssh-add -q "$K/ed2" 2>/dev/null
+	unset SSH_AUTH_SOCK
+	run -0 --separate-stderr cx cx-pushkey -n -s 1password -a bob@laptop i-0123456789abcdef0
+	assert_equal "$(jq -r .KeyPush.Fingerprint <<<"$output")" "$(fp "$K/ed2.pub")"
+	run -100 --separate-stderr cx cx-pushkey -n -a bob@laptop i-0123456789abcdef0
+	[[ "$stderr" == *"SSH_AUTH_SOCK is not set"* ]]
 }
 
 @test "cx-pushkey: pushes the agent key, and exactly that one" {
