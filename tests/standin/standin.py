@@ -454,13 +454,8 @@ def moto_instances(region):
     return out
 
 
-def all_instances(region):
-    inst = {}
-    try:
-        inst.update(moto_instances(region))
-    except MotoError as e:
-        log.warning("%s", e)
-        raise
+def _static_instances(region):
+    out = {}
     for iid, v in (CFG.get("static_instances") or {}).items():
         v = dict(v)
         if v.get("region", region) != region:
@@ -470,7 +465,11 @@ def all_instances(region):
         v.setdefault("private_ip", "10.0.0.10")
         v.setdefault("private_dns", "ip-10-0-0-10.ec2.internal")
         v["region"] = region
-        inst[iid] = v
+        out[iid] = v
+    return out
+
+
+def _observe(region, inst):
     now = time.time()
     with STATE.lock:
         for iid, v in inst.items():
@@ -480,7 +479,23 @@ def all_instances(region):
                     obs["first_running"] = now
             else:
                 obs["first_running"] = None
+
+
+def all_instances(region):
+    """Every instance of `region`: moto's (if configured) overridden by static_instances."""
+    inst = moto_instances(region)
+    inst.update(_static_instances(region))
+    _observe(region, inst)
     return inst
+
+
+def get_instance(region, iid):
+    """One instance (None if unknown); static_instances first, so moto is not asked for them."""
+    st = _static_instances(region)
+    if iid in st:
+        _observe(region, {iid: st[iid]})
+        return st[iid]
+    return all_instances(region).get(iid)
 
 
 def ping_status(region, iid, info):
@@ -684,10 +699,10 @@ def op_describe_instance_information(req, region):
 
 def instance_online(region, iid):
     try:
-        inst = all_instances(region)
+        info = get_instance(region, iid)
     except MotoError:
         return False
-    return ping_status(region, iid, inst.get(iid)) == "Online"
+    return ping_status(region, iid, info) == "Online"
 
 
 def stream_url(handler, sid, cell=None):
@@ -781,10 +796,9 @@ def op_send_ssh_public_key(req, region, handler):
         raise ApiError(400, "InvalidArgsException", "InstanceOSUser is not valid: %r" % (user,))
     validate_ssh_public_key(key)
     try:
-        inst = all_instances(region)
+        info = get_instance(region, iid)
     except MotoError as e:
         raise ApiError(500, "ServiceException", str(e))
-    info = inst.get(iid)
     if info is None or info["state"] == "terminated":
         raise ApiError(400, "EC2InstanceNotFoundException", "Instance not found: %s" % iid)
     if info["state"] != "running":
@@ -1979,7 +1993,7 @@ class Session:
                 if mtype == T_IN:
                     if flags != 0:
                         st["input_flags_nonzero"] += 1
-                    if fast and ptype == 1 and seq == self.in_expected:
+                    if fast and ptype == 1 and seq == self.in_expected and not self.in_buf:
                         self.in_expected = seq + 1
                         st["in_msgs"] += 1
                         st["in_bytes"] += plen
@@ -2057,8 +2071,9 @@ class Session:
         """Deliver the in-order message `seq`; False = not ready (neither consumed nor acked)."""
         st = self.stats
         if ptype in (PT_HS_RESP, PT_ENC_RESP):
-            if not already_acked:
-                acks.append(self._ack_frame(mid, seq))     # handshake: ack before processing
+            if not already_acked:       # handshake: ack before processing (and before HandshakeComplete)
+                self.send_control(acks + [self._ack_frame(mid, seq)])
+                del acks[:]
             self.in_expected += 1
             if ptype == PT_HS_RESP:
                 self._on_handshake_response(payload, seq)
@@ -2435,8 +2450,8 @@ def main(argv=None):
             cfg = merge_patch(cfg, json.load(f))
     for s in a.set:
         cfg = merge_patch(cfg, json.loads(s))
-    if a.moto:
-        cfg["moto_url"] = a.moto
+    if a.moto is not None:
+        cfg["moto_url"] = a.moto or None
     if a.moto_key:
         cfg["moto_key"] = a.moto_key
     if a.target:
@@ -2476,7 +2491,7 @@ def main(argv=None):
         print(port, flush=True)
     log.info("listening on %s:%d (pid %d)", a.bind, port, os.getpid())
     try:
-        SERVER.serve_forever(poll_interval=0.2)
+        SERVER.serve_forever(poll_interval=0.05)
     finally:
         with STATE.lock:
             sessions = list(STATE.sessions.values())

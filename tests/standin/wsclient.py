@@ -354,6 +354,12 @@ class Client:
                "ClientId": self.client_id, "ClientVersion": "1.2.0.0"}
         ws.send(1, json.dumps(odc, separators=(",", ":")).encode())
         self.trace("C>S", kind="OpenDataChannel")
+        if self.a.data_before_complete and self.report["connects"] == 1:
+            seq = self.out_seq        # a client bug on purpose: data before the handshake
+            self.out_seq += 1
+            f = build("input_stream_data", seq, 0, 1, b"too early")
+            self.unacked[seq] = [f, time.time(), 1]
+            ws.send(2, f)
         with self.lock:
             self.ws = ws
             self.conn_gen += 1
@@ -504,7 +510,7 @@ class Client:
                     self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.rtt - s)
                     self.rtt = 0.875 * self.rtt + 0.125 * s
                     self.rto = min(self.rtt + max(0.01, 4 * self.rttvar), 1.0)
-                if ent is not None and j["AcknowledgedMessageSequenceNumber"] == 0:
+                if ent is not None and j["AcknowledgedMessageSequenceNumber"] == 0 and self.out_seq <= 2:
                     self.trace("S>C", m, acks=0)
                 self.cond.notify_all()
         elif m.type == "channel_closed":
@@ -515,11 +521,11 @@ class Client:
             self.finish(0 if not j.get("Output") else 2)
         elif m.type == "pause_publication":
             rep["pauses"] += 1
-            self.trace("S>C", m)
+            rep.setdefault("control_events", []).append(m.type)
             self.paused = True
         elif m.type == "start_publication":
             rep["starts"] += 1
-            self.trace("S>C", m)
+            rep.setdefault("control_events", []).append(m.type)
             self.paused = False
         else:
             rep["unknown_ignored"].append(m.type)
@@ -528,9 +534,9 @@ class Client:
         """seq == expected (lock held)."""
         self.expected += 1
         if m.ptype == 5:
+            self.trace("S>C", m)
             if need_ack:
                 self.ack(m)
-            self.trace("S>C", m)
             req = json.loads(m.payload)
             self.report["handshake_request"] = req
             actions = []
@@ -545,9 +551,9 @@ class Client:
                               separators=(",", ":")).encode()
             threading.Thread(target=self.send_stream, args=(6, resp), daemon=True).start()
         elif m.ptype == 7:
+            self.trace("S>C", m)
             if need_ack:
                 self.ack(m)
-            self.trace("S>C", m)
             self.report["handshake_complete"] = json.loads(m.payload)
             self.ready.set()
         elif m.ptype == 1:
@@ -621,8 +627,6 @@ class Client:
             self.report["errors"].append(str(e))
             return 7
         threading.Thread(target=self.retransmitter, daemon=True).start()
-        if a.data_before_complete:
-            self.send_stream(1, b"too early")   # a client bug: data before the handshake
         deadline = time.time() + a.timeout
         while not self.ready.wait(0.1):
             if self.done.is_set() or time.time() > deadline:
