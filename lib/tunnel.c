@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -188,9 +189,12 @@ connect_ws(struct tun *t)
 		if (r == CX_WS_OPENED)
 			break;
 		if (r < 0) {
-			if (t->ws.http_status == 401 || t->ws.http_status == 403)
+			if (t->ws.http_status == 401 ||
+			    t->ws.http_status == 403) {
 				cx_error("the data channel refused the "
 				    "connection: HTTP %d", t->ws.http_status);
+				r = CX_ERR_DENIED;
+			}
 			goto out;
 		}
 		if ((r = wait_fd(cx_ws_conn_fd(t->conn),
@@ -271,6 +275,8 @@ reconnect(struct tun *t)
 			cx_info("data channel resumed (attempt %d)", attempt);
 			return 0;
 		}
+		if (r == CX_ERR_DENIED)
+			break;
 		cx_debug(1, "resume attempt %d failed: %s", attempt,
 		    cx_strerror(r));
 		if (cx_now_ms() + (uint64_t)delay >= deadline)
@@ -400,7 +406,7 @@ initial_connect(struct tun *t)
 	for (i = 0; ; i++) {
 		if ((r = connect_ws(t)) == 0)
 			return 0;
-		if (i == 5 || r == CX_ERR_NOMEM)
+		if (i == 5 || r == CX_ERR_NOMEM || r == CX_ERR_DENIED)
 			break;
 		sleep_ms(delay);
 		delay *= 2;
@@ -614,6 +620,7 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 	struct cx_dc_opts dco = { o->window, 0, CLIENT_VERSION };
 	struct cx_dc_cb cb = { cb_send, cb_deliver, NULL };
 	struct sigaction sa;
+	struct rusage ru;
 	sigset_t block, old;
 	struct tun t;
 	int r, fl, out_fl = -1;
@@ -672,6 +679,11 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 	} else
 		drain_stdout(&t, 2000);
 	close_ws(&t, 1000);
+	if (cx_log_verbosity() >= 1 && getrusage(RUSAGE_SELF, &ru) == 0)
+		cx_debug(1, "cpu %ld.%06ld s user, %ld.%06ld s system, "
+		    "peak rss %ld KiB", (long)ru.ru_utime.tv_sec,
+		    (long)ru.ru_utime.tv_usec, (long)ru.ru_stime.tv_sec,
+		    (long)ru.ru_stime.tv_usec, ru.ru_maxrss);
 	cx_debug(1, "sent %llu messages (%llu resent), %llu bytes up, "
 	    "%llu down; %llu duplicates, %llu reordered, %llu corrupted, "
 	    "%llu unknown", (unsigned long long)t.dc.n_sent,
