@@ -186,10 +186,19 @@ roundtrip() {
 
 @test "cx-tunnel: the 112-byte NUL-padded channel_closed ends the session cleanly" {
 	standin_config '{"channel_closed_hl112":true}'
-	TOPTS=-v run -0 --separate-stderr tssh 'echo done'
+	# through ssh (either end may finish first) ...
+	run -0 tssh 'echo done'
 	assert_output done
 	tunnel_gone
-	grep -q 'session closed by the service' "$ERRF"
+	# ... and with the far side ending first: exit 0, output complete
+	echo_start 5
+	printf 'hello' >"$T/in"
+	hold_stdin "$T/in"
+	run -0 --separate-stderr bash -c "cx-tunnel -v --context '$CTX' $ECHO_IID <&7"
+	exec 7>&-
+	stop_pid "$ECHO_PID"
+	assert_output hello
+	[[ "$stderr" == *"session closed by the service"* ]]
 }
 
 @test "cx-tunnel: unknown message types are ignored" {
