@@ -14,7 +14,7 @@
 #include "tunnel_aws.h"
 
 static const char usage_text[] =
-"usage: cx-tunnel [-PqVv] [-d deadline-ms] [-n] [-p pacing-ms] [-w window]\n"
+"usage: cx-tunnel [-nPqVv] [-d deadline-ms] [-p pacing-ms] [-w window]\n"
 "                 (-f fd | -c file) [instance-id [port]]\n";
 
 static const struct option longopts[] = {
