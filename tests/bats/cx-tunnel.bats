@@ -304,3 +304,29 @@ roundtrip() {
 	assert_output --partial 'usage: cx-tunnel'
 	run -0 cx cx-tunnel --version
 }
+
+@test "cx-tunnel: --plugin hands the session to session-manager-plugin with the answer in the environment" {
+	mkdir -p "$T/bin"
+	cat >"$T/bin/session-manager-plugin" <<PLUGIN
+#!/bin/sh
+if [ "\$1" = --version ]; then echo "\${FAKE_VERSION:-1.2.650.0}"; exit 0; fi
+printf '%s\n' "\$@" >"$T/plugin.argv"
+printf '%s' "\$AWS_SSM_START_SESSION_RESPONSE" >"$T/plugin.resp"
+exit 0
+PLUGIN
+	chmod +x "$T/bin/session-manager-plugin"
+	PATH="$T/bin:$PATH" run -0 cx cx-tunnel --plugin --context "$CTX"
+	run -0 sed -n '1p;2p;3p' "$T/plugin.argv"
+	assert_output "$(printf 'AWS_SSM_START_SESSION_RESPONSE\neu-west-1\nStartSession')"
+	token=$(jq -r .TokenValue "$T/plugin.resp")
+	[[ -n "$token" && "$token" != null ]]
+	jq -e '.SessionId and .StreamUrl' "$T/plugin.resp" >/dev/null
+	! grep -qF -- "$token" "$T/plugin.argv"
+	grep -qF '"Target":"'"$IID"'"' "$T/plugin.argv"
+	grep -qF "$STANDIN_URL" "$T/plugin.argv"
+	# an old plugin would need the token in argv: refused
+	rm -f "$T/plugin.argv"
+	FAKE_VERSION=1.2.0.0 PATH="$T/bin:$PATH" run -6 cx cx-tunnel --plugin --context "$CTX"
+	assert_output --partial 'too old'
+	[[ ! -e "$T/plugin.argv" ]]
+}
