@@ -85,7 +85,7 @@ DEFAULT_CONFIG = {
     "chunk_size": 1024,
     "read_size": 262144,
     "pace_ms": 1.0,
-    "out_window": 20000,              # max unacked agent messages before we stop reading the target
+    "out_window": 10000,              # max unacked agent messages before we stop reading the target
     "drain_timeout": 2.0,             # wait for acks after target EOF before channel_closed
     "resume_wait": 10.0,              # after target EOF with no websocket: wait this long for a resume
     "max_ws_message": 16 * 1024 * 1024,
