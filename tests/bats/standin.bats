@@ -464,6 +464,15 @@ PY
     [[ "$(sess .end_reason)" == "target EOF" && "$(sess .stats.unacked_at_close)" == null ]]
 }
 
+@test "client flags: DisconnectToPort closes the target side, which ends the session" {
+    standin_echo
+    wsrun --send-bytes 2000 --flag 1 --wait-close
+    assert_success
+    [[ "$(rep .echo_ok)" == true && "$(rep .channel_closed.output)" == "" ]]
+    [[ "$(sess '.flags | join(",")')" == DisconnectToPort && "$(sess .stats.disconnect_flag)" == 1 ]]
+    [[ "$(sess .end_reason)" == "target EOF" && "$(sess .terminate_flag)" == false ]]
+}
+
 @test "switch close_with_error + channel_closed_hl112: MGS variant with an error text" {
     echo_start --close-after 100
     standin_start --moto "" --target "127.0.0.1:$ECHO_PORT" \
