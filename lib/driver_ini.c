@@ -185,6 +185,9 @@ cx_drv_ini_set(struct cx_buf *text, const char *section,
 	size_t n, a = 0, b = 0, i, k, last;
 	int *done = NULL, r = 0, found, match;
 
+	/* the lines are C strings: a NUL would cut the file short */
+	if (text->len > 0 && memchr(text->data, '\0', text->len) != NULL)
+		return CX_ERR_INPUT;
 	cx_buf_init(&o, text->max);
 	if (text->secret)
 		cx_buf_set_secret(&o);
@@ -360,8 +363,11 @@ edit_file(const char *path, const char *section, const char *const *keys,
 	}
 	if ((r = load_text(path, &b)) != 0)
 		goto out;
-	if ((r = cx_drv_ini_set(&b, section, keys, vals, n)) != 0)
+	if ((r = cx_drv_ini_set(&b, section, keys, vals, n)) != 0) {
+		if (r == CX_ERR_INPUT)
+			cx_error("'%s' holds a NUL byte: not editing it", path);
 		goto out;
+	}
 	if ((r = cx_write_file_atomic(path, b.data, b.len, 0600, 0)) != 0)
 		goto out;
 	/* holds secrets: 0600 even if it existed with wider bits */

@@ -257,10 +257,13 @@ cx_sshconf_list(const struct cx_sshconf *m, const char *env_filter,
 		    &h->hostname)) != 0)
 			goto out;
 	}
-	qsort(l->envs, l->nenvs, sizeof(*l->envs), cmp_env);
+	/* qsort(NULL, 0, ...) is undefined behaviour */
+	if (l->nenvs > 0)
+		qsort(l->envs, l->nenvs, sizeof(*l->envs), cmp_env);
 	for (i = 0; i < l->nenvs; i++)
-		qsort(l->envs[i].hosts, l->envs[i].nhosts,
-		    sizeof(*l->envs[i].hosts), cmp_host);
+		if (l->envs[i].nhosts > 0)
+			qsort(l->envs[i].hosts, l->envs[i].nhosts,
+			    sizeof(*l->envs[i].hosts), cmp_host);
 	*out = l;
 	l = NULL;	/* transferred */
 	r = 0;
