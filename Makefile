@@ -33,21 +33,27 @@ ALL_CFLAGS = $(CSTD) $(WARN) $(HARDEN) -Ilib -MMD -MP \
 LDFLAGS ?= -pie -Wl,-z,relro,-z,now
 LIBS   = $(PKG_LIBS)
 
+# `make V=1` shows the full commands
+Q = $(if $(V),,@)
 all: $(PROGS:%=$(B)/%) $(UNITS)
 
 $(B)/libcx.a: $(LIBOBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(if $(V),,@echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $^
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(if $(V),,@echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/%: $(B)/cmd/%/main.o $(B)/libcx.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libcx.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 # The driver answers to both spellings; the name picks the host prefix.
 $(B)/cloudX-proxy: $(B)/cloudx-proxy
@@ -101,7 +107,7 @@ fuzz-smoke: fuzz-build
 
 lint:
 	! grep -rnE '\b(strcpy|strcat|v?sprintf|gets|atoi|atol|strtok|system|popen)\(' cmd lib
-	mandoc -Tlint -Wwarning $(MANS)
+	$(if $(MANS),mandoc -Tlint -Wwarning $(MANS))
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "aws.h"
+#include "awscfg.h"
 #include "buf.h"
 #include "creds.h"
 #include "cxerr.h"
@@ -590,11 +591,17 @@ attempt_once(struct cx_aws_target *t, struct cx_http *h, const struct call *c,
 	return r;
 }
 
+/*
+ * The context's client, made on first use with the context's settings
+ * (CA bundle: AWS_CA_BUNDLE > profile ca_bundle; max_attempts), or a
+ * private one (AWS_CA_BUNDLE only) for a target without a context.
+ */
 static int
 get_client(struct cx_aws_target *t, struct cx_http **hp, int *priv)
 {
 	struct cx_http_opts o;
-	int r;
+	char *ca = NULL;
+	int r, attempts = 0;
 
 	*priv = 0;
 	if (t->ctx != NULL && t->ctx->http != NULL) {
@@ -602,16 +609,29 @@ get_client(struct cx_aws_target *t, struct cx_http **hp, int *priv)
 		return 0;
 	}
 	memset(&o, 0, sizeof(o));
-	o.ca_bundle = getenv("AWS_CA_BUNDLE");
-	if (o.ca_bundle != NULL && *o.ca_bundle == '\0')
-		o.ca_bundle = NULL;
+	if (t->ctx != NULL && t->ctx->cfg != NULL) {
+		if ((r = cx_awscfg_ca_bundle(t->ctx->cfg, &ca)) != 0 ||
+		    (r = cx_awscfg_max_attempts(t->ctx->cfg, &attempts)) != 0)
+			goto out;
+		o.ca_bundle = ca;
+		o.max_attempts = attempts;
+	} else {
+		o.ca_bundle = getenv("AWS_CA_BUNDLE");
+		if (o.ca_bundle != NULL && *o.ca_bundle == '\0') {
+			cx_error("AWS_CA_BUNDLE is empty");
+			r = CX_ERR_CONFIG;
+			goto out;
+		}
+	}
 	if ((r = cx_http_new(&o, hp)) != 0)
-		return r;
+		goto out;
 	if (t->ctx != NULL)
 		t->ctx->http = *hp;	/* owned by the context from now on */
 	else
 		*priv = 1;
-	return 0;
+ out:
+	free(ca);
+	return r;
 }
 
 /*

@@ -3,7 +3,9 @@
  * credentials + region + profile + the loaded config files (for endpoints,
  * CA bundle, retry settings).
  *
- * Implemented in lib/creds.c (the resolution chain) and lib/awsctx.c.
+ * Implemented in lib/creds.c (the resolution chain), lib/creds_role.c
+ * (assume role), lib/creds_sso.c (SSO), lib/creds_cache.c (the cache of
+ * temporary credentials), lib/awsctx.c and lib/awscfg.c (endpoints).
  */
 #ifndef CX_CREDS_H
 #define CX_CREDS_H
@@ -38,6 +40,9 @@ struct cx_resolve_opts {
 	const char *aws_env;	/* --aws-env: ~/.aws/aws-envs/E/{config,credentials} */
 	const char *region;	/* --region, or NULL */
 };
+
+/* Reuse temporary credentials only while this many seconds remain. */
+#define CX_CREDS_MIN_VALID_S	(15 * 60)
 
 struct cx_aws_ctx {
 	struct cx_creds creds;
@@ -85,5 +90,41 @@ void cx_aws_ctx_clean_up(struct cx_aws_ctx *ctx);
  */
 int cx_aws_ctx_endpoint(const struct cx_aws_ctx *ctx, const char *service,
     const char *region, char **out);
+
+/*
+ * STS GetCallerIdentity with ctx's credentials.  On success *out is a new
+ * object {"Arn", "Account", "UserId"} owned by the caller.  Errors are
+ * logged ("cannot get the caller identity: <code>: <message>") and
+ * returned as cx_aws_query() does (CX_ERR_DENIED for a wrong key, ...).
+ */
+int cx_aws_caller_identity(struct cx_aws_ctx *ctx, cJSON **out);
+
+/*
+ * The cx-creds stage: resolves the context for o, taking the stage
+ * document's AwsEnv and Region where o has none and its Profile as
+ * AWS_PROFILE would be (credentials on stdin are not reused: this stage
+ * gets fresh ones), then writes the credential keys, Region, Profile and
+ * AwsEnv into doc, plus Identity if identity is set.  ctx must be zeroed;
+ * on success it is filled (cx_aws_ctx_clean_up()), on failure it is left
+ * clean.  Errors are logged.
+ */
+int cx_creds_stage(cJSON *doc, const struct cx_resolve_opts *o,
+    int identity, struct cx_aws_ctx *ctx);
+
+/* Prints ctx's credentials and region on stdout as shell assignments
+ * (export AWS_ACCESS_KEY_ID='...', ..., AWS_CREDENTIAL_EXPIRATION,
+ * AWS_REGION).  Returns 0 or CX_ERR_IO (logged). */
+int cx_creds_print_env(const struct cx_aws_ctx *ctx);
+/*
+ * Loads the files, profile and region for o without any credentials (for
+ * stages that only need endpoints or settings).  ctx must be zeroed; on
+ * failure it is left clean.  Errors as cx_aws_ctx_resolve() (logged).
+ */
+int cx_aws_ctx_load(const struct cx_resolve_opts *o, struct cx_aws_ctx *ctx);
+
+/* Prints the endpoint URL that o's profile and region give service, and a
+ * newline (cx-creds --print-endpoint; no credentials needed). */
+int cx_creds_print_endpoint(const struct cx_resolve_opts *o,
+    const char *service);
 
 #endif

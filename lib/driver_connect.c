@@ -157,10 +157,10 @@ plan_build(const struct cx_drv_connect_opts *o, const char *home,
 	add(&p->pushkey, p->pubkey);
 	add(&p->tunnel, p->progs[3]);
 	add_verbosity(&p->tunnel, o->verbosity);
-	add(&p->tunnel, "--port");
-	add(&p->tunnel, p->port);
 	add(&p->tunnel, "--context-fd");
 	add(&p->tunnel, p->fdstr);
+	add(&p->tunnel, o->instance_id);
+	add(&p->tunnel, p->port);
 	return 0;
 }
 

@@ -28,6 +28,7 @@ static const struct option long_opts[] = {
 	{ "1password",	optional_argument,	NULL, 'o' },
 	{ "aws-env",	required_argument,	NULL, 'e' },
 	{ "dry-run",	no_argument,		NULL, 'n' },
+	{ "environment", required_argument,	NULL, 'E' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "hostname",	required_argument,	NULL, 'H' },
 	{ "instance",	required_argument,	NULL, 'i' },
@@ -49,7 +50,7 @@ usage(FILE *f, const char *prog)
 	fprintf(f,
 "usage: %s setup [--profile P] [--ssh-key K] [--ssh-config F]\n"
 "           [--ssh-dir D] [--aws-env E] [--region R] [--1password[=VAULT]]\n"
-"           [--instance ID] [--hostname NAME] [--ssh-host-prefix PFX]\n"
+"           [--instance ID] [--environment ENV] [--hostname NAME] [--ssh-host-prefix PFX]\n"
 "           [--yes] [--dry-run] [--no-check] [-v]\n"
 "\n"
 "Writes the AWS profile, the SSH key and the SSH config for one instance,\n"
@@ -63,6 +64,7 @@ usage(FILE *f, const char *prog)
 "  -r, --region R          region for the AWS calls and the ProxyCommand\n"
 "  -o, --1password[=VAULT] key in 1Password's SSH agent (vault default Private)\n"
 "  -i, --instance ID       EC2 instance id (else asked)\n"
+"  -E, --environment ENV   environment (default from the tags or IAM user)\n"
 "  -H, --hostname NAME     host name (default from the Name tag)\n"
 "  -P, --ssh-host-prefix X host prefix (default cloudx; cloudX as cloudX-proxy)\n"
 "  -y, --yes               take every default, never ask\n"
@@ -427,9 +429,17 @@ step_instance(struct cx_drv_setup *s)
 			    tag_env);
 	}
 	dflt_env = tag_env ? tag_env : s->iam_env;
-	if ((r = cx_drv_prompt(&s->ui, "Enter environment", dflt_env,
-	    &s->env)) != 0)
+	if (s->opt_env != NULL) {
+		cx_drv_status(0, CX_DRV_OK, "Using provided environment: %s",
+		    s->opt_env);
+		if ((s->env = strdup(s->opt_env)) == NULL) {
+			r = CX_ERR_NOMEM;
+			goto out;
+		}
+	} else if ((r = cx_drv_prompt(&s->ui, "Enter environment", dflt_env,
+	    &s->env)) != 0) {
 		goto out;
+	}
 	snprintf(dflt_host, sizeof(dflt_host), "instance-%s",
 	    strlen(id) >= 7 ? id + strlen(id) - 7 : id);
 	if (s->opt_hostname != NULL) {
@@ -702,12 +712,13 @@ cx_drv_setup_main(int argc, char **argv, const char *argv0)
 	s.check_tries = 10;
 	opterr = 0;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:e:hH:i:k:nNo::p:P:r:vy",
+	while ((c = getopt_long(argc, argv, ":c:d:e:E:hH:i:k:nNo::p:P:r:vy",
 	    long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': s.opt_ssh_config = optarg; break;
 		case 'd': s.opt_ssh_dir = optarg; break;
 		case 'e': s.aws_env = optarg; break;
+		case 'E': s.opt_env = optarg; break;
 		case 'h': usage(stdout, prog); return 0;
 		case 'H': s.opt_hostname = optarg; break;
 		case 'i': s.opt_instance = optarg; break;

@@ -142,7 +142,7 @@ struct cx_drv_setup {
 	/* options (borrowed from argv or static) */
 	const char *prefix, *profile, *ssh_key, *aws_env, *region, *vault;
 	const char *opt_ssh_dir, *opt_ssh_config, *opt_instance;
-	const char *opt_hostname;
+	const char *opt_hostname, *opt_env;
 	int onepassword, no_check;
 	int check_timeout_s, check_tries;
 	/* state (owned) */
@@ -160,6 +160,15 @@ int cx_drv_aws_identity(struct cx_drv_setup *s, char **arn);
 int cx_drv_aws_instance_tags(struct cx_drv_setup *s, const char *id,
     cJSON **tags);
 
+/* A stage's exit status as a CX_ERR_* code. */
+int cx_drv_err_of_exit(int status);
+/* Runs stage `name` (found like connect's) with args (NULL-terminated),
+ * in (may be NULL) on stdin; its JSON in *out (free with
+ * cx_json_delete_secure).  A failing stage's own message is on stderr;
+ * its status comes back as CX_ERR_*. */
+int cx_drv_run_stage(const char *name, const char *const *args,
+    const struct cx_buf *in, cJSON **out);
+
 /* 1Password (lib/driver_op.c): finds or creates the key, exports its
  * public half to s->pub_file and sets s->identity_agent.  CX_ERR_NOTFOUND
  * when 1Password is not usable here (no op, not signed in, no agent). */
@@ -168,6 +177,17 @@ int cx_drv_op_setup(struct cx_drv_setup *s);
 /* The SSH config and its Include through lib/sshconf.h
  * (lib/driver_sshcfg.c). */
 int cx_drv_setup_sshconfig(struct cx_drv_setup *s);
+
+/* Absolute path of this program (/proc/self/exe). */
+int cx_drv_self_path(char **out);
+/* The config list/cleanup/doctor read: opt, else ~/.ssh/cloudX/config if
+ * it exists, else ~/.ssh/vscode/config if it exists, else the cloudX path. */
+int cx_drv_find_config(const char *home, const char *opt, char **out);
+struct cx_sshconf;
+/* Loads path with prefix, or with the prefix the file names when prefix
+ * finds none of our blocks; *used_prefix malloc'd. */
+int cx_drv_load_any(const char *path, const char *prefix, int flags,
+    struct cx_sshconf **out, char **used_prefix);
 
 /* Moves ~/.ssh/vscode to target and rewrites the paths in its config and
  * the Include of ~/.ssh/config (lib/driver_cleanup.c). */

@@ -113,11 +113,11 @@ read_line(char **out, int secret)
 	}
 	s = 0;
 	e = b.len;
-	while (s < e && strchr(" \t\r", b.data[s]) != NULL)
+	while (s < e && strchr(" \t\r", cx_buf_str(&b)[s]) != NULL)
 		s++;
-	while (e > s && strchr(" \t\r", b.data[e - 1]) != NULL)
+	while (e > s && strchr(" \t\r", cx_buf_str(&b)[e - 1]) != NULL)
 		e--;
-	if ((*out = strndup((const char *)b.data + s, e - s)) == NULL)
+	if ((*out = strndup(cx_buf_str(&b) + s, e - s)) == NULL)
 		r = CX_ERR_NOMEM;
  out:
 	cx_buf_clean_up(&b);

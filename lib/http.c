@@ -328,60 +328,92 @@ cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
 int
 cx_http_url_split(const char *url, char **host, char **path)
 {
+	return cx_http_url_parts(url, host, path, NULL);
+}
+
+static int
+default_port(const char *scheme, const char *port)
+{
+	if (port == NULL)
+		return 1;
+	if (strcmp(scheme, "http") == 0 || strcmp(scheme, "ws") == 0)
+		return strcmp(port, "80") == 0;
+	return strcmp(port, "443") == 0;
+}
+
+int
+cx_http_url_parts(const char *url, char **host, char **path, char **query)
+{
 	CURLU *u = NULL;
-	char *scheme = NULL, *hn = NULL, *port = NULL, *p = NULL;
+	char *scheme = NULL, *hn = NULL, *port = NULL, *p = NULL, *q = NULL;
+	char *h = NULL, *pa = NULL, *qu = NULL;
 	struct cx_buf b;
-	int r, defport;
+	int r;
 
 	if (host)
 		*host = NULL;
 	if (path)
 		*path = NULL;
+	if (query)
+		*query = NULL;
 	cx_buf_init(&b, 4096);
 	if ((r = global_init()) != 0)
 		return r;
 	if ((u = curl_url()) == NULL)
 		return CX_ERR_NOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	if (url == NULL ||
+	    curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &hn, 0) != CURLUE_OK ||
-	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0 &&
+	    strcmp(scheme, "ws") != 0 && strcmp(scheme, "wss") != 0)) {
 		r = CX_ERR_INPUT;
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
 		port = NULL;
-	defport = port == NULL ||
-	    (strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
-	    (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0);
+	if ((r = cx_buf_puts(&b, hn)) != 0 || (!default_port(scheme, port) &&
+	    (r = cx_buf_printf(&b, ":%s", port)) != 0))
+		goto out;
+	if ((h = cx_buf_steal_str(&b)) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK)
+		p = NULL;
+	if ((pa = strdup(p && *p ? p : "/")) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK && q &&
+	    *q && (qu = strdup(q)) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
 	if (host) {
-		if ((r = cx_buf_puts(&b, hn)) != 0 ||
-		    (!defport && (r = cx_buf_printf(&b, ":%s", port)) != 0))
-			goto out;
-		if ((*host = cx_buf_steal_str(&b)) == NULL) {
-			r = CX_ERR_NOMEM;
-			goto out;
-		}
+		*host = h;
+		h = NULL; /* transferred */
 	}
 	if (path) {
-		if (curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK)
-			p = NULL;
-		if ((*path = strdup(p && *p ? p : "/")) == NULL) {
-			r = CX_ERR_NOMEM;
-			if (host) {
-				free(*host);
-				*host = NULL;
-			}
-			goto out;
-		}
+		*path = pa;
+		pa = NULL; /* transferred */
+	}
+	if (query) {
+		*query = qu;
+		qu = NULL; /* transferred */
 	}
 	r = 0;
  out:
+	free(h);
+	free(pa);
+	free(qu);
 	cx_buf_clean_up(&b);
 	curl_free(scheme);
 	curl_free(hn);
 	curl_free(port);
 	curl_free(p);
+	curl_free(q);
 	curl_url_cleanup(u);
 	return r;
 }

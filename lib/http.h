@@ -84,11 +84,16 @@ int cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
 void cx_http_response_clean_up(struct cx_http_response *rs);
 
 /*
- * Splits url into the Host header value ("host" or "host:port" when the
- * port is given and is not the scheme's default; IPv6 in brackets) and
- * the path ("/" when empty, no query).  Either out may be NULL.  *host
- * and *path are malloc'd.  Returns 0, CX_ERR_INPUT or CX_ERR_NOMEM.
+ * Splits an http, https, ws or wss url into the Host header value ("host"
+ * or "host:port" when the port is given and is not the scheme's default;
+ * IPv6 in brackets), the path as on the wire ("/" when empty) and the
+ * query as on the wire (without '?'; NULL when there is none).  Any out
+ * may be NULL; the others are malloc'd.  Returns 0, CX_ERR_INPUT or
+ * CX_ERR_NOMEM (then every out is NULL).
  */
+int cx_http_url_parts(const char *url, char **host, char **path,
+    char **query);
+/* cx_http_url_parts() without the query. */
 int cx_http_url_split(const char *url, char **host, char **path);
 
 #endif

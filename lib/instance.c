@@ -297,8 +297,8 @@ cx_instance_run(const struct cx_instance_opts *o,
 				break;
 		} else if (!retry_later(&m, r)) {
 			if (is_temporary(r))
-				cx_error("cannot reach AWS about '%s'%s%s%s: %s",
-				    id, opts.region ? " in region '" : "",
+				cx_error("cannot reach AWS about '%s'%s%s%s: "
+				    "%s", id, opts.region ? " in region '" : "",
 				    opts.region ? opts.region : "",
 				    opts.region ? "'" : "", cx_strerror(r));
 			break;

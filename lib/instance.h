@@ -24,7 +24,7 @@ enum cx_instance_mode {
 	CX_INSTANCE_STATUS,	/* look once, change nothing */
 	CX_INSTANCE_START,	/* start if stopped (waiting out stopping) */
 	CX_INSTANCE_WAIT,	/* wait for running + Online, never start */
-	CX_INSTANCE_ENSURE	/* start if needed, then wait: what connect uses */
+	CX_INSTANCE_ENSURE	/* start if needed, then wait (connect) */
 };
 
 #define CX_INSTANCE_DEFAULT_TIMEOUT_MS	(300 * 1000)

@@ -273,9 +273,11 @@ fsync_dir_of(const char *path)
 	if ((dir = strdup(path)) == NULL)
 		return CX_ERR_NOMEM;
 	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		strcpy(dir, ".");	/* fits: strdup of a non-empty path */
-	else if (slash == dir)
+	if (slash == NULL) {
+		free(dir);
+		if ((dir = strdup(".")) == NULL)
+			return CX_ERR_NOMEM;
+	} else if (slash == dir)
 		slash[1] = '\0';
 	else
 		*slash = '\0';

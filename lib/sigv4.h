@@ -122,6 +122,36 @@ int cx_sigv4_presign(const struct cx_sigv4_request *rq,
 
 void cx_sigv4_result_clean_up(struct cx_sigv4_result *rs);
 
+/*
+ * Signs (header form) a request to url (http, https, ws or wss; path and
+ * query taken as on the wire) with an empty payload, for requests not
+ * made through lib/aws.c -- the tunnel's websocket upgrade:
+ *
+ *	char *host;
+ *	struct cx_sigv4_result rs;
+ *	r = cx_sigv4_sign_url("GET", stream_url, NULL, 0, region,
+ *	    "ssmmessages", &ctx->creds, time(NULL), &host, &rs);
+ *	send "Host: " host, "X-Amz-Date: " rs.amz_date,
+ *	     "X-Amz-Security-Token: " creds->session_token (if non-empty),
+ *	     "Authorization: " rs.authorization, plus extra[] as given;
+ *	free(host); cx_sigv4_result_clean_up(&rs);
+ *
+ * extra (at most 32, may be NULL) are other headers that will be sent; a
+ * "Host" among them is ignored (the URL's is signed) and the unsigned set
+ * (Upgrade, Connection, User-Agent, ...) is skipped.  *host_out is the
+ * malloc'd Host value the request must carry.  Returns as
+ * cx_sigv4_sign(); CX_ERR_INPUT also for a bad URL.
+ * Implemented in lib/sigv4_url.c (uses libcurl's URL parser).
+ */
+int cx_sigv4_sign_url(const char *method, const char *url,
+    const struct cx_sigv4_header *extra, size_t nextra, const char *region,
+    const char *service, const struct cx_creds *creds, time_t now,
+    char **host_out, struct cx_sigv4_result *rs);
+
+/* 1 if url's query already holds presigned SigV4 parameters (X-Amz-*):
+ * such a URL is sent as it is, unsigned. */
+int cx_sigv4_url_is_presigned(const char *url);
+
 /* Lowercase hex SHA-256 of p (65 bytes with the NUL). */
 void cx_sha256_hex(const void *p, size_t n, char out[65]);
 

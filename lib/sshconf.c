@@ -565,6 +565,7 @@ cx_sshconf_load(const char *path, const char *prefix, int flags,
 			goto out;
 		if ((r = cx_lock(path, CX_SSHCONF_LOCK_MS, &lockfd)) != 0)
 			goto out;
+		cx_debug(2, "holding '%s.lock'", path);
 	}
 	r = cx_read_file(path, CX_SSHCONF_MAX_FILE, &b);
 	if (r == CX_ERR_NOTFOUND)
@@ -578,6 +579,8 @@ cx_sshconf_load(const char *path, const char *prefix, int flags,
 		goto out;
 	}
 	m->existed = !missing;
+	cx_debug(1, missing ? "'%s' does not exist yet" :
+	    "read '%s': %zu lines", path, m->n);
 	m->lockfd = lockfd;
 	lockfd = -1;	/* transferred */
 	*out = m;
@@ -668,8 +671,10 @@ cx_sshconf_save(struct cx_sshconf *m, const char *path)
 	char *dir = NULL;
 	int r;
 
-	if (!cx_sshconf_changed(m))
+	if (!cx_sshconf_changed(m)) {
+		cx_debug(1, "'%s' unchanged: not written", path);
 		return 0;
+	}
 	cx_buf_init(&cur, 0);
 	if ((r = cx_sshconf_render(m, &cur)) != 0)
 		goto out;
@@ -693,6 +698,7 @@ cx_sshconf_save(struct cx_sshconf *m, const char *path)
 	m->orig = copy;
 	m->origlen = cur.len;
 	m->existed = 1;
+	cx_debug(1, "wrote '%s' (%zu bytes)", path, cur.len);
 	r = 0;
  out:
 	free(dir);
@@ -825,6 +831,10 @@ sc_scan(const struct cx_sshconf *m, struct sc_scan *s)
 	for (i = 0; i < m->n; i++) {
 		sc_parse_line(m->lines[i].raw, m->lines[i].len, &p);
 		if (p.kind != SC_DIRECTIVE) {
+			/* an indented comment ("    # ControlMaster auto")
+			 * is part of the block's body */
+			if (p.kind == SC_COMMENT && p.indent > 0 && i > 0)
+				cur->body_end = i + 1;
 			continue;
 		}
 		is_host = sc_kw_is(&p, "host");
@@ -886,6 +896,22 @@ comments_above(const struct cx_sshconf *m, size_t idx)
 		idx--;
 	}
 	return idx;
+}
+
+static int is_banner_at(const struct cx_sshconf *, size_t, const char *);
+
+/* Start of the section of the block at host: our banner for env (three
+ * comment lines, then blank lines) or the comments directly on top. */
+static size_t
+section_top(const struct cx_sshconf *m, size_t host, const char *env)
+{
+	size_t top = host;
+
+	while (top > 0 && sc_is_blank(m, top - 1))
+		top--;
+	if (env != NULL && top >= 3 && is_banner_at(m, top - 3, env))
+		return top - 3;
+	return comments_above(m, host);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1081,6 +1107,20 @@ wants_free(struct want *w, size_t n)
 		free(w[i].val);
 }
 
+/* Appends the wanted lines of a new block to t ('\n' line ends). */
+static int
+want_text(struct cx_buf *t, const struct want *w, size_t nw)
+{
+	size_t k;
+	int r;
+
+	for (k = 0; k < nw; k++)
+		if ((r = want_line(t, "    ", 4, w[k].kw, strlen(w[k].kw), " ",
+		    1, &w[k], "\n")) != 0)
+			return r;
+	return 0;
+}
+
 /*
  * Inserts text (lines using '\n') at pos, converted to the line end used
  * there, with one blank line before it (unless at the top or after a blank)
@@ -1198,17 +1238,6 @@ new_block_pos(const struct cx_sshconf *m, const struct sc_scan *s)
 	return found ? pos : barrier;
 }
 
-static int
-file_is_empty(const struct cx_sshconf *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++)
-		if (!sc_is_blank(m, i))
-			return 0;
-	return 1;
-}
-
 int
 cx_sshconf_ensure_generic(struct cx_sshconf *m)
 {
@@ -1244,13 +1273,12 @@ cx_sshconf_ensure_generic(struct cx_sshconf *m)
 		pos = m->n + 1;
 		for (i = 0; i < s.n; i++)
 			if (is_ours(s.b[i].kind)) {
-				pos = comments_above(m, s.b[i].start);
+				pos = section_top(m, s.b[i].start, s.b[i].env);
 				break;
 			}
 		if (pos > m->n)
 			pos = new_block_pos(m, &s);
-		if (file_is_empty(m)) {
-			sc_delete(m, 0, m->n);
+		if (m->n == 0) {
 			pos = 0;
 			if ((r = cx_buf_printf(&t, "# SSH Configuration - "
 			    "Managed by %s-proxy\n\n", m->prefix)) != 0)
@@ -1266,11 +1294,10 @@ cx_sshconf_ensure_generic(struct cx_sshconf *m)
 				if (t.data[k] == '\n')
 					off++;
 			if ((r = cx_buf_printf(&t, "Host %s-*\n",
-			    m->prefix)) != 0)
+			    m->prefix)) != 0 || (r = want_text(&t, w, 6)) != 0)
 				goto out;
-			if ((r = insert_chunk(m, pos, cx_buf_str(&t), off,
-			    &host)) != 0)
-				goto out;
+			r = insert_chunk(m, pos, cx_buf_str(&t), off, &host);
+			goto out;
 		}
 	}
 	r = apply_block(m, host, generic_owned, w, 6);
@@ -1512,15 +1539,16 @@ cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
 		host = s.b[i].start;
 	} else {
 		if (shadowing_env(&s, env, &i))
-			pos = comments_above(m, s.b[i].start);
+			pos = section_top(m, s.b[i].start, s.b[i].env);
 		else
 			pos = new_block_pos(m, &s);
 		cx_buf_reset(&t);
 		if ((r = cx_buf_printf(&t, "%s\n#  %s\n%s\n\nHost %s-%s-*\n",
-		    BANNER_RULE, env, BANNER_RULE, m->prefix, env)) != 0)
+		    BANNER_RULE, env, BANNER_RULE, m->prefix, env)) != 0 ||
+		    (r = want_text(&t, w, nw)) != 0)
 			goto out;
-		if ((r = insert_chunk(m, pos, cx_buf_str(&t), 4, &host)) != 0)
-			goto out;
+		r = insert_chunk(m, pos, cx_buf_str(&t), 4, &host);
+		goto out;
 	}
 	r = apply_block(m, host, env_owned, w, nw);
  out:
@@ -1601,8 +1629,10 @@ cx_sshconf_set_host(struct cx_sshconf *m, const char *env, const char *name,
 			    s.b[i].body_end > pos)
 				pos = s.b[i].body_end;
 		if ((r = cx_buf_printf(&t, "Host %s\n", full)) != 0 ||
-		    (r = insert_chunk(m, pos, cx_buf_str(&t), 0, &host)) != 0)
+		    (r = want_text(&t, w, 1)) != 0)
 			goto out;
+		r = insert_chunk(m, pos, cx_buf_str(&t), 0, &host);
+		goto out;
 	}
 	r = apply_block(m, host, host_owned, w, 1);
  out:
@@ -1688,11 +1718,9 @@ cx_sshconf_remove_env(struct cx_sshconf *m, const char *env)
 		if (s.b[i].kind == SB_ENV) {
 			found = 1;
 			/* its banner: three comment lines, then blanks */
-			top = start;
-			while (top > 0 && sc_is_blank(m, top - 1))
-				top--;
-			if (top >= 3 && is_banner_at(m, top - 3, env))
-				start = top - 3;
+			top = section_top(m, start, env);
+			if (top < start && is_banner_at(m, top, env))
+				start = top;
 		}
 		remove_tidy(m, start, s.b[i].body_end - start);
 	}

@@ -216,7 +216,7 @@ struct cx_sshconf_host {
 	char *name;		/* short name: the part after <P>-<env>- */
 	char *host;		/* the full Host pattern */
 	char *hostname;		/* HostName value, or NULL */
-	char *comment;		/* inline comment of the Host line, or NULL */
+	char *comment;		/* the Host line's inline comment after "# ", or NULL */
 };
 
 struct cx_sshconf_env {

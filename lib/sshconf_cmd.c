@@ -93,6 +93,7 @@ jbool(cJSON *o, const char *k, int v)
 /* The file, its prefix and the env options the request resolves to. */
 struct ctx {
 	char *config, *ssh_dir, *ssh_key, *proxy_path, *prefix, *home;
+	char *cur_dir, *cur_key;	/* of the existing environment */
 };
 
 static void
@@ -104,6 +105,8 @@ ctx_clean(struct ctx *c)
 	free(c->proxy_path);
 	free(c->prefix);
 	free(c->home);
+	free(c->cur_dir);
+	free(c->cur_key);
 }
 
 static int
@@ -235,6 +238,65 @@ do_include(const struct cx_sshconf_req *q, struct ctx *c, cJSON *so)
 	return r;
 }
 
+static const char *
+given_or(const char *given, const char *current)
+{
+	if (given != NULL)
+		return *given != '\0' ? given : NULL;	/* "" unsets */
+	return current;
+}
+
+/*
+ * The environment's options: what the request gives, else what the existing
+ * block says (so changing one setting keeps the others), else the defaults.
+ */
+static int
+env_opts(const struct cx_sshconf_req *q, struct ctx *c,
+    const struct cx_sshconf_env *e, struct cx_sshconf_env_opts *o)
+{
+	const char *idf = e ? e->identity_file : NULL, *slash;
+	size_t kl;
+
+	memset(o, 0, sizeof(*o));
+	o->home = c->home;
+	o->proxy_path = c->proxy_path;
+	if (q->proxy_path == NULL && e != NULL && e->proxy_ours &&
+	    e->proxy_path != NULL && e->proxy_path[0] == '/')
+		o->proxy_path = e->proxy_path;
+	o->ssh_dir = c->ssh_dir;
+	o->ssh_key = c->ssh_key;
+	if (idf != NULL && (slash = strrchr(idf, '/')) != NULL &&
+	    slash != idf) {
+		free(c->cur_dir);
+		free(c->cur_key);
+		c->cur_dir = strndup(idf, (size_t)(slash - idf));
+		c->cur_key = strdup(slash + 1);
+		if (c->cur_dir == NULL || c->cur_key == NULL)
+			return CX_ERR_NOMEM;
+		kl = strlen(c->cur_key);
+		if (e->identity_agent != NULL && kl > 4 &&
+		    strcmp(c->cur_key + kl - 4, ".pub") == 0)
+			c->cur_key[kl - 4] = '\0';
+		if (q->ssh_dir == NULL)
+			o->ssh_dir = c->cur_dir;
+		if (q->ssh_key == NULL)
+			o->ssh_key = c->cur_key;
+	}
+	/* what the ProxyCommand says wins over the IdentityFile */
+	if (e != NULL && q->ssh_key == NULL && e->ssh_key != NULL &&
+	    cx_sshconf_valid_name(e->ssh_key))
+		o->ssh_key = e->ssh_key;
+	if (e != NULL && q->ssh_dir == NULL && e->ssh_dir != NULL &&
+	    cx_sshconf_valid_path(e->ssh_dir) && e->ssh_dir[0] == '/')
+		o->ssh_dir = e->ssh_dir;
+	o->profile = given_or(q->profile, e ? e->profile : NULL);
+	o->aws_env = given_or(q->aws_env, e ? e->aws_env : NULL);
+	o->region = given_or(q->region, e ? e->region : NULL);
+	o->identity_agent = given_or(q->identity_agent,
+	    e ? e->identity_agent : NULL);
+	return 0;
+}
+
 static int
 do_edit(const struct cx_sshconf_req *q, struct ctx *c, cJSON *so)
 {
@@ -267,21 +329,14 @@ do_edit(const struct cx_sshconf_req *q, struct ctx *c, cJSON *so)
 	if ((r = cx_sshconf_load(c->config, c->prefix, flags, &m)) != 0)
 		goto out;
 	created = !cx_sshconf_existed(m);
-	memset(&o, 0, sizeof(o));
-	o.proxy_path = c->proxy_path;
-	o.ssh_dir = c->ssh_dir;
-	o.ssh_key = c->ssh_key;
-	o.profile = q->profile;
-	o.aws_env = q->aws_env;
-	o.region = q->region;
-	o.identity_agent = q->identity_agent;
-	o.home = c->home;
+	if (q->env != NULL && (r = cx_sshconf_list(m, q->env, &l)) != 0)
+		goto out;
+	has_env = l != NULL && l->nenvs > 0 && l->envs[0].pattern != NULL;
+	if ((r = env_opts(q, c, has_env ? &l->envs[0] : NULL, &o)) != 0)
+		goto out;
 	if (strcmp(op, "set-env") == 0) {
 		r = cx_sshconf_set_env(m, q->env, &o);
 	} else if (strcmp(op, "add-host") == 0) {
-		if ((r = cx_sshconf_list(m, q->env, &l)) != 0)
-			goto out;
-		has_env = l->nenvs > 0 && l->envs[0].pattern != NULL;
 		if (!has_env || q->env_opts_given)
 			r = cx_sshconf_set_env(m, q->env, &o);
 		else

@@ -252,12 +252,12 @@ cx_sshconf_list(const struct cx_sshconf *m, const char *env_filter,
 		memset(h, 0, sizeof(*h));
 		if ((r = set_dup(&h->name, b->name)) != 0 ||
 		    (r = set_dup(&h->host, b->pattern)) != 0 ||
-		    (b->comment && (r = set_dup(&h->comment, b->comment)) != 0) ||
+		    (b->comment && (r = set_dup(&h->comment, b->comment +
+		    strspn(b->comment, "# \t"))) != 0) ||
 		    (r = first_value(m, b->start, b->end, "hostname", 0,
 		    &h->hostname)) != 0)
 			goto out;
 	}
-	/* qsort(NULL, 0, ...) is undefined behaviour */
 	if (l->nenvs > 0)
 		qsort(l->envs, l->nenvs, sizeof(*l->envs), cmp_env);
 	for (i = 0; i < l->nenvs; i++)
@@ -371,11 +371,6 @@ cx_sshconf_listing_text(const struct cx_sshconf_listing *l, int detailed,
 			const struct cx_sshconf_host *h = &e->hosts[k];
 			const char *c = h->comment;
 
-			if (c != NULL) {
-				/* "# note" shows as "note" */
-				while (*c == '#' || *c == ' ' || *c == '\t')
-					c++;
-			}
 			if ((r = cx_buf_printf(out, "  %s (%s, %s%s%s)\n",
 			    h->name, h->host, h->hostname ? h->hostname : "N/A",
 			    c && *c ? ", " : "", c && *c ? c : "")) != 0)

@@ -12,6 +12,7 @@
 #include <expat.h>
 
 #include "cxerr.h"
+#include "os.h"
 #include "xml.h"
 
 #define NS_SEP	'\x01'	/* cannot occur in a namespace URI or a name */
@@ -47,7 +48,8 @@ node_free(struct cx_xml_node *n)
 		}
 		next = n->next;
 		free(n->name);
-		free(n->text);
+		/* answers such as AssumeRole carry secrets: wipe all text */
+		cx_freezero_str(n->text);
 		free(n);
 		n = next;
 	}
@@ -227,7 +229,7 @@ cx_xml_parse(const char *data, size_t len, struct cx_xml **out)
 	if (ps.parser != NULL)
 		XML_ParserFree(ps.parser);
 	for (i = 0; i <= CX_XML_MAX_DEPTH; i++)
-		free(ps.texts[i].p);
+		cx_freezero(ps.texts[i].p, ps.texts[i].cap);
 	free(ps.texts);
 	free(ps.lastc);
 	node_free(ps.root);

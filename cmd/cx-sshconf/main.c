@@ -16,7 +16,7 @@
 #include "stage.h"
 
 static const char usage_text[] =
-"usage: cx-sshconf [-hjnoqsVvwD] [-A socket] [-a aws-env] [-c config]\n"
+"usage: cx-sshconf [-DhjnOoqsVvw] [-A socket] [-a aws-env] [-c config]\n"
 "                  [-d ssh-dir] [-e environment] [-i instance-id]\n"
 "                  [-k ssh-key] [-m main-config] [-N name] [-P prefix]\n"
 "                  [-p profile] [-r region] [-x proxy-command-path]\n"
@@ -36,6 +36,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "main-config", required_argument, NULL, 'm' },
 	{ "name", required_argument, NULL, 'N' },
+	{ "no-1password", no_argument, NULL, 'O' },
 	{ "prefix", required_argument, NULL, 'P' },
 	{ "profile", required_argument, NULL, 'p' },
 	{ "proxy-command-path", required_argument, NULL, 'x' },
@@ -55,7 +56,7 @@ parse_args(int argc, char **argv, struct cx_sshconf_req *q, int *use_stdin)
 {
 	int ch, v = 0;
 
-	while ((ch = getopt_long(argc, argv, "A:a:c:Dd:e:hi:jk:m:N:noP:p:qr:sVvwx:",
+	while ((ch = getopt_long(argc, argv, "A:a:c:Dd:e:hi:jk:m:N:nOoP:p:qr:sVvwx:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A': q->identity_agent = optarg; q->env_opts_given = 1; break;
@@ -73,6 +74,7 @@ parse_args(int argc, char **argv, struct cx_sshconf_req *q, int *use_stdin)
 		case 'n': q->dry_run = 1; break;
 		case 'o': q->identity_agent = "~/.1password/agent.sock";
 			q->env_opts_given = 1; break;
+		case 'O': q->identity_agent = ""; q->env_opts_given = 1; break;
 		case 'P': q->prefix = optarg; break;
 		case 'p': q->profile = optarg; q->env_opts_given = 1; break;
 		case 'q': v = -1; break;

@@ -50,7 +50,7 @@ fault_count() {
 	[ "$status" -eq 0 ]
 	# every test ran (none skipped) and passed
 	[[ "$output$stderr" == *"PASSED  ] 8 test(s)"* ]]
-	[[ "$output$stderr" == *"PASSED  ] 10 test(s)"* ]]
+	[[ "$output$stderr" == *"PASSED  ] 13 test(s)"* ]]
 	# server-side counts: 503 twice then 200 = 3; throttling stops at 4
 	[ "$(fault_count s503x2)" -eq 3 ]
 	[ "$(fault_count throttle)" -eq 4 ]
@@ -58,12 +58,22 @@ fault_count() {
 	[ "$(fault_count denied)" -eq 1 ]
 }
 
-@test "aws: -vv style debug never shows secrets" {
-	# the live program does not set verbosity; check the library's
-	# messages by grepping everything it printed for the secret
+@test "aws: -vv debug lines show the calls but never a secret" {
+	export CX_TEST_VERBOSE=2
 	run --separate-stderr cx "$CX_BIN_DIR/tests/unit/test_aws_live"
+	[ "$status" -eq 0 ]
+	# the debug lines are there: method, host, action, status, attempt
+	[[ "$stderr" == *"aws: POST 127.0.0.1:"*" GetCallerIdentity -> 200 "*"(attempt 1/3, "* ]]
+	[[ "$stderr" == *"AssumeRole -> 200"* ]]
+	[[ "$stderr" == *"AmazonSSM.GetCommandInvocation -> 400 InvalidCommandId"* ]]
+	[[ "$stderr" == *"-> 503 ServiceUnavailable request-id req-ServiceUnavailable (attempt 1/3"* ]]
+	[[ "$stderr" == *"retrying in"* ]]
+	# and no secret key, session token, bearer token or signature
 	[[ "$output$stderr" != *"$CX_TEST_SK"* ]]
 	[[ "$output$stderr" != *"FQoGZXIvYXdzEXAMPLETOKEN"* ]]
+	[[ "$output$stderr" != *"SECRET"* ]]
+	[[ "$output$stderr" != *"Signature="* ]]
+	[[ "$output$stderr" != *"Canonical String"* ]]
 }
 
 @test "aws: the live program skips cleanly without a server" {

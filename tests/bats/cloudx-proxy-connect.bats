@@ -30,7 +30,7 @@ drv() {
 	assert_line -n 0 "cx-creds --profile cloudX"
 	assert_line -n 1 "cx-instance ensure $ID"
 	assert_line -n 2 "cx-pushkey --public-key $HOME/.ssh/cloudX/cloudX.pub"
-	assert_line -n 3 --regexp '^cx-tunnel --port 22 --context-fd [0-9]+$'
+	assert_line -n 3 --regexp "^cx-tunnel --context-fd [0-9]+ $ID 22\$"
 	# each stage gets the previous stage's JSON
 	run -0 grep '^cx-instance stdin ' "$FAKE_LOG"
 	assert_output --partial '"AccessKeyId":"AKIAFAKE"'
@@ -76,7 +76,7 @@ cloudX"
 	run -0 grep -v ' stdin ' "$FAKE_LOG"
 	assert_line -n 0 "cx-creds --profile dev --region us-east-2 --aws-env prod"
 	assert_line -n 2 "cx-pushkey --public-key $BATS_TEST_TMPDIR/keys/mine.pub"
-	assert_line -n 3 --regexp '^cx-tunnel --port 2222 --context-fd'
+	assert_line -n 3 --regexp "^cx-tunnel --context-fd [0-9]+ $ID 2222\$"
 }
 
 @test "connect: options may come before the instance id; -v reaches every stage" {
@@ -118,7 +118,7 @@ cloudX"
 	[[ "$stderr" == *"Would start SSM session with port forwarding 2222 -> localhost:2222"* ]]
 	[[ "$stderr" == *"cx-creds --profile p1"* ]]
 	[[ "$stderr" == *"cx-instance ensure $ID"* ]]
-	[[ "$stderr" == *"exec $BIN/cx-tunnel --port 2222 --context-fd N"* ]]
+	[[ "$stderr" == *"exec $BIN/cx-tunnel --context-fd N $ID 2222"* ]]
 }
 
 @test "connect: a failing stage's exit code and message reach the user, later stages do not run" {

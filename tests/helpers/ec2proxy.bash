@@ -8,7 +8,7 @@ ec2proxy_start() {
 	port=$(free_port)
 	log="${BATS_FILE_TMPDIR:-/tmp}/ec2proxy.log"
 	python3 "$CX_ROOT/tests/tools/ec2-state-proxy.py" --listen-port "$port" \
-	    --upstream "$MOTO_URL" >"$log" 2>&1 &
+	    --upstream "$MOTO_URL" </dev/null >"$log" 2>&1 3>&- &
 	EC2PROXY_PID=$!
 	export EC2PROXY_PID
 	export EC2PROXY_URL="http://127.0.0.1:$port"

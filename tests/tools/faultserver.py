@@ -18,9 +18,12 @@ X-Amz-Security-Token presence and the User-Agent are recorded:
   /jsonerr/...    400 JSON __type with a namespace, x-amzn-RequestId header
   /queryerr/...   400 JSON with header x-amzn-query-error: Code;Sender
   /big/...        200 with a 9 MiB body
-  /ok/...         200 GetCallerIdentity answer (XML) or {} for JSON
-GET /_count/NAME returns {"count": N, "dates": [...], "auth": [...],
-"token": [...], "ua": [...], "targets": [...]}.
+  /ok*/...        200 GetCallerIdentity answer (XML) or {} for JSON
+POST /_reset forgets every count.  GET /_count/NAME returns {"count": N, "dates": [...], "auth": [...],
+"token": [...], "ua": [...], "targets": [...], "ports": [client ports],
+"proxied": [absolute-form request line?], "hosts": [Host headers]}.
+A request in absolute form (http://host/NAME/...) is served as NAME: the
+server then acts as an HTTP proxy for the client.
 """
 import json
 import sys
@@ -71,17 +74,28 @@ class H(BaseHTTPRequestHandler):
         self.handle_any()
 
     def do_POST(self):
+        if self.path == "/_reset":
+            with LOCK:
+                SEEN.clear()
+            return self.send(200, b"{}", "application/json")
         self.handle_any()
 
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
         if n:
             self.rfile.read(n)
-        name = self.path.strip("/").split("/")[0].split("?")[0]
+        path = self.path
+        proxied = path.startswith("http://")
+        if proxied:  # absolute-form: we are being used as a proxy
+            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+        name = path.strip("/").split("/")[0].split("?")[0]
         with LOCK:
             rec = SEEN.setdefault(name, {"count": 0, "dates": [], "auth": [],
                                          "token": [], "ua": [],
                                          "targets": []})
+            rec.setdefault("ports", []).append(self.client_address[1])
+            rec.setdefault("proxied", []).append(proxied)
+            rec.setdefault("hosts", []).append(self.headers.get("Host"))
             rec["count"] += 1
             count = rec["count"]
             rec["dates"].append(self.headers.get("X-Amz-Date"))
@@ -130,7 +144,7 @@ class H(BaseHTTPRequestHandler):
                  ("x-amzn-RequestId", "q-req")])
         if name == "big":
             return self.send(200, b"x" * (9 * 1024 * 1024))
-        if name == "ok":
+        if name.startswith("ok"):
             if self.headers.get("X-Amz-Target"):
                 return self.send(200, b'{"Success": true}',
                                  "application/x-amz-json-1.1")

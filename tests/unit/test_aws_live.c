@@ -26,6 +26,7 @@
 #include "creds.h"
 #include "cxerr.h"
 #include "http.h"
+#include "log.h"
 #include "os.h"
 #include "stage.h"
 #include "xml.h"
@@ -299,6 +300,30 @@ test_ssm_json_error(void **state)
 
 /* --- fault server --- */
 
+/* Group setup: the server forgets earlier runs' counts. */
+static int
+fault_reset(void **state)
+{
+	struct cx_http *h = NULL;
+	struct cx_http_request rq = { 0 };
+	struct cx_http_response rs;
+	struct cx_buf url;
+	int r;
+
+	(void)state;
+	cx_buf_init(&url, 0);
+	if (cx_buf_printf(&url, "%s/_reset", fault) != 0 ||
+	    cx_http_new(NULL, &h) != 0)
+		return -1;
+	rq.method = "POST";
+	rq.url = cx_buf_str(&url);
+	r = cx_http_do(h, &rq, &rs) == 0 && rs.status == 200 ? 0 : -1;
+	cx_http_response_clean_up(&rs);
+	cx_http_free(h);
+	cx_buf_clean_up(&url);
+	return r;
+}
+
 /* {"count": N, ...} of a scenario, asked of the server itself */
 static cJSON *
 seen(const char *name)
@@ -555,6 +580,94 @@ test_connection_refused(void **state)
 	setenv("AWS_MAX_ATTEMPTS", "3", 1);
 }
 
+/* Two calls through one context reuse one connection. */
+static void
+test_connection_reuse(void **state)
+{
+	struct cx_aws_ctx ctx;
+	struct cx_aws_target t;
+	struct cx_query q;
+	struct cx_xml *x = NULL;
+	struct cx_aws_error e = { 0 };
+	cJSON *j, *ports;
+	int i;
+
+	(void)state;
+	memset(&ctx, 0, sizeof(ctx));
+	target(&t, fault, "/okreuse", "sts", &good);
+	t.ctx = &ctx;
+	cx_query_init(&q, "GetCallerIdentity", "2011-06-15");
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(cx_aws_query(&t, &q, &x, &e), 0);
+		cx_xml_free(x);
+		x = NULL;
+	}
+	assert_non_null(ctx.http);	/* made on first use, owned by ctx */
+	j = seen("okreuse");
+	ports = cJSON_GetObjectItem(j, "ports");
+	assert_int_equal(cJSON_GetArraySize(ports), 3);
+	assert_int_equal(cJSON_GetArrayItem(ports, 0)->valueint,
+	    cJSON_GetArrayItem(ports, 2)->valueint);
+	cJSON_Delete(j);
+	cx_http_free(ctx.http);
+	cx_query_clean_up(&q);
+	cx_aws_target_clean_up(&t);
+}
+
+/* http_proxy from the environment is used (libcurl's own handling). */
+static void
+test_proxy_env(void **state)
+{
+	struct cx_aws_error e = { 0 };
+	struct cx_aws_target t;
+	struct cx_query q;
+	struct cx_xml *x = NULL;
+	cJSON *j;
+
+	(void)state;
+	setenv("http_proxy", fault, 1);
+	target(&t, "http://sts.example.invalid", "/proxied", "sts", &good);
+	cx_query_init(&q, "GetCallerIdentity", "2011-06-15");
+	/* the fault server, as proxy, answers 404 NoSuchScenario */
+	assert_int_equal(cx_aws_query(&t, &q, &x, &e), CX_ERR_NOTFOUND);
+	assert_string_equal(e.code, "NoSuchScenario");
+	unsetenv("http_proxy");
+	j = seen("proxied");
+	assert_int_equal(cJSON_GetObjectItem(j, "count")->valueint, 1);
+	assert_true(cJSON_IsTrue(cJSON_GetArrayItem(cJSON_GetObjectItem(j,
+	    "proxied"), 0)));
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j,
+	    "hosts"), 0)->valuestring, "sts.example.invalid");
+	cJSON_Delete(j);
+	cx_aws_error_clean_up(&e);
+	cx_query_clean_up(&q);
+	cx_aws_target_clean_up(&t);
+}
+
+/* An unusable AWS_CA_BUNDLE is a configuration error, not retried. */
+static void
+test_bad_ca_bundle(void **state)
+{
+	struct cx_aws_error e = { 0 };
+	struct cx_aws_target t;
+	struct cx_query q;
+	struct cx_xml *x = NULL;
+	struct cx_buf url;
+
+	(void)state;
+	cx_buf_init(&url, 0);
+	/* https to the (plain) fault server: TLS never gets that far */
+	assert_int_equal(cx_buf_printf(&url, "https%s", fault + 4), 0);
+	setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem", 1);
+	target(&t, cx_buf_str(&url), "", "sts", &good);
+	cx_query_init(&q, "GetCallerIdentity", "2011-06-15");
+	assert_int_equal(cx_aws_query(&t, &q, &x, &e), CX_ERR_CONFIG);
+	unsetenv("AWS_CA_BUNDLE");
+	cx_query_clean_up(&q);
+	cx_aws_target_clean_up(&t);
+	cx_buf_clean_up(&url);
+}
+
 int
 main(void)
 {
@@ -579,6 +692,9 @@ main(void)
 		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_unsigned_get),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_connection_reuse),
+		cmocka_unit_test(test_proxy_env),
+		cmocka_unit_test(test_bad_ca_bundle),
 	};
 	int r = 0;
 
@@ -593,6 +709,8 @@ main(void)
 		    "set (run tests/bats/awscore.bats)\n");
 		return 0;
 	}
+	if (getenv("CX_TEST_VERBOSE") != NULL)
+		cx_log_set_verbosity(2);	/* like -vv */
 	good.access_key_id = getenv("CX_TEST_AK");
 	good.secret_access_key = getenv("CX_TEST_SK");
 	bad.access_key_id = good.access_key_id;
@@ -603,6 +721,6 @@ main(void)
 	    NULL);
 	if (fault != NULL)
 		r |= cmocka_run_group_tests_name("aws_live_fault", fault_tests,
-		    NULL, NULL);
+		    fault_reset, NULL);
 	return r;
 }

@@ -4,6 +4,9 @@
  * "query"), comparing the canonical request, the string to sign, the
  * signature and the Authorization header / X-Amz-Signature.
  *
+ * The older botocore copy of the suite (classic/, header form only) runs
+ * too: one test per case.
+ *
  * The folder holding v4/ is $CX_SIGV4_SUITE, else tests/fixtures/sigv4
  * (relative to the repository root, where tests/run-all runs).  A v4a/
  * folder next to it is listed as skipped: SigV4a (ECDSA P-256) is not
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -32,8 +36,17 @@
 struct tcase {
 	char dir[512];
 	char name[160];
+	char stem[96];		/* classic: the case's file name stem */
 	int query;		/* 0: header form, 1: presign */
+	int classic;		/* botocore layout: <stem>.req/.creq/... */
 };
+
+#define CLASSIC_TOKEN	"AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4" \
+	"x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mS" \
+	"EI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT" \
+	"7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0" \
+	"u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlT" \
+	"JabIQwj2ICCR/oLxBA=="
 
 static char *
 slurp(const char *dir, const char *file)
@@ -164,6 +177,71 @@ chomp(char *s)
 		s[--n] = '\0';
 }
 
+/*
+ * The classic (botocore) layout: fixed inputs (README of the suite); the
+ * request already carries X-Amz-Date (the signer makes its own, equal)
+ * and, for post-sts-*, X-Amz-Security-Token.
+ */
+static void
+run_classic(const struct tcase *tc)
+{
+	char *rtext, *creq, *sts, *authz, f[160];
+	struct cx_sigv4_request in;
+	struct cx_sigv4_result out;
+	struct cx_creds creds;
+	struct req rq;
+
+	memset(&creds, 0, sizeof(creds));
+	creds.access_key_id = "AKIDEXAMPLE";
+	creds.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+	snprintf(f, sizeof(f), "%s.req", tc->stem);
+	assert_non_null(rtext = slurp(tc->dir, f));
+	snprintf(f, sizeof(f), "%s.creq", tc->stem);
+	assert_non_null(creq = slurp(tc->dir, f));
+	snprintf(f, sizeof(f), "%s.sts", tc->stem);
+	assert_non_null(sts = slurp(tc->dir, f));
+	snprintf(f, sizeof(f), "%s.authz", tc->stem);
+	assert_non_null(authz = slurp(tc->dir, f));
+	chomp(creq);
+	chomp(sts);
+	chomp(authz);
+	assert_int_equal(parse_request(rtext, &rq), 0);
+	memset(&in, 0, sizeof(in));
+	in.method = rq.method;
+	in.path = rq.path;
+	in.query = rq.query;
+	in.headers = rq.h;
+	in.nheaders = rq.nh;
+	in.body = rq.body;
+	in.body_len = rq.body_len;
+	in.region = "us-east-1";
+	in.service = "service";
+	in.creds = &creds;
+	in.now = 1440938160;	/* 2015-08-30T12:36:00Z */
+	/* a token in the request is the credentials' token */
+	for (size_t i = 0; i < rq.nh; i++)
+		if (strcasecmp(rq.h[i].name, "X-Amz-Security-Token") == 0)
+			creds.session_token = (char *)rq.h[i].value;
+	if (strcmp(tc->stem, "get-vanilla-with-session-token") == 0)
+		/* only in the .sreq; the same token as v4's context.json */
+		creds.session_token = "6e86291e8372ff2a2260956d9b8aae1d763fbf"
+		    "315fa00fa31553b73ebf194267";
+	if (strcmp(tc->stem, "post-sts-header-after") == 0) {
+		/* the token is added after signing: not in the .req */
+		creds.session_token = CLASSIC_TOKEN;
+		in.flags |= CX_SIGV4_TOKEN_UNSIGNED;
+	}
+	assert_int_equal(cx_sigv4_sign(&in, &out), 0);
+	assert_string_equal(out.canonical_request, creq);
+	assert_string_equal(out.string_to_sign, sts);
+	assert_string_equal(out.authorization, authz);
+	cx_sigv4_result_clean_up(&out);
+	req_free(&rq);
+	free(creq);
+	free(sts);
+	free(authz);
+}
+
 static void
 run_case(void **state)
 {
@@ -179,6 +257,10 @@ run_case(void **state)
 	time_t now;
 	int r;
 
+	if (tc->classic) {
+		run_classic(tc);
+		return;
+	}
 	assert_non_null(ctxt = slurp(tc->dir, "context.json"));
 	assert_non_null(rtext = slurp(tc->dir, "request.txt"));
 	snprintf(fname, sizeof(fname), "%s-canonical-request.txt", pfx);
@@ -341,6 +423,64 @@ test_websocket_upgrade(void **state)
 	cx_sigv4_result_clean_up(&out);
 }
 
+/* The same upgrade, given as the StreamUrl. */
+static void
+test_sign_url(void **state)
+{
+	struct cx_creds c = { .access_key_id = "AKIDEXAMPLE",
+	    .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	    .session_token = "TOKEN" };
+	struct cx_sigv4_header h[] = {
+		{ "Host", "ssmmessages.eu-west-1.amazonaws.com" },
+		{ "Sec-WebSocket-Version", "13" },
+	};
+	struct cx_sigv4_header extra[] = {
+		{ "Upgrade", "websocket" },
+		{ "Host", "ignored.example" },
+		{ "Sec-WebSocket-Version", "13" },
+	};
+	struct cx_sigv4_request in = {
+		.method = "GET", .path = "/v1/data-channel/s-1",
+		.query = "role=publish_subscribe", .headers = h, .nheaders = 2,
+		.region = "eu-west-1", .service = "ssmmessages", .creds = &c,
+		.now = 1440938160,
+	};
+	struct cx_sigv4_result want, got;
+	char *host = NULL;
+
+	(void)state;
+	assert_int_equal(cx_sigv4_sign(&in, &want), 0);
+	assert_int_equal(cx_sigv4_sign_url("GET", "wss://ssmmessages.eu-west-1"
+	    ".amazonaws.com/v1/data-channel/s-1?role=publish_subscribe", extra,
+	    3, "eu-west-1", "ssmmessages", &c, 1440938160, &host, &got), 0);
+	assert_string_equal(host, "ssmmessages.eu-west-1.amazonaws.com");
+	assert_string_equal(got.canonical_request, want.canonical_request);
+	assert_string_equal(got.authorization, want.authorization);
+	free(host);
+	cx_sigv4_result_clean_up(&got);
+	/* a port that is not the default is part of Host */
+	assert_int_equal(cx_sigv4_sign_url("GET", "ws://127.0.0.1:8080/x",
+	    NULL, 0, "eu-west-1", "ssmmessages", &c, 1440938160, &host, &got),
+	    0);
+	assert_string_equal(host, "127.0.0.1:8080");
+	assert_non_null(strstr(got.canonical_request,
+	    "host:127.0.0.1:8080\n"));
+	free(host);
+	cx_sigv4_result_clean_up(&got);
+	assert_int_equal(cx_sigv4_sign_url("GET", "gopher://x/", NULL, 0,
+	    "eu-west-1", "ssmmessages", &c, 1440938160, &host, &got),
+	    CX_ERR_INPUT);
+	assert_null(host);
+	cx_sigv4_result_clean_up(&want);
+
+	assert_false(cx_sigv4_url_is_presigned("wss://h/p?role=x"));
+	assert_false(cx_sigv4_url_is_presigned("wss://h/p"));
+	assert_false(cx_sigv4_url_is_presigned("wss://h/p?a=X-Amz-Date="));
+	assert_true(cx_sigv4_url_is_presigned("wss://h/p?role=x&"
+	    "X-Amz-Signature=ab"));
+	assert_true(cx_sigv4_url_is_presigned("wss://h/p?X-Amz-Credential=a"));
+}
+
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -399,6 +539,46 @@ list_cases(const char *root, const char *sub, struct tcase *cases,
 	return n;
 }
 
+/* classic/<case>/<case>.req, also one level deeper (normalize-path/,
+ * post-sts-token/) */
+static size_t
+list_classic(const char *dir, const char *label, struct tcase *cases,
+    size_t n, size_t max, int depth)
+{
+	char sub[512], probe[768], lab[160];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return n;
+	while ((de = readdir(d)) != NULL && n < max) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fmt(sub, sizeof(sub), "%s/%s", dir, de->d_name) != 0 ||
+		    fmt(lab, sizeof(lab), "%s/%s", label, de->d_name) != 0 ||
+		    !cx_is_dir(sub))
+			continue;
+		if (fmt(probe, sizeof(probe), "%s/%s.req", sub,
+		    de->d_name) != 0)
+			continue;
+		if (cx_file_exists(probe)) {
+			memset(&cases[n], 0, sizeof(cases[n]));
+			if (fmt(cases[n].dir, sizeof(cases[n].dir), "%s", sub) ||
+			    fmt(cases[n].name, sizeof(cases[n].name), "%s",
+			    lab) ||
+			    fmt(cases[n].stem, sizeof(cases[n].stem), "%s",
+			    de->d_name))
+				continue;
+			cases[n].classic = 1;
+			n++;
+		} else if (depth == 0) {
+			n = list_classic(sub, lab, cases, n, max, 1);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
 int
 main(void)
 {
@@ -411,6 +591,14 @@ main(void)
 	if (root == NULL || *root == '\0')
 		root = "tests/fixtures/sigv4";
 	n = list_cases(root, "v4", cases, 0, MAX_CASES, &missing);
+	n4 = n;
+	{
+		char cdir[512];
+
+		if (fmt(cdir, sizeof(cdir), "%s/classic", root) == 0)
+			n = list_classic(cdir, "classic", cases, n, MAX_CASES,
+			    0);
+	}
 	n4 = n;
 	n = list_cases(root, "v4a", cases, n, MAX_CASES, &missing_a);
 	qsort(cases, n4, sizeof(cases[0]), name_cmp);
@@ -443,5 +631,7 @@ main(void)
 	    NULL, NULL, NULL };
 	tests[nt++] = (struct CMUnitTest){ "websocket_upgrade",
 	    test_websocket_upgrade, NULL, NULL, NULL };
+	tests[nt++] = (struct CMUnitTest){ "sign_url", test_sign_url,
+	    NULL, NULL, NULL };
 	return _cmocka_run_group_tests("sigv4", tests, nt, NULL, NULL);
 }

@@ -1,0 +1,261 @@
+#!/usr/bin/env bats
+# cloudx-proxy setup: prompts (driven with expect), --yes, --dry-run, the
+# AWS profile files, keys, 1Password (a fake op), the ssh config, VS Code.
+# The AWS side comes from fake stages beside a copy of the driver (setup
+# asks cx-creds --identity and cx-instance status); the real stages against
+# moto are in cloudx-proxy-e2e.bats.
+load ../helpers/common
+
+ID=i-0123456789abcdef0
+
+setup() {
+	common_setup
+	BIN="$BATS_TEST_TMPDIR/bin"
+	mkdir -p "$BIN"
+	cp "$CX_BIN_DIR/cloudx-proxy" "$BIN/"
+	ln -s cloudx-proxy "$BIN/cloudX-proxy"
+	cp -P "$CX_ROOT"/tests/tools/fake-stages/* "$BIN/"
+	export FAKE_LOG="$BATS_TEST_TMPDIR/log"
+	export FAKE_TAGS='{"Name":"cloudx-qa-web | alice"}'
+}
+
+drv() {
+	cx "$BIN/cloudx-proxy" "$@"
+}
+
+profile() {	# profile NAME: a ready AWS profile
+	mkdir -p "$HOME/.aws"
+	printf '[%s]\naws_access_key_id = AKIAOLD\naws_secret_access_key = old\n' "$1" >>"$HOME/.aws/credentials"
+}
+
+tree() {	# every path under HOME with mode, size and mtime
+	find "$HOME" -printf '%p %m %s %T@\n' | sort
+}
+
+@test "setup --yes: profile, key, tags, three-tier config and Include" {
+	profile cloudX
+	run -0 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	[[ "$stderr" == *"✓ AWS profile 'cloudX' exists and matches cloudX format"* ]]
+	[[ "$stderr" == *"✓ Found hostname from Name tag: web"* ]]
+	[[ "$stderr" == *"✓ Found environment: qa"* ]]
+	[[ "$stderr" == *"○ Enter environment: Using default [qa]"* ]]
+	[[ "$stderr" == *"Connect using: ssh cloudx-qa-web"* ]]
+	run -0 cat "$HOME/.ssh/cloudX/config"
+	assert_line "Host cloudx-*"
+	assert_line "Host cloudx-qa-*"
+	assert_line "    IdentityFile $HOME/.ssh/cloudX/cloudX"
+	assert_line "    ProxyCommand $BIN/cloudx-proxy connect %h %p"
+	assert_line "Host cloudx-qa-web"
+	assert_line "    HostName $ID"
+	run -0 cat "$HOME/.ssh/config"
+	assert_output "Include $HOME/.ssh/cloudX/config"
+	[ "$(stat -c %a "$HOME/.ssh/cloudX")" = 700 ]
+	[ "$(stat -c %a "$HOME/.ssh/cloudX/cloudX")" = 600 ]
+	[ "$(stat -c %a "$HOME/.ssh/cloudX/cloudX.pub")" = 644 ]
+	[ "$(stat -c %a "$HOME/.ssh/cloudX/config")" = 600 ]
+	ssh-keygen -l -f "$HOME/.ssh/cloudX/cloudX.pub" | grep -q ED25519
+	# the AWS calls went through the stages, with the profile
+	run -0 grep -v ' stdin ' "$FAKE_LOG"
+	assert_line "cx-creds --identity --profile cloudX"
+	assert_line "cx-instance status $ID --profile cloudX"
+	# ssh itself accepts the result
+	run -0 ssh -G -F "$HOME/.ssh/config" cloudx-qa-web
+	assert_line "hostname $ID"
+	assert_line "user ec2-user"
+}
+
+@test "setup --yes as cloudX-proxy writes cloudX-* hosts; options reach the ProxyCommand" {
+	mkdir -p "$HOME/keys" "$HOME/.aws/aws-envs/prod"
+	printf '[dev]\naws_access_key_id = A\naws_secret_access_key = B\n' >"$HOME/.aws/aws-envs/prod/credentials"
+	run -0 cx "$BIN/cloudX-proxy" setup --yes --no-check --instance "$ID" \
+	    --profile dev --ssh-key mine --ssh-dir "$HOME/keys" --aws-env prod \
+	    --hostname box --region us-east-2
+	run -0 cat "$HOME/keys/config"
+	assert_line "Host cloudX-qa-box"
+	assert_line --partial "connect %h %p --profile dev --ssh-key mine --ssh-dir $HOME/keys --aws-env prod --region us-east-2"
+	[ -f "$HOME/keys/mine" ]
+}
+
+@test "setup --yes: an existing key is used as it is" {
+	profile cloudX
+	mkdir -p "$HOME/.ssh/cloudX"
+	ssh-keygen -q -t ed25519 -N '' -C mine -f "$HOME/.ssh/cloudX/cloudX"
+	before=$(cat "$HOME/.ssh/cloudX/cloudX.pub")
+	run -0 drv setup --yes --no-check --instance "$ID"
+	[ "$(cat "$HOME/.ssh/cloudX/cloudX.pub")" = "$before" ]
+	# only the private key: the public half is derived, not a new pair
+	rm "$HOME/.ssh/cloudX/cloudX.pub"
+	run -0 drv setup --yes --no-check --instance "$ID"
+	[ "$(cut -d' ' -f2 "$HOME/.ssh/cloudX/cloudX.pub")" = "$(echo "$before" | cut -d' ' -f2)" ]
+}
+
+@test "setup: a missing profile is written from the answers, other profiles kept, 0600" {
+	mkdir -m 700 -p "$HOME/.aws"
+	printf '# mine\n[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = keep\n' >"$HOME/.aws/credentials"
+	printf '[profile other]\nregion = us-west-2\n' >"$HOME/.aws/config"
+	AWS_ACCESS_KEY_ID=AKIANEW AWS_SECRET_ACCESS_KEY=newsecret \
+	    run -0 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	run -0 cat "$HOME/.aws/credentials"
+	assert_output "# mine
+[other]
+aws_access_key_id = AKIAOTHER
+aws_secret_access_key = keep
+
+[cloudX]
+aws_access_key_id = AKIANEW
+aws_secret_access_key = newsecret"
+	run -0 cat "$HOME/.aws/config"
+	assert_output "[profile other]
+region = us-west-2
+
+[profile cloudX]
+region = eu-west-1"
+	[ "$(stat -c %a "$HOME/.aws/credentials")" = 600 ]
+}
+
+@test "setup: an IAM user outside cloudX-{env}-{user} stops with exit 1; roles pass" {
+	profile cloudX
+	FAKE_ARN=arn:aws:iam::123456789012:user/bob run -1 --separate-stderr \
+	    drv setup --yes --no-check --instance "$ID"
+	[[ "$stderr" == *"✗ AWS profile exists but doesn't match cloudX-{env}-{user} format"* ]]
+	assert_equal "${stderr_lines[-1]}" "cloudx-proxy: IAM user 'bob' does not follow cloudX-{env}-{user}"
+	[ ! -e "$HOME/.ssh/cloudX/config" ]
+	FAKE_ARN=arn:aws:sts::123456789012:assumed-role/Dev/alice run -0 --separate-stderr \
+	    drv setup --yes --no-check --instance "$ID"
+	[[ "$stderr" == *"AWS profile uses IAM role/SSO credentials; skipping cloudX user format check"* ]]
+}
+
+@test "setup: the IAM user's environment is the default when tags give none" {
+	profile cloudX
+	FAKE_TAGS='{}' FAKE_ARN=arn:aws:iam::1:user/cloudX-lab-carol \
+	    run -0 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	[[ "$stderr" == *"Enter environment: Using default [lab]"* ]]
+	[[ "$stderr" == *"Enter hostname for the instance: Using default [instance-6789abcdef0]"* || "$stderr" == *"Using default [instance-bcdef0]"* || "$stderr" == *"instance-"* ]]
+	grep -q "^Host cloudx-lab-instance-abcdef0$" "$HOME/.ssh/cloudX/config"
+}
+
+@test "setup --yes fails naming what is missing (exit 100), writes nothing" {
+	profile cloudX
+	before=$(tree)
+	run -100 --separate-stderr drv setup --yes --no-check
+	assert_equal "${stderr_lines[-1]}" "cloudx-proxy: non-interactive mode requires a value for: Enter EC2 instance ID (e.g., i-0123456789abcdef0)"
+	rm -rf "$HOME/.ssh"
+	FAKE_TAGS='{}' FAKE_ARN=arn:aws:sts::1:assumed-role/R/s run -100 --separate-stderr \
+	    drv setup --yes --no-check --instance "$ID"
+	assert_equal "${stderr_lines[-1]}" "cloudx-proxy: non-interactive mode requires a value for: Enter environment"
+}
+
+@test "setup --dry-run: writes nothing and calls nothing" {
+	profile other
+	mkdir -p "$HOME/.ssh"
+	printf 'Host github.com\n    User git\n' >"$HOME/.ssh/config"
+	export AWS_ENDPOINT_URL="http://127.0.0.1:$(free_port)"	# closed
+	before=$(tree)
+	AWS_ACCESS_KEY_ID=AKIANEW AWS_SECRET_ACCESS_KEY=SECRETVALUE run -0 --separate-stderr \
+	    drv setup --dry-run --yes --instance "$ID" --environment dev --hostname web
+	[ "$(tree)" = "$before" ]
+	[ ! -e "$FAKE_LOG" ]		# no stage ran, so no AWS call
+	[[ "$stderr" == *"=== cloudx-proxy Setup (DRY RUN) ==="* ]]
+	[[ "$stderr" == *"[DRY RUN] Would write profile 'cloudX'"* ]]
+	[[ "$stderr" == *"+Host cloudx-dev-web"* ]]
+	[[ "$stderr" == *"+Include $HOME/.ssh/cloudX/config"* ]]
+	[[ "$stderr" == *"[DRY RUN] Would run: ssh cloudx-dev-web exit"* ]]
+	[[ "$stderr$output" != *SECRETVALUE* ]]
+}
+
+@test "setup: interactive prompts in the seed's order, secret not echoed (expect)" {
+	command -v expect >/dev/null || skip "expect is not installed"
+	cat >"$BATS_TEST_TMPDIR/run.exp" <<EXP
+set timeout 20
+log_user 1
+spawn $BIN/cloudx-proxy setup --no-check
+expect "AWS Access Key ID: " { send "AKIATYPED\r" }
+expect "AWS Secret Access Key: " { send "typedsecret\r" }
+expect "Default region name \\\\\[eu-west-1\\\\\]: " { send "\r" }
+expect "Enter EC2 instance ID (e.g., i-0123456789abcdef0): " { send "$ID\r" }
+expect "Enter environment \\\\\[qa\\\\\]: " { send "stage\r" }
+expect "Enter hostname for the instance \\\\\[web\\\\\]: " { send "\r" }
+expect "Create VS Code settings.json with these settings? \\\\\[n\\\\\]: " { send "y\r" }
+expect eof
+catch wait result
+exit [lindex \$result 3]
+EXP
+	run -0 expect "$BATS_TEST_TMPDIR/run.exp"
+	refute_output --partial typedsecret
+	grep -q '^aws_secret_access_key = typedsecret$' "$HOME/.aws/credentials"
+	[ "$(stat -c %a "$HOME/.aws")" = 700 ]
+	[ "$(stat -c %a "$HOME/.aws/credentials")" = 600 ]
+	grep -q '^Host cloudx-stage-web$' "$HOME/.ssh/cloudX/config"
+	run -0 jq -r '."remote.SSH.configFile", ."remote.SSH.connectTimeout"' "$HOME/.config/Code/User/settings.json"
+	assert_output "~/.ssh/cloudX/config
+90"
+}
+
+@test "setup: VS Code settings are merged keeping comments and other settings" {
+	profile cloudX
+	mkdir -p "$HOME/.config/Code/User"
+	cat >"$HOME/.config/Code/User/settings.json" <<'JSON'
+// personal settings
+{
+    "editor.fontSize": 14, /* large */
+    "remote.SSH.connectTimeout": 30,
+}
+JSON
+	run -0 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	run -0 cat "$HOME/.config/Code/User/settings.json"
+	assert_line "// personal settings"
+	assert_line '    "editor.fontSize": 14, /* large */'
+	assert_line '    "remote.SSH.connectTimeout": 90,'
+	assert_line '    "remote.SSH.configFile": "~/.ssh/cloudX/config",'
+	assert_line '        "cloudx-*": "linux"'
+	[ -f "$HOME/.config/Code/User/settings.json.bak" ]
+	# a second run changes nothing
+	cp "$HOME/.config/Code/User/settings.json" "$BATS_TEST_TMPDIR/s1"
+	run -0 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	[[ "$stderr" == *"VS Code settings already set"* ]]
+	cmp "$HOME/.config/Code/User/settings.json" "$BATS_TEST_TMPDIR/s1"
+}
+
+@test "setup --1password: creates the key in the chosen vault, exports only the public key" {
+	profile cloudX
+	export PATH="$CX_ROOT/tests/tools/op:$PATH" OP_LOG="$BATS_TEST_TMPDIR/op.log" OP_STATE="$BATS_TEST_TMPDIR/op"
+	mkdir -p "$HOME/.1password"
+	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$HOME/.1password/agent.sock"
+	run -0 --separate-stderr drv setup --yes --no-check --instance "$ID" --1password Work
+	run -0 cat "$OP_LOG"
+	assert_line "op --version"
+	assert_line "op account list"
+	assert_line "op item list --categories SSH\\ Key --format=json"
+	assert_line "op vault list --format=json"
+	assert_line "op item create --category=ssh-key --title=cloudX\\ SSH\\ Key\\ -\\ cloudX --vault=vwork0000000000000000000002 --ssh-generate-key=ed25519 --format=json"
+	[ ! -e "$HOME/.ssh/cloudX/cloudX" ]
+	[ "$(cat "$HOME/.ssh/cloudX/cloudX.pub")" = "$(jq -r '.[0].public_key' "$OP_STATE/items.json")" ]
+	run -0 cat "$HOME/.ssh/cloudX/config"
+	assert_line --partial "IdentityAgent"
+	assert_line --partial "IdentityFile $HOME/.ssh/cloudX/cloudX.pub"
+	# a second run finds the key in any vault and does not create another
+	: >"$OP_LOG"
+	run -0 drv setup --yes --no-check --instance "$ID" --1password
+	run -1 grep -c 'item create' "$OP_LOG"
+	assert_output 0
+	run -0 grep -c 'item get' "$OP_LOG"
+	assert_output 1
+}
+
+@test "setup --1password: not signed in falls back to a key file (--yes)" {
+	profile cloudX
+	export PATH="$CX_ROOT/tests/tools/op:$PATH" OP_LOG="$BATS_TEST_TMPDIR/op.log" OP_STATE="$BATS_TEST_TMPDIR/op" OP_SIGNED_IN=0
+	run -0 --separate-stderr drv setup --yes --no-check --instance "$ID" --1password
+	[[ "$stderr" == *"1Password CLI is not authenticated. Run 'op signin' first."* ]]
+	[[ "$stderr" == *"1Password integration not available. Continue with standard SSH key setup?: Using default [Y]"* ]]
+	[ -f "$HOME/.ssh/cloudX/cloudX" ]
+}
+
+@test "setup: usage errors exit 100 with one line" {
+	run -100 --separate-stderr drv setup --instance i-nope
+	[[ "$stderr" == "cloudx-proxy: invalid EC2 instance ID format: 'i-nope'"* ]]
+	run -100 --separate-stderr drv setup --bogus
+	assert_equal "$stderr" "cloudx-proxy: setup: unknown option '--bogus' (see 'cloudx-proxy setup --help')"
+	run -0 drv setup --help
+	assert_line -n 0 --partial "usage: cloudx-proxy setup"
+}

@@ -1,0 +1,118 @@
+# Bash helpers: a throw-away OpenSSH sshd on 127.0.0.1 that stands for one EC2 instance and
+# accepts ONLY keys pushed to the stand-in with EC2 Instance Connect (AuthorizedKeysFile none +
+# AuthorizedKeysCommand = tests/standin/authorized-keys).
+#
+#   load ../helpers/standin ; load ../helpers/sshd
+#   standin_start ...                 (first: sshd needs $STANDIN_URL)
+#   sshd_start [INSTANCE_ID]          default $SSHD_INSTANCE or i-0123456789abcdef0; exports
+#        SSHD_PORT SSHD_PID SSHD_DIR SSHD_LOG SSHD_CONFIG SSHD_HOSTKEY_PUB (path of the public
+#        host key file) SSHD_USER (the login user) SSHD_INSTANCE
+#     and, when a stand-in runs, maps the instance to this sshd (config `targets`).
+#   sshd_known_hosts NAME...          print known_hosts lines for NAME(s) with this host key
+#   sshd_stop                         SIGTERM by PID, wait (bounded)
+#
+# Login user: root when the tests run as root (CI does; sshd then runs in a private mount
+# namespace with its own tmpfs /run so that /run/sshd exists without touching the host),
+# otherwise the current user (sshd runs unprivileged and can only log that user in).
+
+SSHD_HELPERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SSHD_AUTHKEYS_CMD="${SSHD_AUTHKEYS_CMD:-$(cd "$SSHD_HELPERS_DIR/../standin" && pwd)/authorized-keys}"
+SSHD_BIN="${SSHD_BIN:-/usr/sbin/sshd}"
+
+_sshd_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+sshd_start() {
+    SSHD_INSTANCE="${1:-${SSHD_INSTANCE:-i-0123456789abcdef0}}"
+    if [[ -z "${STANDIN_URL:-}" ]]; then
+        echo "sshd_start: start the stand-in first (STANDIN_URL is empty)" >&2
+        return 1
+    fi
+    local base="${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}}"
+    SSHD_DIR="$(mktemp -d "$base/sshd.XXXXXX")" || return 1
+    SSHD_LOG="$SSHD_DIR/sshd.log"
+    SSHD_CONFIG="$SSHD_DIR/sshd_config"
+    SSHD_USER="$(id -un)"
+    ssh-keygen -q -t ed25519 -N '' -C "standin-sshd" -f "$SSHD_DIR/hostkey" || return 1
+    SSHD_HOSTKEY_PUB="$SSHD_DIR/hostkey.pub"
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        SSHD_PORT="$(_sshd_free_port)"
+        cat >"$SSHD_CONFIG" <<CFG
+ListenAddress 127.0.0.1
+Port $SSHD_PORT
+HostKey $SSHD_DIR/hostkey
+PidFile $SSHD_DIR/sshd.pid
+AuthorizedKeysFile none
+AuthorizedKeysCommand $SSHD_AUTHKEYS_CMD $STANDIN_URL %u $SSHD_INSTANCE
+AuthorizedKeysCommandUser $SSHD_USER
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+UseDNS no
+LogLevel VERBOSE
+CFG
+        : >"$SSHD_LOG"
+        if [[ "$(id -u)" == 0 ]]; then
+            # private /run: sshd as root insists on /run/sshd (privilege separation directory)
+            unshare --mount --propagation private sh -c \
+                'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec "$0" -D -e -f "$1"' \
+                "$SSHD_BIN" "$SSHD_CONFIG" </dev/null >"$SSHD_LOG" 2>&1 3>&- &
+        else
+            "$SSHD_BIN" -D -e -f "$SSHD_CONFIG" </dev/null >"$SSHD_LOG" 2>&1 3>&- &
+        fi
+        SSHD_PID=$!          # unshare and sh exec: this is sshd itself
+        local i
+        for ((i = 0; i < 200; i++)); do
+            grep -q 'Server listening' "$SSHD_LOG" && break
+            kill -0 "$SSHD_PID" 2>/dev/null || break
+            sleep 0.02
+        done
+        if grep -q 'Server listening' "$SSHD_LOG"; then
+            break
+        fi
+        if grep -q 'Address already in use' "$SSHD_LOG"; then
+            sshd_stop
+            continue
+        fi
+        echo "sshd_start: sshd did not start:" >&2
+        cat "$SSHD_LOG" >&2
+        sshd_stop
+        return 1
+    done
+    if ! grep -q 'Server listening' "$SSHD_LOG"; then
+        echo "sshd_start: no free port after 5 attempts" >&2
+        return 1
+    fi
+    export SSHD_PORT SSHD_PID SSHD_DIR SSHD_LOG SSHD_CONFIG SSHD_HOSTKEY_PUB SSHD_USER SSHD_INSTANCE
+    # the stand-in relays this instance's sessions to this sshd
+    if declare -F standin_config >/dev/null && [[ -n "${STANDIN_PID:-}" ]]; then
+        standin_config "{\"targets\":{\"$SSHD_INSTANCE\":\"127.0.0.1:$SSHD_PORT\"},\"sshd_instance\":\"$SSHD_INSTANCE\"}"
+    fi
+}
+
+sshd_known_hosts() {
+    local name
+    for name in "$@"; do
+        printf '%s %s\n' "$name" "$(cut -d' ' -f1,2 "$SSHD_HOSTKEY_PUB")"
+    done
+}
+
+sshd_stop() {
+    [[ -n "${SSHD_PID:-}" ]] || return 0
+    local i
+    kill -TERM "$SSHD_PID" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$SSHD_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$SSHD_PID" 2>/dev/null && kill -KILL "$SSHD_PID" 2>/dev/null
+    wait "$SSHD_PID" 2>/dev/null
+    SSHD_PID=
+    return 0
+}
