@@ -35,6 +35,7 @@ replay() {
 @test "fuzz replay: awserr" { replay awserr; }
 @test "fuzz replay: datachan (repeated handshake is a protocol error)" { replay datachan; }
 @test "fuzz replay: drvini" { replay drvini; }
+@test "fuzz replay: creds" { replay creds; }
 @test "fuzz replay: ini" { replay ini; }
 @test "fuzz replay: shlex" { replay shlex; }
 @test "fuzz replay: sshconf (listing a file without environments)" { replay sshconf; }

@@ -183,7 +183,8 @@ for k, v in SSHCONF.items():
 
 # --- ssh public keys (generated once with ssh-keygen) -----------------------
 with tempfile.TemporaryDirectory() as td:
-    for t, extra in (("ed25519", []), ("rsa", ["-b", "2048"]), ("ecdsa", [])):
+    for t, extra in () if os.path.exists(os.path.join(ROOT, "sshkey", "rsa.pub")) else \
+            (("ed25519", []), ("rsa", ["-b", "2048"]), ("ecdsa", [])):
         p = os.path.join(td, t)
         subprocess.run(["ssh-keygen", "-q", "-t", t, "-N", "", "-C", "fuzz@" + t, "-f", p] + extra,
                        check=True)
@@ -214,3 +215,17 @@ for k, v in VS.items():
 
 # --- stage JSON: kept as it is ------------------------------------------------
 print("seed corpora written under", ROOT)
+
+# --- credential_process output / cached credentials --------------------------
+CREDS = {
+    "process": '{"Version": 1, "AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "c2VjcmV0", '
+               '"SessionToken": "IQoJb3JpZ2luEXAMPLE", "Expiration": "2030-01-02T03:04:05Z"}',
+    "longterm": '{"Version": 1, "AccessKeyId": "AKIAEXAMPLE", "SecretAccessKey": "s"}',
+    "frac": '{"Version": 1, "AccessKeyId": "A", "SecretAccessKey": "s", "SessionToken": null, '
+            '"Expiration": "2030-01-02T03:04:05.123+00:00", "AccountId": "123456789012"}',
+    "badver": '{"Version": 2, "AccessKeyId": "A", "SecretAccessKey": "s"}',
+    "badexp": '{"Version": 1, "AccessKeyId": "A", "SecretAccessKey": "s", "Expiration": "soon"}',
+    "time": "2025-01-02T03:04:05Z",
+}
+for k, v in CREDS.items():
+    put("creds", k, v)
