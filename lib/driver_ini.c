@@ -16,8 +16,11 @@
 #include "cxerr.h"
 #include "driver.h"
 #include "driver_setup.h"
+#include "hardening.h"
 #include "log.h"
 #include "os.h"
+
+#define CX_DRV_LOCK_MS	10000	/* wait for another setup */
 
 struct line {
 	size_t off, len;	/* len includes the line end */
@@ -351,7 +354,7 @@ edit_file(const char *path, const char *section, const char *const *keys,
 {
 	struct cx_buf b;
 	char *dir = NULL;
-	int r;
+	int r, lockfd = -1;
 
 	cx_buf_init(&b, CX_DRV_MAX_TEXT_FILE);
 	cx_buf_set_secret(&b);
@@ -361,6 +364,10 @@ edit_file(const char *path, const char *section, const char *const *keys,
 		cx_error("cannot create '%s': %s", dir, strerror(errno));
 		goto out;
 	}
+	/* two setups at once: one read-modify-write after the other */
+	if ((r = cx_lock(path, CX_DRV_LOCK_MS, &lockfd)) != 0)
+		goto out;
+	(void)cx_tmp_cleanup(path);
 	if ((r = load_text(path, &b)) != 0)
 		goto out;
 	if ((r = cx_drv_ini_set(&b, section, keys, vals, n)) != 0) {
@@ -374,6 +381,8 @@ edit_file(const char *path, const char *section, const char *const *keys,
 	if (chmod(path, 0600) == -1)
 		cx_warn("cannot chmod '%s': %s", path, strerror(errno));
  out:
+	if (lockfd != -1)
+		cx_unlock(lockfd);
 	free(dir);
 	cx_buf_clean_up(&b);
 	return r;
