@@ -1403,7 +1403,7 @@ cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o, char **out)
 	    &dkey, &ddir)) != 0)
 		goto out;
 	if ((r = sc_quote(o->proxy_path, &b)) != 0 ||
-	    (r = cx_buf_puts(&b, " connect %h %p")) != 0)
+	    (r = cx_buf_puts(&b, " connect %h %p --os-user %r")) != 0)
 		goto out;
 	if (!same_path(o->ssh_dir, ddir)) {
 		/* connect then derives its key/profile defaults from the dir */
