@@ -119,6 +119,8 @@ struct cx_drv_connect_opts {
 	const char *ssh_dir;
 	const char *region;
 	const char *aws_env;
+	const char *os_user;	/* NULL: ec2-user (cx-pushkey's default) */
+	int timeout_s;		/* 0: the stages' defaults */
 	int dry_run;
 	int verbosity;
 };

@@ -21,6 +21,7 @@
 #include "driver.h"
 #include "log.h"
 #include "os.h"
+#include "pushkey.h"
 #include "stage.h"
 
 #define MAX_ARGS 24
@@ -52,11 +53,13 @@ static const struct option long_opts[] = {
 	{ "aws-env",	required_argument,	NULL, 'e' },
 	{ "dry-run",	no_argument,		NULL, 'n' },
 	{ "help",	no_argument,		NULL, 'h' },
+	{ "os-user",	required_argument,	NULL, 'u' },
 	{ "profile",	required_argument,	NULL, 'p' },
 	{ "region",	required_argument,	NULL, 'r' },
 	{ "ssh-config",	required_argument,	NULL, 'c' },
 	{ "ssh-dir",	required_argument,	NULL, 'd' },
 	{ "ssh-key",	required_argument,	NULL, 'k' },
+	{ "timeout",	required_argument,	NULL, 't' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -67,7 +70,7 @@ usage(FILE *f, const char *prog)
 	fprintf(f,
 "usage: %s connect INSTANCE_ID [PORT] [--profile P] [--ssh-key K]\n"
 "           [--ssh-config F] [--ssh-dir D] [--region R] [--aws-env E]\n"
-"           [--dry-run] [-v]\n"
+"           [--os-user U] [--timeout S] [--dry-run] [-v]\n"
 "\n"
 "The ProxyCommand: starts the instance if needed, pushes the public key\n"
 "<ssh-dir>/<ssh-key>.pub with EC2 Instance Connect, and tunnels the SSH\n"
@@ -81,6 +84,11 @@ usage(FILE *f, const char *prog)
 "  -d, --ssh-dir D    folder of the key (default ~/.ssh/cloudX)\n"
 "  -r, --region R     AWS region (default: the profile's, else eu-west-1)\n"
 "  -e, --aws-env E    use ~/.aws/aws-envs/E/{config,credentials}\n"
+"  -u, --os-user U    push the key for user U (default ec2-user; the\n"
+"                     generated ProxyCommand passes ssh's %%r)\n"
+"  -t, --timeout S    give up waiting for the instance, its agent or the\n"
+"                     session after S seconds (default: 300 for the\n"
+"                     instance, 60 for the session)\n"
 "  -n, --dry-run      print the plan, call nothing\n"
 "  -v, --verbose      more messages (-vv: debug)\n",
 	    prog);
@@ -92,6 +100,7 @@ struct plan {
 	char *ssh_dir;		/* owned */
 	char *progs[4];		/* owned paths of the stage programs */
 	char port[8];
+	char timeout[16];
 	char fdstr[16];
 };
 
@@ -149,10 +158,19 @@ plan_build(const struct cx_drv_connect_opts *o, const char *home,
 	}
 	add(&p->instance, p->progs[1]);
 	add_verbosity(&p->instance, o->verbosity);
+	if (o->timeout_s > 0) {
+		snprintf(p->timeout, sizeof(p->timeout), "%d", o->timeout_s);
+		add(&p->instance, "--timeout");
+		add(&p->instance, p->timeout);
+	}
 	add(&p->instance, "ensure");
 	add(&p->instance, o->instance_id);
 	add(&p->pushkey, p->progs[2]);
 	add_verbosity(&p->pushkey, o->verbosity);
+	if (o->os_user != NULL) {
+		add(&p->pushkey, "--os-user");
+		add(&p->pushkey, o->os_user);
+	}
 	add(&p->pushkey, "--public-key");
 	add(&p->pushkey, p->pubkey);
 	add(&p->tunnel, p->progs[3]);
@@ -317,13 +335,13 @@ cx_drv_connect_main(int argc, char **argv, const char *argv0)
 	struct cx_drv_connect_opts o;
 	const char *prog = cx_drv_progname(argv0);
 	char *home = NULL;
-	long long port = 22;
+	long long port = 22, tmo = 0;
 	int c, st;
 
 	memset(&o, 0, sizeof(o));
 	opterr = 0;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:e:hk:np:r:v", long_opts,
+	while ((c = getopt_long(argc, argv, ":c:d:e:hk:np:r:t:u:v", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'c': o.ssh_config = optarg; break;
@@ -334,6 +352,15 @@ cx_drv_connect_main(int argc, char **argv, const char *argv0)
 		case 'n': o.dry_run = 1; break;
 		case 'p': o.profile = optarg; break;
 		case 'r': o.region = optarg; break;
+		case 't':
+			if (cx_strtonum(optarg, 1, 86400, &tmo) != 0) {
+				cx_error("connect: --timeout must be 1 to 86400 "
+				    "seconds, not '%s'", optarg);
+				return CX_EXIT_USAGE;
+			}
+			o.timeout_s = (int)tmo;
+			break;
+		case 'u': o.os_user = optarg; break;
 		case 'v': o.verbosity++; break;
 		case ':':
 			cx_error("connect: option '%s' needs a value",
@@ -358,6 +385,11 @@ cx_drv_connect_main(int argc, char **argv, const char *argv0)
 		return CX_EXIT_USAGE;
 	}
 	o.port = (int)port;
+	if (o.os_user != NULL && !cx_pushkey_os_user_valid(o.os_user)) {
+		cx_error("connect: '%s' is not a user name EC2 Instance Connect "
+		    "accepts", o.os_user);
+		return CX_EXIT_USAGE;
+	}
 	if (!cx_drv_valid_instance_id(o.instance_id)) {
 		cx_drv_bad_instance_id(o.instance_id);
 		return CX_EXIT_USAGE;

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "cxerr.h"
+#include "hardening.h"
 #include "log.h"
 #include "os.h"
 #include "sshconf.h"
@@ -684,6 +685,9 @@ cx_sshconf_save(struct cx_sshconf *m, const char *path)
 	}
 	if (!cx_is_dir(dir) && (r = cx_mkdir_p(dir, 0700)) != 0)
 		goto out;
+	/* under our lock, a temporary file is one a killed run left */
+	if (m->lockfd != -1)
+		(void)cx_tmp_cleanup(path);
 	if ((r = cx_write_file_atomic(path, cur.data ? cur.data :
 	    (unsigned char *)"", cur.len, 0600, CX_ATOMIC_BACKUP)) != 0)
 		goto out;
@@ -1399,7 +1403,7 @@ cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o, char **out)
 	    &dkey, &ddir)) != 0)
 		goto out;
 	if ((r = sc_quote(o->proxy_path, &b)) != 0 ||
-	    (r = cx_buf_puts(&b, " connect %h %p")) != 0)
+	    (r = cx_buf_puts(&b, " connect %h %p --os-user %r")) != 0)
 		goto out;
 	if (!same_path(o->ssh_dir, ddir)) {
 		/* connect then derives its key/profile defaults from the dir */

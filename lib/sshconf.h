@@ -153,8 +153,9 @@ struct cx_sshconf_env_opts {
 
 /*
  * Builds the ProxyCommand value for o into *out (malloc'd):
- *   <proxy_path> connect %h %p [--profile P] [--ssh-key K]
+ *   <proxy_path> connect %h %p --os-user %r [--profile P] [--ssh-key K]
  *       [--ssh-dir D | --ssh-config F] [--aws-env E] [--region R]
+ * (%r: ssh's remote user, so the key is pushed for the user ssh logs in as)
  * --profile/--ssh-key/--ssh-dir appear only when they differ from
  * cx_sshconf_connect_defaults() for the same home and dir (an unchanged
  * --ssh-config, whose folder is ssh_dir, is written instead of --ssh-dir

@@ -103,7 +103,7 @@ CFG
 	[ -f "$HOME/.ssh/cloudX/vscode.pub" ]
 	run -0 cat "$HOME/.ssh/cloudX/config"
 	assert_line "    IdentityFile $HOME/.ssh/cloudX/vscode"
-	assert_line "    ProxyCommand $BIN/cloudx-proxy connect %h %p --profile vscode --ssh-key vscode"
+	assert_line "    ProxyCommand $BIN/cloudx-proxy connect %h %p --os-user %r --profile vscode --ssh-key vscode"
 	run -0 cat "$HOME/.ssh/config"
 	refute_line --partial "vscode/config"
 	assert_line "Include $HOME/.ssh/cloudX/config"

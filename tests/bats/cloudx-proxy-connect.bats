@@ -79,6 +79,20 @@ cloudX"
 	assert_line -n 3 --regexp "^cx-tunnel --context-fd [0-9]+ $ID 2222\$"
 }
 
+@test "connect: --os-user (ssh's %r in the generated ProxyCommand) reaches cx-pushkey, --timeout cx-instance" {
+	run -0 drv connect "$ID" 22 --os-user ubuntu --timeout 7 </dev/null
+	run -0 grep -v ' stdin ' "$FAKE_LOG"
+	assert_line -n 1 "cx-instance --timeout 7 ensure $ID"
+	assert_line -n 2 "cx-pushkey --os-user ubuntu --public-key $HOME/.ssh/cloudX/cloudX.pub"
+	# a user name EC2 Instance Connect refuses is a usage error, before any stage
+	rm -f "$FAKE_LOG"
+	run -100 --separate-stderr drv connect "$ID" --os-user 'bad user' </dev/null
+	assert_equal "$stderr" "cloudx-proxy: connect: 'bad user' is not a user name EC2 Instance Connect accepts"
+	run -100 --separate-stderr drv connect "$ID" --timeout 0 </dev/null
+	assert_equal "$stderr" "cloudx-proxy: connect: --timeout must be 1 to 86400 seconds, not '0'"
+	[ ! -e "$FAKE_LOG" ]
+}
+
 @test "connect: options may come before the instance id; -v reaches every stage" {
 	run -0 drv connect -v --profile dev "$ID" </dev/null
 	run -0 grep -v ' stdin ' "$FAKE_LOG"

@@ -44,7 +44,7 @@ tree() {	# every path under HOME with mode, size and mtime
 	assert_line "Host cloudx-*"
 	assert_line "Host cloudx-qa-*"
 	assert_line "    IdentityFile $HOME/.ssh/cloudX/cloudX"
-	assert_line "    ProxyCommand $BIN/cloudx-proxy connect %h %p"
+	assert_line "    ProxyCommand $BIN/cloudx-proxy connect %h %p --os-user %r"
 	assert_line "Host cloudx-qa-web"
 	assert_line "    HostName $ID"
 	run -0 cat "$HOME/.ssh/config"
@@ -72,7 +72,7 @@ tree() {	# every path under HOME with mode, size and mtime
 	    --hostname box --region us-east-2
 	run -0 cat "$HOME/keys/config"
 	assert_line "Host cloudX-qa-box"
-	assert_line --partial "connect %h %p --profile dev --ssh-key mine --ssh-dir $HOME/keys --aws-env prod --region us-east-2"
+	assert_line --partial "connect %h %p --os-user %r --profile dev --ssh-key mine --ssh-dir $HOME/keys --aws-env prod --region us-east-2"
 	[ -f "$HOME/keys/mine" ]
 }
 

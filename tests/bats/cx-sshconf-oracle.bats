@@ -89,17 +89,17 @@ seed_file() {
 	seed_file
 	local q="\"$PROXY\"" k="$HOME/.ssh/cloudX"
 	check "$CFG" cloudx-dev-web i-0123456789abcdef5 \
-	    "$q connect %h %p" "$k/cloudX"
+	    "$q connect %h %p --os-user %r" "$k/cloudX"
 	check "$CFG" cloudx-dev-web2 i-0123456789abcdef1 \
-	    "$q connect %h %p" "$k/cloudX"
+	    "$q connect %h %p --os-user %r" "$k/cloudX"
 	check "$CFG" cloudx-my-Env-api-1 i-0123456789abcdef2 \
-	    "$q connect %h %p --profile prof1 --ssh-key key1 --aws-env acme --region eu-west-3" \
+	    "$q connect %h %p --os-user %r --profile prof1 --ssh-key key1 --aws-env acme --region eu-west-3" \
 	    "$k/key1"
 	check "$CFG" cloudx-dev-eu-web i-0123456789abcdef3 \
-	    "$q connect %h %p --ssh-key k2 --ssh-dir \"$HOME/keys dir\"" \
+	    "$q connect %h %p --os-user %r --ssh-key k2 --ssh-dir \"$HOME/keys dir\"" \
 	    "$HOME/keys dir/k2"
 	check "$CFG" cloudx-Prod-db i-0123456789abcdef4 \
-	    "$q connect %h %p --profile prodprof" "$k/cloudX"
+	    "$q connect %h %p --os-user %r --profile prodprof" "$k/cloudX"
 	# exact case: prod is not Prod (only the generic tier matches)
 	assert_equal "$(g "$CFG" cloudx-prod-db hostname)" cloudx-prod-db
 	assert_equal "$(g "$CFG" cloudx-prod-db proxycommand)" ""
@@ -123,12 +123,12 @@ seed_file() {
 	run -0 cx cx-sshconf -c "$CFG" ensure-include
 	local q="\"$PROXY\"" k="$HOME/.ssh/cloudX"
 	check "$HOME/.ssh/config" cloudx-dev-web i-0123456789abcdef5 \
-	    "$q connect %h %p" "$k/cloudX"
+	    "$q connect %h %p --os-user %r" "$k/cloudX"
 	check "$HOME/.ssh/config" cloudx-my-Env-api-1 i-0123456789abcdef2 \
-	    "$q connect %h %p --profile prof1 --ssh-key key1 --aws-env acme --region eu-west-3" \
+	    "$q connect %h %p --os-user %r --profile prof1 --ssh-key key1 --aws-env acme --region eu-west-3" \
 	    "$k/key1"
 	check "$HOME/.ssh/config" cloudx-dev-eu-web i-0123456789abcdef3 \
-	    "$q connect %h %p --ssh-key k2 --ssh-dir \"$HOME/keys dir\"" \
+	    "$q connect %h %p --os-user %r --ssh-key k2 --ssh-dir \"$HOME/keys dir\"" \
 	    "$HOME/keys dir/k2"
 	# the Include sits before the main file's own Host *
 	run -0 grep -n -m1 -i -E '^(include|[[:space:]]*host)' "$HOME/.ssh/config"
@@ -145,10 +145,10 @@ seed_file() {
 	[ "$(grep -c '^    # Control' "$CFG")" = 3 ]
 	local k="$HOME/.ssh/cloudX"
 	check "$CFG" cloudX-dev-web i-0123456789abcdef0 \
-	    "\"$PROXY\" connect %h %p" "$k/cloudX.pub" win \
+	    "\"$PROXY\" connect %h %p --os-user %r" "$k/cloudX.pub" win \
 	    "$PWHOME/.1password/agent.sock"
 	check "$CFG" cloudX-dev-two i-0123456789abcdef1 \
-	    "\"$PROXY\" connect %h %p" "$k/cloudX.pub" win
+	    "\"$PROXY\" connect %h %p --os-user %r" "$k/cloudX.pub" win
 	# ssh matches Host patterns case-sensitively: the cloudx spelling
 	# is not ours
 	assert_equal "$(g "$CFG" cloudx-dev-web hostname)" cloudx-dev-web
@@ -169,6 +169,6 @@ seed_file() {
 	run -0 cx cx-sshconf -c "$CFG" -x "$PROXY" -P cloudX add-host -e dev \
 	    -N two -i i-0123456789abcdef1
 	check "$CFG" cloudX-dev-two i-0123456789abcdef1 \
-	    "\"$PROXY\" connect %h %p --profile dev-prof --ssh-key devkey --aws-env acme --region eu-west-2" \
+	    "\"$PROXY\" connect %h %p --os-user %r --profile dev-prof --ssh-key devkey --aws-env acme --region eu-west-2" \
 	    "$HOME/.ssh/cloudX/devkey"
 }

@@ -331,7 +331,8 @@ test_proxy_command(void **state)
 
 	(void)state;
 	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), 0);
-	assert_string_equal(pc, "\"/opt/my dir/cloudx-proxy\" connect %h %p");
+	assert_string_equal(pc,
+	    "\"/opt/my dir/cloudx-proxy\" connect %h %p --os-user %r");
 	free(pc);
 	/* the vscode dir brings the vscode key/profile defaults along */
 	o.ssh_dir = "/nonexistent-home/.ssh/vscode";
@@ -341,14 +342,14 @@ test_proxy_command(void **state)
 	o.aws_env = "acme";
 	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), 0);
 	assert_string_equal(pc, "\"/opt/my dir/cloudx-proxy\" connect %h %p "
-	    "--ssh-dir /nonexistent-home/.ssh/vscode --aws-env acme "
+	    "--os-user %r --ssh-dir /nonexistent-home/.ssh/vscode --aws-env acme "
 	    "--region eu-west-1");
 	free(pc);
 	o.ssh_key = "k";
 	o.profile = "p";
 	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), 0);
 	assert_string_equal(pc, "\"/opt/my dir/cloudx-proxy\" connect %h %p "
-	    "--profile p --ssh-key k --ssh-dir /nonexistent-home/.ssh/vscode "
+	    "--os-user %r --profile p --ssh-key k --ssh-dir /nonexistent-home/.ssh/vscode "
 	    "--aws-env acme --region eu-west-1");
 	free(pc);
 	o.profile = "bad name";
