@@ -357,15 +357,16 @@ test_closed_112(void **state)
 	struct cx_dc dc;
 	struct cap c;
 	static const char js[] = "{\"Output\":\"session expired\"}";
-	unsigned char f[256], id[16] = { 0 };
+	unsigned char g[256], f[256], id[16] = { 0 };
 	size_t l;
 
 	(void)state;
 	setup_dc(&dc, &c, 8);
 	/* build a 116 message, then cut out PayloadType: HL 112 */
-	l = cx_ssmmsg_encode(f, sizeof(f), CX_SSM_CLOSED, 5, 0, 0, id, 0, js,
+	l = cx_ssmmsg_encode(g, sizeof(g), CX_SSM_CLOSED, 5, 0, 0, id, 0, js,
 	    sizeof(js) - 1);
-	memmove(f + 112, f + 116, l - 116);
+	memcpy(f, g, 112);
+	memcpy(f + 112, g + 116, l - 116);
 	l -= 4;
 	f[3] = 112;
 	memset(f + 4 + 14, 0, 32 - 14);		/* NUL padding */
