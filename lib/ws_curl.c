@@ -48,8 +48,15 @@ cx_ws_conn_open(const char *curl_url, const struct cx_ws_conn_opts *o,
 	if (o->verbose)
 		curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
 	if ((cc = curl_easy_perform(c->curl)) != CURLE_OK) {
-		cx_debug(1, "websocket: cannot connect: %s",
-		    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		/* certificate trouble will not go away by retrying: say it */
+		if (cc == CURLE_PEER_FAILED_VERIFICATION ||
+		    cc == CURLE_SSL_CACERT_BADFILE ||
+		    cc == CURLE_SSL_CERTPROBLEM)
+			cx_error("data channel TLS: %s",
+			    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		else
+			cx_debug(1, "websocket: cannot connect: %s",
+			    errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		if (cc == CURLE_OPERATION_TIMEDOUT)
 			r = CX_ERR_TIMEOUT;
 		goto fail;

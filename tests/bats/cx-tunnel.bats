@@ -330,3 +330,35 @@ PLUGIN
 	assert_output --partial 'too old'
 	[[ ! -e "$T/plugin.argv" ]]
 }
+
+# start_session: StartSession by hand (as the driver may), answer on stdout
+start_session() {
+	curl -sf --noproxy '*' -X POST "$STANDIN_URL/" \
+	    -H 'Content-Type: application/x-amz-json-1.1' \
+	    -H 'X-Amz-Target: AmazonSSM.StartSession' \
+	    --data "{\"Target\":\"$IID\",\"DocumentName\":\"AWS-StartSSHSession\",\"Parameters\":{\"portNumber\":[\"22\"]}}"
+}
+
+@test "cx-tunnel: wss:// over TLS checks the certificate against AWS_CA_BUNDLE" {
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" \
+	    -out "$T/tls.crt" -days 2 -subj /CN=127.0.0.1 \
+	    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	python3 "$CX_ROOT/tests/tools/tlsproxy.py" --cert "$T/tls.crt" \
+	    --key "$T/tls.key" --target-port "$STANDIN_PORT" \
+	    --port-file "$T/tls.port" </dev/null >/dev/null 2>&1 3>&- &
+	tls_pid=$!
+	wait_until 10 test -s "$T/tls.port"
+	wss() {
+		jq -c --arg p "$(cat "$T/tls.port")" \
+		    '.StreamUrl |= sub("^ws://127.0.0.1:[0-9]+"; "wss://127.0.0.1:" + $p)'
+	}
+	jq --argjson s "$(start_session | wss)" '. + {Session: $s}' "$CTX" >"$T/ctx-tls.json"
+	CTX="$T/ctx-tls.json" AWS_CA_BUNDLE="$T/tls.crt" run -0 tssh 'echo over-tls'
+	assert_output over-tls
+	tunnel_gone
+	# a certificate nobody vouches for: refused
+	jq --argjson s "$(start_session | wss)" '. + {Session: $s}' "$CTX" >"$T/ctx-tls.json"
+	run -111 cx cx-tunnel --context "$T/ctx-tls.json" </dev/null
+	assert_output --partial 'certificate'
+	stop_pid "$tls_pid"
+}
