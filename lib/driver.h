@@ -28,8 +28,6 @@ const char *cx_drv_prefix(const char *argv0);
  * inside argv0). */
 const char *cx_drv_progname(const char *argv0);
 
-/* 1 if id is i- followed by 8 or 17 hex digits (any case), else 0. */
-int cx_drv_valid_instance_id(const char *id);
 /* Logs the one-line message for an invalid instance id. */
 void cx_drv_bad_instance_id(const char *id);
 

@@ -32,22 +32,6 @@ cx_drv_prefix(const char *argv0)
 	    "cloudX" : "cloudx";
 }
 
-int
-cx_drv_valid_instance_id(const char *id)
-{
-	size_t i, n;
-
-	if (id == NULL || strncmp(id, "i-", 2) != 0)
-		return 0;
-	n = strlen(id + 2);
-	if (n != 8 && n != 17)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)id[2 + i]))
-			return 0;
-	return 1;
-}
-
 void
 cx_drv_bad_instance_id(const char *id)
 {

@@ -23,6 +23,7 @@
 #include "os.h"
 #include "pushkey.h"
 #include "stage.h"
+#include "instance.h"
 
 #define MAX_ARGS 24
 
@@ -390,7 +391,7 @@ cx_drv_connect_main(int argc, char **argv, const char *argv0)
 		    "accepts", o.os_user);
 		return CX_EXIT_USAGE;
 	}
-	if (!cx_drv_valid_instance_id(o.instance_id)) {
+	if (!cx_instance_id_valid(o.instance_id)) {
 		cx_drv_bad_instance_id(o.instance_id);
 		return CX_EXIT_USAGE;
 	}

@@ -27,6 +27,7 @@
 #include "os.h"
 #include "sshconf.h"
 #include "stage.h"
+#include "instance.h"
 
 static int failures;
 
@@ -138,7 +139,7 @@ check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
 			    h->host);
 		cx_buf_clean_up(&out);
 	}
-	if (h->hostname == NULL || !cx_drv_valid_instance_id(h->hostname)) {
+	if (h->hostname == NULL || !cx_instance_id_valid(h->hostname)) {
 		bad("instance id", "set 'HostName i-...' for the host",
 		    "'%s' is not an instance id", h->hostname ? h->hostname :
 		    "(none)");

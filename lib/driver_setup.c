@@ -23,6 +23,7 @@
 #include "log.h"
 #include "os.h"
 #include "stage.h"
+#include "instance.h"
 
 static const struct option long_opts[] = {
 	{ "1password",	optional_argument,	NULL, 'o' },
@@ -390,7 +391,7 @@ step_instance(struct cx_drv_setup *s)
 	    "i-0123456789abcdef0)", NULL, &id)) != 0) {
 		return r;
 	}
-	if (!cx_drv_valid_instance_id(id)) {
+	if (!cx_instance_id_valid(id)) {
 		cx_drv_status(0, CX_DRV_BAD, "Invalid EC2 instance ID format: "
 		    "%s", id);
 		cx_drv_bad_instance_id(id);
@@ -753,7 +754,7 @@ cx_drv_setup_main(int argc, char **argv, const char *argv0)
 		    "--help')", argv[optind], prog);
 		return CX_EXIT_USAGE;
 	}
-	if (s.opt_instance && !cx_drv_valid_instance_id(s.opt_instance)) {
+	if (s.opt_instance && !cx_instance_id_valid(s.opt_instance)) {
 		cx_drv_bad_instance_id(s.opt_instance);
 		return CX_EXIT_USAGE;
 	}

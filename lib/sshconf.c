@@ -18,6 +18,7 @@
 #include "os.h"
 #include "sshconf.h"
 #include "sshconf_int.h"
+#include "instance.h"
 
 #define BANNER_RULE "# " \
     "=============================================================================="
@@ -54,22 +55,6 @@ cx_sshconf_valid_path(const char *s)
 		if (strchr("\"'\\$`%#", *p) != NULL)
 			return 0;
 	}
-	return 1;
-}
-
-int
-cx_sshconf_valid_instance_id(const char *s)
-{
-	size_t i, n;
-
-	if (s == NULL || strncmp(s, "i-", 2) != 0)
-		return 0;
-	n = strlen(s + 2);
-	if (n != 8 && n != 17)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[2 + i]))
-			return 0;
 	return 1;
 }
 
@@ -1583,7 +1568,7 @@ cx_sshconf_set_host(struct cx_sshconf *m, const char *env, const char *name,
 	if ((r = check_opt_name("environment name", env, 1)) != 0 ||
 	    (r = check_opt_name("host name", name, 1)) != 0)
 		goto out;
-	if (!cx_sshconf_valid_instance_id(instance_id)) {
+	if (!cx_instance_id_valid(instance_id)) {
 		cx_error("invalid instance id '%s'",
 		    instance_id ? instance_id : "");
 		r = CX_ERR_INPUT;

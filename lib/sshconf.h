@@ -79,8 +79,6 @@ const char *cx_sshconf_prefix_for_argv0(const char *argv0);
 int cx_sshconf_valid_name(const char *s);
 /* 1 if s is a valid path (see above), else 0 (nothing logged). */
 int cx_sshconf_valid_path(const char *s);
-/* 1 if s looks like an EC2 instance id: i- and 8 or 17 hex digits. */
-int cx_sshconf_valid_instance_id(const char *s);
 
 /* ------------------------------------------------------------------ */
 /* Loading, rendering, saving                                          */

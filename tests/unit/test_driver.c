@@ -15,21 +15,22 @@
 #include "cxerr.h"
 #include "driver.h"
 #include "driver_setup.h"
+#include "instance.h"
 
 static void
 test_instance_id(void **state)
 {
 	(void)state;
-	assert_true(cx_drv_valid_instance_id("i-12345678"));
-	assert_true(cx_drv_valid_instance_id("i-0123456789abcdef0"));
-	assert_true(cx_drv_valid_instance_id("i-0123456789ABCDEF0"));
-	assert_false(cx_drv_valid_instance_id(""));
-	assert_false(cx_drv_valid_instance_id(NULL));
-	assert_false(cx_drv_valid_instance_id("i-"));
-	assert_false(cx_drv_valid_instance_id("0123456789abcdef0"));
-	assert_false(cx_drv_valid_instance_id("i-1234567"));
-	assert_false(cx_drv_valid_instance_id("i-1234567890"));
-	assert_false(cx_drv_valid_instance_id("i-0123456789abcdefg"));
+	assert_true(cx_instance_id_valid("i-12345678"));
+	assert_true(cx_instance_id_valid("i-0123456789abcdef0"));
+	assert_true(cx_instance_id_valid("i-0123456789ABCDEF0"));
+	assert_false(cx_instance_id_valid(""));
+	assert_false(cx_instance_id_valid(NULL));
+	assert_false(cx_instance_id_valid("i-"));
+	assert_false(cx_instance_id_valid("0123456789abcdef0"));
+	assert_false(cx_instance_id_valid("i-1234567"));
+	assert_false(cx_instance_id_valid("i-1234567890"));
+	assert_false(cx_instance_id_valid("i-0123456789abcdefg"));
 }
 
 static void

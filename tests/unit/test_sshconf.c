@@ -24,6 +24,7 @@
 #include "os.h"
 #include "sshconf.h"
 #include "sshconf_int.h"
+#include "instance.h"
 
 static uint64_t rng_state;
 
@@ -308,9 +309,9 @@ test_names(void **state)
 	assert_true(cx_sshconf_valid_path("/x/my keys/k"));
 	assert_false(cx_sshconf_valid_path("/x/\"k"));
 	assert_false(cx_sshconf_valid_path("/x/%h"));
-	assert_true(cx_sshconf_valid_instance_id("i-0123abcd"));
-	assert_true(cx_sshconf_valid_instance_id("i-0123456789abcdef0"));
-	assert_false(cx_sshconf_valid_instance_id("i-0123456789abcdef"));
+	assert_true(cx_instance_id_valid("i-0123abcd"));
+	assert_true(cx_instance_id_valid("i-0123456789abcdef0"));
+	assert_false(cx_instance_id_valid("i-0123456789abcdef"));
 	assert_string_equal(cx_sshconf_prefix_for_argv0("/usr/bin/cloudX-proxy"),
 	    "cloudX");
 	assert_string_equal(cx_sshconf_prefix_for_argv0("cloudX-proxy.exe"),
