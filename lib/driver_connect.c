@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,7 @@ struct plan {
 	char *progs[4];		/* owned paths of the stage programs */
 	char port[8];
 	char timeout[16];
+	char deadline[24];
 	char fdstr[16];
 };
 
@@ -175,6 +177,12 @@ plan_build(const struct cx_drv_connect_opts *o, const char *home,
 	add(&p->pushkey, p->pubkey);
 	add(&p->tunnel, p->progs[3]);
 	add_verbosity(&p->tunnel, o->verbosity);
+	if (o->timeout_s > 0) {
+		snprintf(p->deadline, sizeof(p->deadline), "%lld",
+		    (long long)o->timeout_s * 1000);
+		add(&p->tunnel, "--deadline-ms");
+		add(&p->tunnel, p->deadline);
+	}
 	add(&p->tunnel, "--context-fd");
 	add(&p->tunnel, p->fdstr);
 	add(&p->tunnel, o->instance_id);
@@ -268,12 +276,54 @@ check_pubkey(const char *path)
 	return r;
 }
 
+/*
+ * ssh points a ProxyCommand's stderr at /dev/null when ControlPersist is on
+ * (the generated config's generic tier does that), so a failing first
+ * connect would show nothing but ssh's "Connection closed".  While the
+ * stages run, their messages and ours go to the controlling terminal
+ * instead, when there is one (ssh's own prompts use it too).  Returns the
+ * saved stderr for stderr_restore(), or -1 when nothing was changed.
+ */
+static int
+stderr_to_tty(void)
+{
+	struct stat st, dn;
+	int tty, saved;
+
+	if (fstat(STDERR_FILENO, &st) == -1 || !S_ISCHR(st.st_mode) ||
+	    stat("/dev/null", &dn) == -1 || st.st_rdev != dn.st_rdev)
+		return -1;
+	if ((tty = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (saved == -1 || dup2(tty, STDERR_FILENO) == -1) {
+		if (saved != -1)
+			close(saved);
+		close(tty);
+		return -1;
+	}
+	close(tty);
+	return saved;
+}
+
+/* The tunnel outlives this terminal in a persisting master: it gets the
+ * stderr ssh gave us back. */
+static void
+stderr_restore(int *saved)
+{
+	if (*saved == -1)
+		return;
+	dup2(*saved, STDERR_FILENO);
+	close(*saved);
+	*saved = -1;
+}
+
 static int
 run_connect(const struct cx_drv_connect_opts *o, const char *home)
 {
 	struct plan p;
 	struct cx_buf j1, j2, j3;
-	int st = 0, fd = -1, r;
+	int st = 0, fd = -1, saved_err = -1, r;
 
 	cx_buf_init(&j1, 0);
 	cx_buf_init(&j2, 0);
@@ -286,6 +336,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 		print_plan(o, &p);
 		goto out;
 	}
+	saved_err = stderr_to_tty();
 	if ((r = check_pubkey(p.pubkey)) != 0) {
 		st = cx_exit_code(r);
 		goto out;
@@ -313,6 +364,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	cx_buf_clean_up(&j3);
 	snprintf(p.fdstr, sizeof(p.fdstr), "%d", fd);
 	cx_info("Starting session...");
+	stderr_restore(&saved_err);
 	if (strchr(p.tunnel.v[0], '/') != NULL)
 		execv(p.tunnel.v[0], p.tunnel.v);
 	else
@@ -320,6 +372,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	cx_error("cannot run '%s': %s", p.tunnel.v[0], strerror(errno));
 	st = errno == ENOENT ? 127 : 126;
  out:
+	stderr_restore(&saved_err);
 	if (fd != -1)
 		close(fd);
 	cx_buf_clean_up(&j1);
