@@ -923,7 +923,21 @@ cx_aws_get_json(struct cx_aws_target *t, const char *path_and_query,
 void
 cx_aws_log_error(const char *what, int r, const struct cx_aws_error *err)
 {
-	if (err != NULL && err->code != NULL) {
+	if (err != NULL && err->code != NULL && err->code[0] >= '1' &&
+	    err->code[0] <= '9' && err->code[strspn(err->code,
+	    "0123456789")] == '\0') {
+		/* no AWS error code, only the HTTP status (an HTML page from
+		 * a proxy or load balancer, say) */
+		cx_error("%s: HTTP %s from the server%s", what, err->code,
+		    r == CX_ERR_AWS_SERVER ? " (after retries)" : "");
+	} else if (r == CX_ERR_TOOBIG) {
+		cx_error("%s: the answer is larger than %u bytes", what,
+		    CX_HTTP_MAX_BODY);
+	} else if (r == CX_ERR_PROTOCOL && (err == NULL || err->code == NULL)) {
+		cx_error("%s: unreadable answer (malformed, or XML nested over "
+		    "%d levels or with over %d elements)", what,
+		    CX_XML_MAX_DEPTH, CX_XML_MAX_NODES);
+	} else if (err != NULL && err->code != NULL) {
 		if (err->message != NULL && *err->message != '\0')
 			cx_error("%s: %s: %s", what, err->code, err->message);
 		else

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "awscfg.h"
+#include "hardening.h"
 #include "buf.h"
 #include "creds.h"
 #include "cxerr.h"
@@ -158,6 +159,8 @@ cx_awscfg_load(const char *aws_env, const char *profile_arg,
 	if ((r = load_file(c->config_path, &c->config)) != 0 ||
 	    (r = load_file(c->creds_path, &c->creds)) != 0)
 		goto out;
+	if (c->creds != NULL)
+		(void)cx_warn_if_readable(c->creds_path);
 
 	if (profile_arg != NULL && *profile_arg != '\0') {
 		name = profile_arg;

@@ -35,7 +35,7 @@ cx_dc_init(struct cx_dc *dc, const struct cx_dc_opts *o,
 	memset(dc, 0, sizeof(*dc));
 	dc->cb = *cb;
 	dc->window = o->window ? o->window : 1024;
-	dc->reorder_max = o->reorder_max ? o->reorder_max : 1024;
+	dc->reorder_max = o->reorder_max ? o->reorder_max : 4096;
 	cv = o->client_version ? o->client_version : "1.2.0.0";
 	if (strlen(cv) >= sizeof(dc->client_version))
 		return CX_ERR_INTERNAL;
@@ -249,6 +249,14 @@ process(struct cx_dc *dc, const struct cx_ssmmsg *m, uint32_t ptype,
 		dc->session_type = st;
 		cx_debug(1, "data channel: handshake for session type '%s'",
 		    st ? st : "");
+		/* an agent that repeats the handshake (each with a new
+		 * sequence number) until the window is full broke the
+		 * protocol: not an internal error */
+		if ((size_t)(dc->out_next - dc->out_head) >= dc->window) {
+			cx_error("the agent repeated the session handshake "
+			    "too often");
+			return CX_ERR_PROTOCOL;
+		}
 		if ((r = enqueue(dc, CX_SSM_PT_HS_RESPONSE, resp, rl)) != 0 ||
 		    (r = cx_dc_pump(dc, now_ms, 1)) != 0)
 			return r;

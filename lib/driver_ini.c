@@ -16,8 +16,11 @@
 #include "cxerr.h"
 #include "driver.h"
 #include "driver_setup.h"
+#include "hardening.h"
 #include "log.h"
 #include "os.h"
+
+#define CX_DRV_LOCK_MS	10000	/* wait for another setup */
 
 struct line {
 	size_t off, len;	/* len includes the line end */
@@ -185,6 +188,9 @@ cx_drv_ini_set(struct cx_buf *text, const char *section,
 	size_t n, a = 0, b = 0, i, k, last;
 	int *done = NULL, r = 0, found, match;
 
+	/* the lines are C strings: a NUL would cut the file short */
+	if (text->len > 0 && memchr(text->data, '\0', text->len) != NULL)
+		return CX_ERR_INPUT;
 	cx_buf_init(&o, text->max);
 	if (text->secret)
 		cx_buf_set_secret(&o);
@@ -348,7 +354,7 @@ edit_file(const char *path, const char *section, const char *const *keys,
 {
 	struct cx_buf b;
 	char *dir = NULL;
-	int r;
+	int r, lockfd = -1;
 
 	cx_buf_init(&b, CX_DRV_MAX_TEXT_FILE);
 	cx_buf_set_secret(&b);
@@ -358,16 +364,25 @@ edit_file(const char *path, const char *section, const char *const *keys,
 		cx_error("cannot create '%s': %s", dir, strerror(errno));
 		goto out;
 	}
+	/* two setups at once: one read-modify-write after the other */
+	if ((r = cx_lock(path, CX_DRV_LOCK_MS, &lockfd)) != 0)
+		goto out;
+	(void)cx_tmp_cleanup(path);
 	if ((r = load_text(path, &b)) != 0)
 		goto out;
-	if ((r = cx_drv_ini_set(&b, section, keys, vals, n)) != 0)
+	if ((r = cx_drv_ini_set(&b, section, keys, vals, n)) != 0) {
+		if (r == CX_ERR_INPUT)
+			cx_error("'%s' holds a NUL byte: not editing it", path);
 		goto out;
+	}
 	if ((r = cx_write_file_atomic(path, b.data, b.len, 0600, 0)) != 0)
 		goto out;
 	/* holds secrets: 0600 even if it existed with wider bits */
 	if (chmod(path, 0600) == -1)
 		cx_warn("cannot chmod '%s': %s", path, strerror(errno));
  out:
+	if (lockfd != -1)
+		cx_unlock(lockfd);
 	free(dir);
 	cx_buf_clean_up(&b);
 	return r;

@@ -60,7 +60,8 @@ int cx_drv_ini_has_section(const char *text, const char *section);
  * the file): existing keys of that section are replaced in place (first
  * occurrence; case-insensitive key match), missing ones appended at the
  * end of the section; a missing section is appended at the end of the
- * file.  Every other byte is kept.
+ * file.  Every other byte is kept.  CX_ERR_INPUT (text unchanged) when
+ * text holds a NUL byte.
  */
 int cx_drv_ini_set(struct cx_buf *text, const char *section,
     const char *const *keys, const char *const *vals, size_t n);

@@ -328,9 +328,16 @@ cx_drv_vscode_merge(const char *text, const char *config_file,
 		*changed = 1;
 		i = out->len - 3;
 	} else {
+		cJSON *j = NULL;
+
 		if (text[i] != '{' || (e = scan_value(text, i, 0)) == 0 ||
 		    text[skip_trivia(text, e)] != '\0')
 			return CX_ERR_INPUT;
+		/* the scanner only finds the members: a file that is not
+		 * valid JSONC is refused, not rewritten */
+		if (cx_drv_jsonc_parse(text, &j) != 0)
+			return CX_ERR_INPUT;
+		cJSON_Delete(j);
 	}
 	if ((cf = json_str(config_file)) == NULL ||
 	    asprintf(&pat, "%s-*", prefix) < 0 ||
@@ -368,6 +375,15 @@ cx_drv_vscode_merge(const char *text, const char *config_file,
 		}
 		r = set_member(out, i, "remote.SSH.remotePlatform", obj,
 		    NULL, changed);
+	}
+	if (r == 0) {
+		cJSON *j = NULL;
+
+		/* never hand back a file VS Code cannot read (e.g. the
+		 * input ended inside a block comment) */
+		if (cx_drv_jsonc_parse(cx_buf_str(out), &j) != 0)
+			r = CX_ERR_INPUT;
+		cJSON_Delete(j);
 	}
  out:
 	free(o);

@@ -5,6 +5,7 @@
 
 #include "aws.h"
 #include "cxerr.h"
+#include "hardening.h"
 #include "instance.h"
 #include "log.h"
 #include "os.h"
@@ -55,6 +56,18 @@ cx_pushkey_load(const struct cx_pushkey_opts *o, struct cx_sshkey *k)
 			goto out;
 		if ((r = cx_sshkey_load(path, k)) != 0)
 			goto out;
+		/* ssh would ignore a private key next to it that others
+		 * may read: say so now, not as a failed login later */
+		if (strlen(path) > 4 &&
+		    strcmp(path + strlen(path) - 4, ".pub") == 0) {
+			path[strlen(path) - 4] = '\0';
+			r = cx_check_private_key(path);
+			path[strlen(path)] = '.';
+			if (r != 0) {
+				cx_sshkey_clean_up(k);
+				goto out;
+			}
+		}
 		snprintf(what, sizeof(what), "'%s'", path);
 	} else {
 		if ((r = cx_agent_socket_path(o->agent_socket, &sock)) != 0 ||

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "cxerr.h"
+#include "hardening.h"
 #include "log.h"
 #include "os.h"
 #include "sshconf.h"
@@ -684,6 +685,9 @@ cx_sshconf_save(struct cx_sshconf *m, const char *path)
 	}
 	if (!cx_is_dir(dir) && (r = cx_mkdir_p(dir, 0700)) != 0)
 		goto out;
+	/* under our lock, a temporary file is one a killed run left */
+	if (m->lockfd != -1)
+		(void)cx_tmp_cleanup(path);
 	if ((r = cx_write_file_atomic(path, cur.data ? cur.data :
 	    (unsigned char *)"", cur.len, 0600, CX_ATOMIC_BACKUP)) != 0)
 		goto out;

@@ -362,7 +362,10 @@ cx_sshkey_parse(const char *text, size_t len, const char *what,
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
-		skip = strspn(p, " \t\r");
+		/* bounded: text need not be NUL-terminated */
+		for (skip = 0; p + skip < nl && (p[skip] == ' ' ||
+		    p[skip] == '\t' || p[skip] == '\r'); skip++)
+			;
 		if (p + skip < nl && p[skip] != '#') {
 			if (line != NULL) {
 				cx_error("%s: holds more than one key", what);

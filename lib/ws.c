@@ -378,6 +378,8 @@ msg_append(struct cx_ws *ws, const unsigned char *p, size_t n)
 	unsigned char *m;
 	size_t nc;
 
+	if (n == 0)	/* an empty fragment; ws->msg may still be NULL */
+		return 0;
 	if (n > ws->max_msg - ws->msg_len)
 		return CX_ERR_TOOBIG;
 	if (ws->msg_cap - ws->msg_len < n) {
@@ -410,6 +412,8 @@ cx_ws_next(struct cx_ws *ws, int *op, const unsigned char **data,
 		ws->msg_op = -1;
 		ws->msg_len = 0;
 	}
+	if (ws->in.data == NULL)	/* nothing read yet */
+		return CX_WS_NONE;
 	if (ws->state == CX_WS_UPGRADING)
 		return parse_upgrade(ws);
 	for (;;) {
@@ -535,11 +539,15 @@ cx_ws_url_split(const char *url, char **curl_url, char **host,
 		rest = url + 7;
 	} else
 		return CX_ERR_INPUT;
+	/* it goes into the request line and the Host header: no blanks or
+	 * control characters */
+	for (a = url; *a != '\0'; a++)
+		if ((unsigned char)*a <= 0x20 || *a == 0x7f)
+			return CX_ERR_INPUT;
 	a = rest;
 	e = a + strcspn(a, "/?#");
 	al = (size_t)(e - a);
-	if (al == 0 || memchr(a, '@', al) != NULL ||
-	    strpbrk(url, " \r\n\t") != NULL)
+	if (al == 0 || memchr(a, '@', al) != NULL)
 		return CX_ERR_INPUT;
 	cl = strlen(scheme) + al + 2;
 	if ((cu = malloc(cl)) == NULL || (h = strndup(a, al)) == NULL)

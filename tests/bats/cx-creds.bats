@@ -35,6 +35,9 @@ teardown() {
 
 setup() {
 	common_setup
+	# files private, as `aws configure` makes them (a world-readable
+	# credentials file draws a warning on stderr)
+	umask 077
 	mkdir -p "$HOME/.aws"
 	CFG="$HOME/.aws/config"
 	CRED="$HOME/.aws/credentials"

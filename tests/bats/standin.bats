@@ -86,7 +86,7 @@ teardown() {
 # --- helpers -----------------------------------------------------------------------------------
 
 echo_start() {   # echo_start [--close-after N]
-    "${STANDIN_PYTHON:-python3}" "$ECHO" --port-file "$BATS_TEST_TMPDIR/echo.port" "$@" </dev/null \
+    "$STANDIN_PYTHON" "$ECHO" --port-file "$BATS_TEST_TMPDIR/echo.port" "$@" </dev/null \
         >"$BATS_TEST_TMPDIR/echo.log" 2>&1 3>&- &
     ECHO_PID=$!
     wait_until 10 test -s "$BATS_TEST_TMPDIR/echo.port"
@@ -101,7 +101,7 @@ standin_echo() {
 }
 
 wsrun() {   # wsrun ARGS... -> runs the test client, report in $R
-    run "${STANDIN_PYTHON:-python3}" "$WSCLIENT" run --endpoint "$STANDIN_URL" --target "$IID" \
+    run "$STANDIN_PYTHON" "$WSCLIENT" run --endpoint "$STANDIN_URL" --target "$IID" \
         --region "$REGION" --report "$R" --timeout 20 "$@"
 }
 
@@ -136,7 +136,7 @@ moto_start_instance() { moto_q "$1" "Action=StartInstances&InstanceId.1=$2" >/de
 # --- process handling --------------------------------------------------------------------------
 
 @test "wsclient codec reproduces the worked examples of ssm-data-channel.md §6" {
-    run "${STANDIN_PYTHON:-python3}" "$WSCLIENT" selftest
+    run "$STANDIN_PYTHON" "$WSCLIENT" selftest
     assert_success
     assert_output "selftest ok"
 }
@@ -221,7 +221,7 @@ moto_start_instance() { moto_q "$1" "Action=StartInstances&InstanceId.1=$2" >/de
     suite=${SIGV4_SUITE:-/work/shared/testdata/sigv4/v4}
     [[ -d "$suite" ]] || skip "no SigV4 test suite at $suite"
     export STANDIN_TEST_ROOT
-    run "${STANDIN_PYTHON:-python3}" - "$suite" <<'PY'
+    run "$STANDIN_PYTHON" - "$suite" <<'PY'
 import json, os, sys
 sys.path.insert(0, os.environ["STANDIN_TEST_ROOT"] + "/tests/standin")
 import standin
@@ -260,7 +260,7 @@ PY
 @test "DescribeInstanceInformation follows moto's state, the region and online_delay" {
     iid=$(moto_run_instance "$REGION")
     other=$(moto_run_instance us-east-2)
-    standin_start --moto "$MOTO_URL" --online-delay 1
+    standin_start --moto "$MOTO_URL" --online-delay 0.5
     sig=(--aws-sigv4 "aws:amz:$REGION:ssm" --user testing:testing)
     ssm DescribeInstanceInformation "{\"Filters\":[{\"Key\":\"InstanceIds\",\"Values\":[\"$iid\"]}]}" "${sig[@]}"
     [[ "$HTTP" == 200 ]]
@@ -380,7 +380,7 @@ PY
         '{InstanceId:$i,InstanceOSUser:$u,SSHPublicKey:$k}')"
     sshd_known_hosts "$IID" >"$BATS_TEST_TMPDIR/kh"
     head -c 1048576 /dev/urandom >"$BATS_TEST_TMPDIR/blob"
-    pc="${STANDIN_PYTHON:-python3} $WSCLIENT run --endpoint $STANDIN_URL --target %h --stdio --report $R"
+    pc="$STANDIN_PYTHON $WSCLIENT run --endpoint $STANDIN_URL --target %h --stdio --report $R"
     opts=(-i "$BATS_TEST_TMPDIR/k" -o BatchMode=yes -o IdentitiesOnly=yes -o "ProxyCommand=$pc"
         -o UserKnownHostsFile="$BATS_TEST_TMPDIR/kh" -o StrictHostKeyChecking=yes)
     run ssh "${opts[@]}" "$SSHD_USER@$IID" 'echo tunnel-ok'
@@ -445,13 +445,13 @@ PY
     [[ "$(sess .stats.ack_id_mismatch)" == null && "$(sess .stats.digest_errors)" == 0 ]]
 }
 
-@test "data channel: 8 MiB echo exact with pace_ms 0, fragmented client frames" {
+@test "data channel: 4 MiB echo exact with pace_ms 0, fragmented client frames" {
     standin_echo --pace-ms 0
-    wsrun --send-bytes 8388608 --fragment 700 --terminate
+    wsrun --send-bytes 4194304 --fragment 700 --terminate
     assert_success
     [[ "$(rep .echo_ok)" == true ]]
-    [[ "$(sess .stats.out_data_msgs)" -ge 8192 ]]
-    [[ "$(sess .connects[0].fragmented_messages)" -gt 8000 ]]
+    [[ "$(sess .stats.out_data_msgs)" -ge 4096 ]]
+    [[ "$(sess .connects[0].fragmented_messages)" -gt 4000 ]]
 }
 
 @test "data channel: target EOF ends the session with channel_closed (HL 116, empty Output)" {
@@ -462,6 +462,15 @@ PY
     [[ "$(rep .channel_closed.output)" == "" && "$(rep .received_bytes)" == 2048 ]]
     [[ "$(rep .channel_closed.json.SessionId)" == "$(sess .SessionId)" ]]
     [[ "$(sess .end_reason)" == "target EOF" && "$(sess .stats.unacked_at_close)" == null ]]
+}
+
+@test "client flags: DisconnectToPort closes the target side, which ends the session" {
+    standin_echo
+    wsrun --send-bytes 2000 --flag 1 --wait-close
+    assert_success
+    [[ "$(rep .echo_ok)" == true && "$(rep .channel_closed.output)" == "" ]]
+    [[ "$(sess '.flags | join(",")')" == DisconnectToPort && "$(sess .stats.disconnect_flag)" == 1 ]]
+    [[ "$(sess .end_reason)" == "target EOF" && "$(sess .terminate_flag)" == false ]]
 }
 
 @test "switch close_with_error + channel_closed_hl112: MGS variant with an error text" {
@@ -524,7 +533,7 @@ PY
 
 @test "switch stop_acking_after_bytes: the gateway goes silent" {
     standin_echo --pace-ms 0 --set '{"stop_acking_after_bytes":10240}'
-    wsrun --send-bytes 40000 --timeout 2
+    wsrun --send-bytes 40000 --timeout 1
     assert_failure
     [[ "$(rep .retransmissions)" -gt 0 && "$(rep .received_bytes)" -lt 40000 ]]
     [[ "$(sess .stats.ignored_after_stop_acking)" -gt 0 && "$(sess .stats.in_bytes)" -le 11264 ]]

@@ -18,7 +18,12 @@
 
 STANDIN_HELPERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STANDIN_PY="${STANDIN_PY:-$(cd "$STANDIN_HELPERS_DIR/../standin" && pwd)/standin.py}"
-STANDIN_PYTHON="${STANDIN_PYTHON:-python3}"
+# the real interpreter, resolved once (a pyenv shim costs ~0.15 s per start)
+if [[ -z "${STANDIN_PYTHON:-}" ]]; then
+    STANDIN_PYTHON="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" || STANDIN_PYTHON=python3
+    [[ -n "$STANDIN_PYTHON" ]] || STANDIN_PYTHON=python3
+fi
+export STANDIN_PYTHON
 
 standin_start() {
     local base="${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}}"

@@ -85,7 +85,7 @@ DEFAULT_CONFIG = {
     "chunk_size": 1024,
     "read_size": 262144,
     "pace_ms": 1.0,
-    "out_window": 20000,              # max unacked agent messages before we stop reading the target
+    "out_window": 10000,              # max unacked agent messages before we stop reading the target
     "drain_timeout": 2.0,             # wait for acks after target EOF before channel_closed
     "resume_wait": 10.0,              # after target EOF with no websocket: wait this long for a resume
     "max_ws_message": 16 * 1024 * 1024,
@@ -1997,6 +1997,7 @@ class Session:
                         self.in_expected = seq + 1
                         st["in_msgs"] += 1
                         st["in_bytes"] += plen
+                        st["in_bytes_accepted"] += plen
                         st["in_data_msgs"] += 1
                         self.relayed += plen
                         h = (mid[8:] + mid[:8]).hex().encode()
@@ -2041,7 +2042,7 @@ class Session:
         if len(self.trace) < 64:
             self._trace("C>S", "input_stream_data", seq, 0, ptype, len(payload))
         stop_at = int(self.cfg("stop_acking_after_bytes") or 0)
-        if stop_at and st["in_bytes"] >= stop_at:
+        if stop_at and st["in_bytes_accepted"] >= stop_at:
             st["ignored_after_stop_acking"] += 1
             return
         if self.hs_state == "complete" and time.time() < self.withhold_until:
@@ -2056,11 +2057,15 @@ class Session:
                 st["in_buffer_full"] += 1
                 return
             st["in_out_of_order"] += 1
+            if ptype == PT_OUTPUT:
+                st["in_bytes_accepted"] += len(payload)
             self.in_buf[seq] = (ptype, mid, payload)
             acks.append(self._ack_frame(mid, seq))
             return
         if not self._process(seq, ptype, mid, payload, acks, False):
             return
+        if ptype == PT_OUTPUT:
+            st["in_bytes_accepted"] += len(payload)
         while self.in_expected in self.in_buf:
             ptype, mid, payload = self.in_buf[self.in_expected]
             if not self._process(self.in_expected, ptype, mid, payload, acks, True):
@@ -2335,6 +2340,12 @@ class Session:
             for t, (sid, _k) in list(STATE.tokens.items()):
                 if sid == self.sid:
                     del STATE.tokens[t]
+        with self.lock:
+            if self.out_buf:
+                self.stats["unacked_at_end"] = len(self.out_buf)
+            self.out_buf.clear()          # free the memory of ended sessions; stats stay
+            self.in_buf.clear()
+            self.held = None
         if tcp is not None:
             try:
                 tcp.shutdown(socket.SHUT_RDWR)

@@ -590,10 +590,11 @@ class Client:
             while self.unacked and time.time() < end and not self.done.is_set():
                 self.cond.wait(0.05)
 
-    def terminate(self):
+    def terminate(self, flag=2):
         self.drain()
-        self.send_stream(10, struct.pack(">I", 2))
-        self.report["sent_terminate"] = True
+        self.send_stream(10, struct.pack(">I", flag))
+        self.report["sent_flag"] = flag
+        self.report["sent_terminate"] = flag == 2
         self.drain(1.0)
 
     def close_frame(self):
@@ -666,8 +667,8 @@ class Client:
         self.report["received_bytes"] = self.received_n
         self.report["received_sha256"] = self.rx_hash.hexdigest()
         self.report["echo_ok"] = self.received_n == n and self.rx_hash.hexdigest() == self.report["sent_sha256"]
-        if a.terminate:
-            self.terminate()
+        if a.terminate or a.flag:
+            self.terminate(a.flag or 2)
         if a.close_frame:
             self.close_frame()
         if a.wait_close:
@@ -716,6 +717,7 @@ def main():
     ap.add_argument("--stdio", action="store_true")
     ap.add_argument("--recv", action="store_true")
     ap.add_argument("--terminate", action="store_true", help="send the TerminateSession flag at the end")
+    ap.add_argument("--flag", type=int, default=0, help="send this Flag value at the end (1 DisconnectToPort)")
     ap.add_argument("--close-frame", action="store_true", help="send a close frame at the end")
     ap.add_argument("--wait-close", action="store_true", help="after the echo, wait for channel_closed")
     ap.add_argument("--no-resume", action="store_true")

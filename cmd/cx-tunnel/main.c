@@ -1,0 +1,84 @@
+/*
+ * cx-tunnel: opens an SSM session (AWS-StartSSHSession) to an instance and
+ * relays stdin/stdout over the data channel, natively (lib/tunnel.h).  The
+ * context (credentials, region, instance, maybe a started session) comes
+ * from a descriptor or a file, never from argv or the environment.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cxerr.h"
+#include "log.h"
+#include "os.h"
+#include "tunnel_aws.h"
+
+static const char usage_text[] =
+"usage: cx-tunnel [-PqVv] [-d deadline-ms] [-n] [-p pacing-ms] [-w window]\n"
+"                 (-f fd | -c file) [instance-id [port]]\n";
+
+static const struct option longopts[] = {
+	{ "context", required_argument, NULL, 'c' },
+	{ "context-fd", required_argument, NULL, 'f' },
+	{ "deadline-ms", required_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "no-sign", no_argument, NULL, 'n' },
+	{ "pacing-ms", required_argument, NULL, 'p' },
+	{ "plugin", no_argument, NULL, 'P' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "window", required_argument, NULL, 'w' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int
+num(const char *s, long long lo, long long hi, long long *v)
+{
+	if (cx_strtonum(s, lo, hi, v) == 0)
+		return 0;
+	cx_error("bad number '%s'", s);
+	fputs(usage_text, stderr);
+	exit(CX_EXIT_USAGE);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cx_tunnel_cmd c = { .context_fd = -1 };
+	long long v;
+	int ch, verb = 0;
+
+	cx_os_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "c:d:f:hnPp:qVvw:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c': c.context_path = optarg; break;
+		case 'd': num(optarg, 1, 3600000, &v); c.run.start_deadline_ms = (long)v; break;
+		case 'f': num(optarg, 0, 1 << 20, &v); c.context_fd = (int)v; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'n': c.no_sign = 1; break;
+		case 'P': c.plugin = 1; break;
+		case 'p': num(optarg, 0, 1000, &v); c.run.pacing_ms = (long)v; break;
+		case 'q': verb = -1; break;
+		case 'V': puts("cx-tunnel " CX_VERSION); return 0;
+		case 'v': verb++; break;
+		case 'w': num(optarg, 16, 65536, &v); c.run.window = (size_t)v; break;
+		default: fputs(usage_text, stderr); return CX_EXIT_USAGE;
+		}
+	}
+	cx_log_set_verbosity(verb);
+	argc -= optind;
+	argv += optind;
+	if (argc > 2) {
+		cx_error("too many arguments");
+		fputs(usage_text, stderr);
+		return CX_EXIT_USAGE;
+	}
+	if (argc > 0 && **argv != '\0')
+		c.instance_id = argv[0];
+	if (argc > 1)
+		c.port = (int)(num(argv[1], 1, 65535, &v), v);
+	c.run.curl_verbose = verb > 2;
+	return cx_exit_code(cx_tunnel_cmd_run(&c));
+}
