@@ -233,8 +233,11 @@ fail() {
 	moto_auth off
 	standin_config '{"deny_actions": ["ec2-instance-connect:SendSSHPublicKey"]}'
 	fail 1 "cx-pushkey: *AccessDenied*" "$ID"
+	# the session started meanwhile was ended
+	standin_session | jq -e '.terminated_by_api'
+	[ "$(open_sessions)" = 0 ]
 	standin_config '{"deny_actions": ["ssm:StartSession"]}'
-	fail 1 "cx-tunnel: *AccessDenied*" "$ID"
+	fail 1 "cloudx-proxy: cannot start a session on '$ID': *AccessDenied*" "$ID"
 	cp "$BATS_TEST_TMPDIR/config.bak" "$HOME/.aws/config"
 	# through ssh as configured (ControlPersist): the same line on the
 	# terminal, then ssh's own
@@ -252,7 +255,7 @@ fail() {
 	[ "$SECONDS" -lt 8 ]
 	standin_config '{"ping_status": null, "target_not_connected": 1000}'
 	SECONDS=0
-	fail 5 "cx-tunnel: *" "$ID" --timeout 2
+	fail 5 "cloudx-proxy: the instance's agent did not take the session in time*" "$ID" --timeout 2
 	[ "$SECONDS" -lt 8 ]
 	[ "$(open_sessions)" = 0 ]
 }
