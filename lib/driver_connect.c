@@ -308,6 +308,10 @@ push_and_start(const struct cx_drv_connect_opts *o, struct plan *p,
 	cx_buf_init(j3, CX_DRV_MAX_STAGE_OUT);
 	cx_buf_set_secret(j3);
 	r = cx_drv_collect(pid, outfd, j3, &ws);
+	if (cx_drv_signal_seen()) {
+		cx_drv_session_end(ds);
+		return 128 + cx_drv_signal_seen();
+	}
 	if ((st = stage_result(p->pushkey.v[0], r, ws, j3)) != 0) {
 		cx_drv_session_end(ds);
 		return st;

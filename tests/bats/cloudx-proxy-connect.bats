@@ -227,6 +227,21 @@ cloudX"
 	run -1 grep -c '^cx-pushkey' "$FAKE_LOG"
 }
 
+@test "connect: SIGHUP while StartSession waits for the agent ends connect at once (129), nothing left" {
+	standin_config '{"target_not_connected": 1000}'
+	"$BIN/cloudx-proxy" connect "$ID" </dev/null 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_until 10 grep -q "retrying in" "$BATS_TEST_TMPDIR/err"
+	SECONDS=0
+	kill -HUP "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 129 ]
+	[ "$SECONDS" -lt 3 ]
+	[ ! -e "$FAKE_LOG.context" ]
+	run -1 pgrep -P "$pid"
+}
+
 @test "connect: a missing stage program is exit 127 with one line" {
 	rm "$BIN/cx-instance"
 	PATH=/usr/bin:/bin run -127 --separate-stderr drv connect "$ID" </dev/null
