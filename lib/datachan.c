@@ -34,6 +34,7 @@ cx_dc_init(struct cx_dc *dc, const struct cx_dc_opts *o,
 
 	memset(dc, 0, sizeof(*dc));
 	dc->cb = *cb;
+	dc->fast_resent = -1;
 	dc->window = o->window ? o->window : 1024;
 	dc->reorder_max = o->reorder_max ? o->reorder_max : 4096;
 	cv = o->client_version ? o->client_version : "1.2.0.0";
@@ -191,8 +192,10 @@ send_terminate(struct cx_dc *dc, uint64_t now_ms)
 static int
 on_ack(struct cx_dc *dc, const struct cx_ssmmsg *m, uint64_t now_ms)
 {
-	struct cx_dc_slot *s;
+	struct cx_dc_slot *s, *h;
+	uint64_t sent;
 	int64_t seq;
+	int r;
 
 	dc->n_acks_in++;
 	if (cx_ssm_ack_parse(m->payload, m->payload_len, &seq) != 0) {
@@ -206,11 +209,32 @@ on_ack(struct cx_dc *dc, const struct cx_ssmmsg *m, uint64_t now_ms)
 		return 0;
 	if (s->last_sent_ms != 0 && now_ms >= s->last_sent_ms)
 		cx_dc_rtt_sample(dc, (double)(now_ms - s->last_sent_ms));
+	sent = s->last_sent_ms;
 	s->seq = -1;
 	while (dc->out_head < dc->out_next && slot(dc, dc->out_head)->seq < 0)
 		dc->out_head++;
 	if (dc->out_unsent < dc->out_head)
 		dc->out_unsent = dc->out_head;
+	/*
+	 * A later message acked, the oldest not: the agent buffered the later
+	 * one out of order, so the oldest was dropped (§10: right after the
+	 * handshake it drops data until it has dialled the port).  Resend the
+	 * oldest now, once, rather than after the RTO (200 ms at first).
+	 */
+	if (seq > dc->out_head && dc->out_head < dc->out_unsent &&
+	    dc->connected && !dc->paused && dc->fast_resent != dc->out_head) {
+		h = slot(dc, dc->out_head);
+		if (h->seq == dc->out_head && h->last_sent_ms != 0 &&
+		    h->last_sent_ms <= sent) {
+			cx_debug(2, "data channel: seq %lld acked before seq "
+			    "%lld: resending it", (long long)seq,
+			    (long long)h->seq);
+			dc->fast_resent = h->seq;
+			dc->n_fast_resent++;
+			if ((r = send_slot(dc, h, now_ms)) != 0)
+				return r;
+		}
+	}
 	if (dc->out_head == dc->out_next) {
 		if (dc->state == CX_DC_DRAINING)
 			return send_terminate(dc, now_ms);

@@ -13,7 +13,11 @@
  *   duplicates are re-acked; corrupted messages are dropped unacked.
  * - Outgoing messages stay in a window (capped: backpressure) until acked;
  *   the oldest is retransmitted by the RTO rule of §10; after a reconnect
- *   every unacked message is sent again in order.
+ *   every unacked message is sent again in order.  When a later message is
+ *   acked while the oldest is not (the agent buffered it out of order, so
+ *   the oldest was dropped: right after the handshake the agent drops data
+ *   until it has dialled the port), the oldest is resent at once, once,
+ *   instead of after the RTO (fast retransmit).
  * - pause_publication stops sending and retransmitting (acks still go);
  *   start_publication resumes.
  * - End: cx_dc_finish() drains the window, then sends the TerminateSession
@@ -86,6 +90,8 @@ struct cx_dc {
 	uint64_t n_sent, n_resent, n_acks_in, n_acks_out, n_dup, n_reordered,
 	    n_corrupt, n_unknown, n_dropped;
 	uint64_t bytes_up, bytes_down;
+	int64_t fast_resent;	/* head already fast-retransmitted, or -1 */
+	uint64_t n_fast_resent;
 };
 
 #define CX_DC_RTO_INIT_MS	200.0

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "tunnel_aws.h"
 
 /* Limits of what the driver reads (documented in cloudx-proxy(1)). */
 #define CX_DRV_MAX_STAGE_OUT	(1024 * 1024)	/* one stage's JSON */
@@ -97,6 +98,31 @@ int cx_drv_context_fd(const void *ctx, size_t ctxlen, int *fdp);
 
 /* Writes the argv as a shell-quoted line into b (for plans and logs). */
 int cx_drv_argv_str(char *const argv[], struct cx_buf *b);
+
+/* ---- connect's session, started while cx-pushkey runs (driver_session.c) */
+
+struct cx_drv_session {
+	struct cx_tunnel_aws aws;	/* from the stage JSON */
+	struct cx_tunnel_ops ops;	/* the tunnel's AWS calls */
+	struct cx_tunnel_session sess;	/* token: secret */
+	int have_aws, started;
+};
+
+/*
+ * StartSession (AWS-StartSSHSession, port) for instance_id with the
+ * credentials and region of the stage JSON (len bytes), retried while the
+ * agent is not connected for at most deadline_ms (0: 60 s), exactly as
+ * cx-tunnel would; stops retrying once a signal came (CX_ERR_CANCELLED).
+ * Errors are logged (the tunnel's words).  A "Session" already in the JSON
+ * is taken as is.  Release with cx_drv_session_clean_up() in every case.
+ */
+int cx_drv_session_start(struct cx_drv_session *ds, const void *json,
+    size_t len, const char *instance_id, int port, long deadline_ms);
+/* TerminateSession for a session we started and will not use (quiet). */
+void cx_drv_session_end(struct cx_drv_session *ds);
+/* Rewrites the JSON object in ctx with "Session" set (ctx is secret). */
+int cx_drv_session_merge(const struct cx_drv_session *ds, struct cx_buf *ctx);
+void cx_drv_session_clean_up(struct cx_drv_session *ds);
 
 /* ---- subcommands: each returns an exit status ---- */
 int cx_drv_connect_main(int argc, char **argv, const char *argv0);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #include "instance.h"
 
 #define MAX_ARGS 24
+/* an EC2 Instance Connect key lives 60 s: push again after this long */
+#define CX_DRV_REPUSH_MS 30000
 
 /* One command line being built; strings are borrowed or owned by `own`. */
 struct argv_b {
@@ -102,6 +105,7 @@ struct plan {
 	char *progs[4];		/* owned paths of the stage programs */
 	char port[8];
 	char timeout[16];
+	char deadline[24];
 	char fdstr[16];
 };
 
@@ -176,6 +180,12 @@ plan_build(const struct cx_drv_connect_opts *o, const char *home,
 	add(&p->pushkey, p->pubkey);
 	add(&p->tunnel, p->progs[3]);
 	add_verbosity(&p->tunnel, o->verbosity);
+	if (o->timeout_s > 0) {
+		snprintf(p->deadline, sizeof(p->deadline), "%lld",
+		    (long long)o->timeout_s * 1000);
+		add(&p->tunnel, "--deadline-ms");
+		add(&p->tunnel, p->deadline);
+	}
 	add(&p->tunnel, "--context-fd");
 	add(&p->tunnel, p->fdstr);
 	add(&p->tunnel, o->instance_id);
@@ -208,23 +218,26 @@ print_plan(const struct cx_drv_connect_opts *o, struct plan *p)
 		cx_buf_puts(&b, lead[i]);
 		cx_drv_argv_str(cmds[i], &b);
 		cx_buf_putc(&b, '\n');
+		if (i == 2)
+			cx_buf_printf(&b, "  + meanwhile, in %s: StartSession "
+			    "%s %s port %s (Session in the context)\n",
+			    cx_progname(), CX_TUNNEL_DOCUMENT,
+			    o->instance_id, p->port);
 	}
 	(void)!write(STDERR_FILENO, cx_buf_str(&b), b.len);
 	cx_buf_clean_up(&b);
 }
 
-/* Runs one stage; on failure returns the exit status to use (> 0). */
+/*
+ * Checks what a finished stage left: r from cx_drv_run/cx_drv_collect, its
+ * wait status, its stdout.  Returns 0 or the exit status to use (> 0).
+ */
 static int
-stage(struct argv_b *a, struct cx_buf *in, struct cx_buf *out)
+stage_result(const char *prog, int r, int ws, const struct cx_buf *out)
 {
 	const char *end = NULL;
 	cJSON *doc;
-	int r, ws;
 
-	cx_buf_init(out, CX_DRV_MAX_STAGE_OUT);
-	cx_buf_set_secret(out);
-	r = cx_drv_run(a->v, in ? in->data : NULL, in ? in->len : 0, out,
-	    &ws);
 	if (r == CX_ERR_NOTFOUND)
 		return 127;
 	if (r != 0)
@@ -240,10 +253,85 @@ stage(struct argv_b *a, struct cx_buf *in, struct cx_buf *out)
 	if (doc == NULL || !cJSON_IsObject(doc) ||
 	    end != (const char *)out->data + out->len) {
 		cJSON_Delete(doc);
-		cx_error("'%s' did not print a JSON object", a->v[0]);
+		cx_error("'%s' did not print a JSON object", prog);
 		return CX_EXIT_INTERNAL;
 	}
 	cx_json_delete_secure(doc);
+	return 0;
+}
+
+/* Runs one stage; on failure returns the exit status to use (> 0). */
+static int
+stage(struct argv_b *a, struct cx_buf *in, struct cx_buf *out)
+{
+	int r, ws = 0;
+
+	cx_buf_init(out, CX_DRV_MAX_STAGE_OUT);
+	cx_buf_set_secret(out);
+	r = cx_drv_run(a->v, in ? in->data : NULL, in ? in->len : 0, out,
+	    &ws);
+	return stage_result(a->v[0], r, ws, out);
+}
+
+/*
+ * cx-pushkey as a child while this process starts the session: they need
+ * not wait for each other.  On success j3 holds pushkey's JSON and ds the
+ * session.  A failing push wins over a failing session (stage order); a
+ * session started for a failed push is terminated.  Returns 0 or the exit
+ * status to use.
+ */
+static int
+push_and_start(const struct cx_drv_connect_opts *o, struct plan *p,
+    struct cx_buf *j2, struct cx_buf *j3, struct cx_drv_session *ds)
+{
+	uint64_t t0 = cx_now_ms();
+	pid_t pid;
+	int outfd, r, ws = 0, st, sst;
+	long deadline = o->timeout_s > 0 ? (long)o->timeout_s * 1000 : 0;
+
+	cx_info("Pushing SSH key...");
+	r = cx_drv_spawn(p->pushkey.v, j2->data, j2->len, &pid, &outfd);
+	if (r == CX_ERR_TOOBIG) {
+		/* more than a pipe holds: one after the other */
+		if ((st = stage(&p->pushkey, j2, j3)) != 0)
+			return st;
+		cx_info("Starting session...");
+		r = cx_drv_session_start(ds, j3->data, j3->len,
+		    o->instance_id, o->port, deadline);
+		return r == 0 ? 0 : cx_exit_code(r);
+	}
+	if (r != 0)
+		return r == CX_ERR_NOTFOUND ? 127 : cx_exit_code(r);
+	cx_info("Starting session...");
+	r = cx_drv_session_start(ds, j2->data, j2->len, o->instance_id,
+	    o->port, deadline);
+	sst = r == 0 ? 0 : cx_exit_code(r);
+	cx_buf_init(j3, CX_DRV_MAX_STAGE_OUT);
+	cx_buf_set_secret(j3);
+	r = cx_drv_collect(pid, outfd, j3, &ws);
+	if (cx_drv_signal_seen()) {
+		cx_drv_session_end(ds);
+		return 128 + cx_drv_signal_seen();
+	}
+	if ((st = stage_result(p->pushkey.v[0], r, ws, j3)) != 0) {
+		cx_drv_session_end(ds);
+		return st;
+	}
+	if (sst != 0)
+		return sst;
+	/*
+	 * A pushed key is valid for 60 s.  If the agent took long to take
+	 * the session, push it again so that sshd still finds it.
+	 */
+	if (cx_now_ms() - t0 > CX_DRV_REPUSH_MS) {
+		cx_info("Pushing SSH key again (the first push is %llu s old)...",
+		    (unsigned long long)((cx_now_ms() - t0) / 1000));
+		cx_buf_clean_up(j3);
+		if ((st = stage(&p->pushkey, j2, j3)) != 0) {
+			cx_drv_session_end(ds);
+			return st;
+		}
+	}
 	return 0;
 }
 
@@ -269,13 +357,57 @@ check_pubkey(const char *path)
 	return r;
 }
 
+/*
+ * ssh points a ProxyCommand's stderr at /dev/null when ControlPersist is on
+ * (the generated config's generic tier does that), so a failing first
+ * connect would show nothing but ssh's "Connection closed".  While the
+ * stages run, their messages and ours go to the controlling terminal
+ * instead, when there is one (ssh's own prompts use it too).  Returns the
+ * saved stderr for stderr_restore(), or -1 when nothing was changed.
+ */
+static int
+stderr_to_tty(void)
+{
+	struct stat st, dn;
+	int tty, saved;
+
+	if (fstat(STDERR_FILENO, &st) == -1 || !S_ISCHR(st.st_mode) ||
+	    stat("/dev/null", &dn) == -1 || st.st_rdev != dn.st_rdev)
+		return -1;
+	if ((tty = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (saved == -1 || dup2(tty, STDERR_FILENO) == -1) {
+		if (saved != -1)
+			close(saved);
+		close(tty);
+		return -1;
+	}
+	close(tty);
+	return saved;
+}
+
+/* The tunnel outlives this terminal in a persisting master: it gets the
+ * stderr ssh gave us back. */
+static void
+stderr_restore(int *saved)
+{
+	if (*saved == -1)
+		return;
+	dup2(*saved, STDERR_FILENO);
+	close(*saved);
+	*saved = -1;
+}
+
 static int
 run_connect(const struct cx_drv_connect_opts *o, const char *home)
 {
 	struct plan p;
 	struct cx_buf j1, j2, j3;
-	int st = 0, fd = -1, r;
+	struct cx_drv_session ds;
+	int st = 0, fd = -1, saved_err = -1, r;
 
+	memset(&ds, 0, sizeof(ds));
 	cx_buf_init(&j1, 0);
 	cx_buf_init(&j2, 0);
 	cx_buf_init(&j3, 0);
@@ -287,6 +419,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 		print_plan(o, &p);
 		goto out;
 	}
+	saved_err = stderr_to_tty();
 	if ((r = check_pubkey(p.pubkey)) != 0) {
 		st = cx_exit_code(r);
 		goto out;
@@ -299,21 +432,21 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	if ((st = stage(&p.instance, &j1, &j2)) != 0)
 		goto out;
 	cx_buf_clean_up(&j1);
-	cx_info("Pushing SSH key...");
-	if ((st = stage(&p.pushkey, &j2, &j3)) != 0)
+	if ((st = push_and_start(o, &p, &j2, &j3, &ds)) != 0)
 		goto out;
 	cx_buf_clean_up(&j2);
 	if (cx_drv_signal_seen()) {
 		st = 128 + cx_drv_signal_seen();
 		goto out;
 	}
-	if ((r = cx_drv_context_fd(j3.data, j3.len, &fd)) != 0) {
+	if ((r = cx_drv_session_merge(&ds, &j3)) != 0 ||
+	    (r = cx_drv_context_fd(j3.data, j3.len, &fd)) != 0) {
 		st = cx_exit_code(r);
 		goto out;
 	}
 	cx_buf_clean_up(&j3);
 	snprintf(p.fdstr, sizeof(p.fdstr), "%d", fd);
-	cx_info("Starting session...");
+	stderr_restore(&saved_err);
 	if (strchr(p.tunnel.v[0], '/') != NULL)
 		execv(p.tunnel.v[0], p.tunnel.v);
 	else
@@ -321,6 +454,11 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	cx_error("cannot run '%s': %s", p.tunnel.v[0], strerror(errno));
 	st = errno == ENOENT ? 127 : 126;
  out:
+	/* a session we started will not be used: end it */
+	if (st != 0)
+		cx_drv_session_end(&ds);
+	cx_drv_session_clean_up(&ds);
+	stderr_restore(&saved_err);
 	if (fd != -1)
 		close(fd);
 	cx_buf_clean_up(&j1);

@@ -1,13 +1,30 @@
 #!/usr/bin/env bats
 # cloudx-proxy connect: the pipeline runner, with fake stages beside a copy
-# of the driver (it runs the programs next to itself first).  The real
-# stages are exercised end to end in cloudx-proxy-e2e.bats.
+# of the driver (it runs the programs next to itself first).  The driver
+# itself calls StartSession while cx-pushkey runs: that goes to the SSM
+# stand-in, which knows the instance statically.  The real stages are
+# exercised end to end in cloudx-proxy-e2e.bats.
 load ../helpers/common
 
 ID=i-0123456789abcdef0
 
+setup_file() {
+	. "$CX_ROOT/tests/helpers/standin.bash"
+	standin_start --moto '' --set "{\"static_instances\": {\"$ID\": {\"state\": \"running\", \"region\": \"eu-west-1\"}}}"
+	export STANDIN_URL STANDIN_PID
+}
+
+teardown_file() {
+	. "$CX_ROOT/tests/helpers/standin.bash"
+	standin_stop
+}
+
 setup() {
 	common_setup
+	. "$CX_ROOT/tests/helpers/standin.bash"
+	export AWS_ENDPOINT_URL_SSM="$STANDIN_URL"
+	standin_reset
+	standin_config "{\"static_instances\": {\"$ID\": {\"state\": \"running\", \"region\": \"eu-west-1\"}}}"
 	BIN="$BATS_TEST_TMPDIR/bin"
 	mkdir -p "$BIN"
 	cp "$CX_BIN_DIR/cloudx-proxy" "$BIN/"
@@ -15,6 +32,9 @@ setup() {
 	export FAKE_LOG="$BATS_TEST_TMPDIR/log"
 	mkdir -p "$HOME/.ssh/cloudX"
 	ssh-keygen -q -t ed25519 -N '' -C test -f "$HOME/.ssh/cloudX/cloudX"
+	# the profiles the fake cx-creds names (StartSession reads their config)
+	mkdir -p "$HOME/.aws"
+	printf '[profile %s]\nregion = eu-west-1\n' cloudX dev vscode >"$HOME/.aws/config"
 }
 
 drv() {
@@ -38,6 +58,42 @@ drv() {
 	assert_output "$ID
 true
 cloudX"
+	# the session the driver started goes to the tunnel in the context
+	sid=$(standin_state | jq -r '.sessions | keys[0]')
+	run -0 jq -r '.Session.SessionId' "$FAKE_LOG.context"
+	assert_output "$sid"
+	jq -e '.Session.TokenValue != "" and (.Session.StreamUrl | startswith("ws://127.0.0.1:"))' "$FAKE_LOG.context"
+	standin_log | jq -e --arg id "$ID" '[.[] | select(.op == "StartSession")] | length == 1 and .[0].body.Target == $id and .[0].body.DocumentName == "AWS-StartSSHSession" and .[0].body.Parameters.portNumber == ["22"]'
+}
+
+@test "connect: StartSession runs while cx-pushkey does (they overlap)" {
+	FAKE_DELAY_CX_PUSHKEY=1 run -0 drv connect "$ID" </dev/null
+	push_done=$(cat "$FAKE_LOG.done.cx-pushkey")
+	start=$(standin_log | jq '[.[] | select(.op == "StartSession")][0].time')
+	# StartSession was answered before the (1 s) push finished
+	awk -v s="$start" -v p="$push_done" 'BEGIN { exit !(s < p - 0.5) }'
+	jq -e .Session.SessionId "$FAKE_LOG.context"
+}
+
+@test "connect: a failing push ends the session started meanwhile; its status and line win" {
+	FAKE_FAIL_CX_PUSHKEY=1 run -1 --separate-stderr drv connect "$ID" </dev/null
+	assert_equal "${stderr_lines[-1]}" "cx-pushkey: cannot do it: FakeError"
+	standin_wait_for '[.sessions[] | select(.terminated_by_api)] | length == 1' 5
+	[ ! -e "$FAKE_LOG.context" ]
+}
+
+@test "connect: a refused StartSession is one line and its exit status; the push child is reaped" {
+	standin_config '{"deny_actions": ["ssm:StartSession"]}'
+	run -1 --separate-stderr drv connect "$ID" </dev/null
+	[[ "${stderr_lines[-1]}" == "cloudx-proxy: cannot start a session on '$ID': "*AccessDenied* ]]
+	[ "$(grep -c AccessDenied <<<"$stderr")" = 1 ]
+	[ ! -e "$FAKE_LOG.context" ]
+	grep -q '^cx-pushkey stdin' "$FAKE_LOG"
+	standin_config '{"deny_actions": null, "target_not_connected": 100}'
+	SECONDS=0
+	run -5 --separate-stderr drv connect "$ID" --timeout 1 </dev/null
+	[ "$SECONDS" -lt 5 ]
+	[[ "${stderr_lines[-1]}" == "cloudx-proxy: the instance's agent did not take the session in time"* ]]
 }
 
 @test "connect: secrets never appear in any argv" {
@@ -169,6 +225,21 @@ cloudX"
 	[ "$st" -eq 129 ]
 	run -1 kill -0 "$child"
 	run -1 grep -c '^cx-pushkey' "$FAKE_LOG"
+}
+
+@test "connect: SIGHUP while StartSession waits for the agent ends connect at once (129), nothing left" {
+	standin_config '{"target_not_connected": 1000}'
+	"$BIN/cloudx-proxy" connect "$ID" </dev/null 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_until 10 grep -q "retrying in" "$BATS_TEST_TMPDIR/err"
+	SECONDS=0
+	kill -HUP "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 129 ]
+	[ "$SECONDS" -lt 3 ]
+	[ ! -e "$FAKE_LOG.context" ]
+	run -1 pgrep -P "$pid"
 }
 
 @test "connect: a missing stage program is exit 127 with one line" {

@@ -8,12 +8,21 @@
 #        SSHD_PORT SSHD_PID SSHD_DIR SSHD_LOG SSHD_CONFIG SSHD_HOSTKEY_PUB (path of the public
 #        host key file) SSHD_USER (the login user) SSHD_INSTANCE
 #     and, when a stand-in runs, maps the instance to this sshd (config `targets`).
+#     SSHD_LOGIN_USER=ec2-user sshd_start ...: log in as that real local account, as on an
+#        instance (created once, idempotently, when running as root; see below).
 #   sshd_known_hosts NAME...          print known_hosts lines for NAME(s) with this host key
 #   sshd_stop                         SIGTERM by PID, wait (bounded)
 #
 # Login user: root when the tests run as root (CI does; sshd then runs in a private mount
 # namespace with its own tmpfs /run so that /run/sshd exists without touching the host),
 # otherwise the current user (sshd runs unprivileged and can only log that user in).
+# With SSHD_LOGIN_USER set (e.g. ec2-user, the user the generated ssh config logs in as) and
+# running as root, that account is created if missing (useradd -m, shell /bin/sh, password
+# field '*': sshd without PAM refuses a locked '!' account) and is the login user, so that
+# `ssh <host>` through the generated config logs in exactly as configured.  Not root: we
+# cannot create accounts and an unprivileged sshd can only log its own user in, so SSHD_USER
+# stays the current user and the caller must pass `-o User=$SSHD_USER` (keys are then pushed
+# for, and served for, that user).
 
 SSHD_HELPERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SSHD_AUTHKEYS_CMD="${SSHD_AUTHKEYS_CMD:-$(cd "$SSHD_HELPERS_DIR/../standin" && pwd)/authorized-keys}"
@@ -21,6 +30,22 @@ SSHD_BIN="${SSHD_BIN:-/usr/sbin/sshd}"
 
 _sshd_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# _sshd_ensure_user NAME: a real local account NAME that sshd (UsePAM no) accepts; idempotent.
+_sshd_ensure_user() {
+    local u="$1" pw
+    if ! getent passwd "$u" >/dev/null; then
+        # a concurrent run may win the race: then the account exists and that is fine
+        useradd -m -s /bin/sh "$u" 2>/dev/null || getent passwd "$u" >/dev/null || {
+            echo "sshd_start: cannot create the local account '$u' (useradd)" >&2
+            return 1
+        }
+    fi
+    pw="$(getent shadow "$u" | cut -d: -f2)"
+    if [[ "$pw" == '!'* || -z "$pw" ]]; then
+        usermod -p '*' "$u" || return 1
+    fi
 }
 
 sshd_start() {
@@ -34,6 +59,10 @@ sshd_start() {
     SSHD_LOG="$SSHD_DIR/sshd.log"
     SSHD_CONFIG="$SSHD_DIR/sshd_config"
     SSHD_USER="$(id -un)"
+    if [[ -n "${SSHD_LOGIN_USER:-}" && "$(id -u)" == 0 ]]; then
+        _sshd_ensure_user "$SSHD_LOGIN_USER" || return 1
+        SSHD_USER="$SSHD_LOGIN_USER"
+    fi
     ssh-keygen -q -t ed25519 -N '' -C "standin-sshd" -f "$SSHD_DIR/hostkey" || return 1
     SSHD_HOSTKEY_PUB="$SSHD_DIR/hostkey.pub"
     local attempt
@@ -46,7 +75,7 @@ HostKey $SSHD_DIR/hostkey
 PidFile $SSHD_DIR/sshd.pid
 AuthorizedKeysFile none
 AuthorizedKeysCommand $SSHD_AUTHKEYS_CMD $STANDIN_URL %u $SSHD_INSTANCE
-AuthorizedKeysCommandUser $SSHD_USER
+AuthorizedKeysCommandUser $(id -un)
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no

@@ -258,6 +258,50 @@ test_retransmit(void **state)
 	cap_reset(&c);
 }
 
+/* The agent acks a later message while the oldest is unacked (it dropped
+ * the oldest: not ready yet): the oldest goes again at once, only once. */
+static void
+test_fast_retransmit(void **state)
+{
+	struct cx_dc dc;
+	struct cap c;
+	struct cx_ssmmsg m;
+
+	(void)state;
+	setup_dc(&dc, &c, 8);
+	dc.rto_ms = 200;
+	assert_int_equal(cx_dc_write(&dc, "ver", 3, 5000), 0);	/* seq 1 */
+	assert_int_equal(cx_dc_pump(&dc, 5000, 100), 0);
+	assert_int_equal(cx_dc_write(&dc, "kex", 3, 5009), 0);	/* seq 2 */
+	assert_int_equal(cx_dc_write(&dc, "ini", 3, 5009), 0);	/* seq 3 */
+	assert_int_equal(cx_dc_pump(&dc, 5009, 100), 0);
+	assert_int_equal(c.nf, 3);
+	/* seq 2 acked (buffered out of order by the agent): seq 1 again */
+	assert_int_equal(feed_ack(&dc, 2, 5010), 0);
+	assert_int_equal(c.nf, 4);
+	frame(&c, 3, &m);
+	assert_int_equal(m.seq, 1);
+	assert_memory_equal(c.f[3], c.f[0], c.n[0]);
+	assert_int_equal(dc.n_fast_resent, 1);
+	/* seq 3 acked too: no second early resend of seq 1 */
+	assert_int_equal(feed_ack(&dc, 3, 5011), 0);
+	assert_int_equal(c.nf, 4);
+	/* the RTO runs from the resend */
+	assert_int_equal(cx_dc_timeout_ms(&dc, 5010), (long)dc.rto_ms + 1);
+	assert_int_equal(feed_ack(&dc, 1, 5012), 0);
+	assert_int_equal(cx_dc_unacked(&dc), 0);
+	/* in order acks never resend */
+	assert_int_equal(cx_dc_write(&dc, "a", 1, 6000), 0);
+	assert_int_equal(cx_dc_write(&dc, "b", 1, 6000), 0);
+	assert_int_equal(cx_dc_pump(&dc, 6000, 100), 0);
+	assert_int_equal(feed_ack(&dc, 4, 6001), 0);
+	assert_int_equal(feed_ack(&dc, 5, 6002), 0);
+	assert_int_equal(c.nf, 6);
+	assert_int_equal(dc.n_fast_resent, 1);
+	cx_dc_clean_up(&dc);
+	cap_reset(&c);
+}
+
 static void
 test_reconnect_resends_all(void **state)
 {
@@ -465,6 +509,7 @@ main(void)
 		cmocka_unit_test(test_handshake_and_upload),
 		cmocka_unit_test(test_retransmit),
 		cmocka_unit_test(test_reconnect_resends_all),
+		cmocka_unit_test(test_fast_retransmit),
 		cmocka_unit_test(test_download_order),
 		cmocka_unit_test(test_closed_112),
 		cmocka_unit_test(test_finish),
