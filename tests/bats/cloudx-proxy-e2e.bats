@@ -145,6 +145,25 @@ $(uname -s)" ]
 	standin_wait_for '[.sessions[] | select(.status != "ended")] | length == 0' 10
 }
 
+@test "e2e: setup's own access check (ssh HOST exit) goes through the whole chain" {
+	# a second user HOME; the instance stopped again
+	local h2="$BATS_TEST_TMPDIR/home2"
+	mkdir -p "$h2"
+	moto_aws ec2 stop-instances --instance-ids "$ID" >/dev/null
+	[ "$(moto_state "$ID")" = stopped ]
+	HOME=$h2 AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=eu-west-1 \
+	    run -0 --separate-stderr cloudx-proxy setup --yes --instance "$ID"
+	[[ "$stderr" == *"SSH connection to cloudx-e2e-box works"* ]]
+	[ "$(moto_state "$ID")" = running ]
+	# accept-new put the host key under the instance id, in that HOME
+	run -0 ssh-keygen -F "$ID" -f "$h2/.ssh/known_hosts"
+	# ControlMaster=no: nothing left
+	for p in $(pgrep -f "$CX_BIN_DIR/(cloudx-proxy|cx-)|^ssh " 2>/dev/null); do
+		! tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "HOME=$h2"
+	done
+	standin_wait_for '[.sessions[] | select(.status != "ended")] | length == 0' 10
+}
+
 @test "e2e: scp both ways; a second connect reuses the ControlMaster (no new session, no AWS call)" {
 	ensure_setup
 	head -c 20000 /dev/urandom >"$BATS_TEST_TMPDIR/f"
