@@ -193,10 +193,16 @@ $(uname -s)" ]
 	standin_log | jq -e '[.[] | select(.op == "SendSSHPublicKey")] | last | .body.InstanceOSUser == "root"'
 }
 
-@test "e2e: a connect with no ControlMaster ends with ssh: session ended, no process left" {
+@test "e2e: a connect with no ControlMaster ends with ssh: session ended, no process left; an old ProxyCommand works" {
 	ensure_setup
 	run -0 --separate-stderr sshx1 cloudx-e2e-box 'echo done'
 	assert_output done
+	# an older ProxyCommand without --os-user %r still works (ec2-user)
+	if [ "$SSHD_USER" = ec2-user ]; then
+		run -0 --separate-stderr sshx1 -o "ProxyCommand=$CX_BIN_DIR/cloudx-proxy connect %h %p" \
+		    cloudx-e2e-box 'id -un'
+		assert_output ec2-user
+	fi
 	wait_until 10 no_procs_left
 	standin_wait_for '[.sessions[] | select(.status != "ended")] | length == 0' 10
 	standin_session | jq -e '.stats.in_bytes > 0 and .stats.out_bytes > 0'
