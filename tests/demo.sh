@@ -69,6 +69,7 @@ cleanup() {
 	set +e
 	if [ -f "$DEMO/home/.ssh/config" ]; then
 		ssh "${SSH_OPTS[@]}" -O exit "$HOST" >/dev/null 2>&1
+		wait_until 10 sh -c "! pgrep -f '^ssh: $DEMO/'"
 	fi
 	[ -n "${SSHD_PID:-}" ] && sshd_stop
 	[ -n "${STANDIN_PID:-}" ] && standin_stop
@@ -82,6 +83,8 @@ cleanup() {
 		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "HOME=$DEMO/home" &&
 		    left="$left $p"
 	done
+	# an ssh master's title ("ssh: <ControlPath> [mux]") hides its environ
+	for p in $(pgrep -f "^ssh: $DEMO/" 2>/dev/null); do left="$left $p"; done
 	if [ -n "$left" ]; then
 		echo "demo: still running:$left" >&2
 		rc=1

@@ -100,7 +100,9 @@ master_pid() {
 	[[ "$out" =~ pid=([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
 }
 
-# PIDs of our programs (and of ssh) started with this test HOME
+# PIDs of our programs (and of ssh) started with this test HOME, and of
+# ssh masters on its control sockets (a master's title overwrites its
+# /proc/PID/environ: "ssh: <ControlPath> [mux]")
 our_pids() {
 	local p
 	for p in $(pgrep -f "$CX_BIN_DIR/(cloudx-proxy|cx-)|^ssh |^scp " 2>/dev/null); do
@@ -108,6 +110,7 @@ our_pids() {
 		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
 		    grep -qx "HOME=$HOME_E2E" && echo "$p"
 	done
+	pgrep -f "^ssh: $HOME_E2E/" 2>/dev/null
 	return 0
 }
 no_procs_left() { [ -z "$(our_pids)" ]; }
@@ -170,6 +173,7 @@ $(uname -s)" ]
 	run -0 sshx cloudx-e2e-box true
 	pid=$(master_pid)
 	[ -n "$pid" ]
+	our_pids | grep -qx "$pid"	# the leftover check sees a master
 	sessions=$(standin_state | jq '.sessions | length')
 	calls=$(standin_log | jq length)
 	run -0 scpx "$BATS_TEST_TMPDIR/f" cloudx-e2e-box:e2e-copy
