@@ -64,6 +64,7 @@ DEMO=$(mktemp -d "${TMPDIR:-/tmp}/cloudx-demo.XXXXXX") || die "cannot create a t
 MOTO_PID= STANDIN_PID= SSHD_PID=
 HOST=cloudx-demo-demo
 STARTED=()	# every PID we started, checked at the end
+SSH_OPTS=()
 cleanup() {
 	local rc=$? p left=
 	set +e
