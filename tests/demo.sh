@@ -89,7 +89,7 @@ cleanup() {
 	if [ -n "$left" ]; then
 		echo "demo: still running:$left" >&2
 		rc=1
-	elif [ "$rc" = 0 ]; then
+	elif [ "${#STARTED[@]}" -gt 0 ]; then
 		echo "Stopped moto_server, the SSM stand-in and sshd (PIDs ${STARTED[*]}); nothing left running."
 	fi
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then
