@@ -4,7 +4,7 @@
 PKGS="build-essential pkg-config libcurl4-openssl-dev libssl-dev libcjson-dev
 libexpat1-dev libcmocka-dev bats bats-support bats-assert bats-file jq
 openssh-server openssh-client mandoc expect tmux curl procps psmisc
-util-linux valgrind python3 man-db clang libclang-rt-14-dev"
+util-linux bsdutils passwd valgrind python3 man-db clang libclang-rt-14-dev"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
