@@ -77,6 +77,10 @@ check-asan: asan
 check-valgrind: all
 	@CX_BIN=$(B) CX_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" tests/run-all
 
+# the tunnel end-to-end tests with cx-tunnel under valgrind (errors, leaks)
+check-valgrind-tunnel: all
+	@CX_BIN=$(B) tests/valgrind-tunnel
+
 demo: all
 	@CX_BIN=$(B) tests/demo.sh
 
@@ -129,4 +133,4 @@ clean:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:
-.PHONY: all asan deps check check-asan check-valgrind demo lint install uninstall clean fuzz fuzz-build fuzz-smoke fuzz-lib
+.PHONY: all asan deps check check-asan check-valgrind check-valgrind-tunnel demo lint install uninstall clean fuzz fuzz-build fuzz-smoke fuzz-lib
