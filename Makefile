@@ -86,7 +86,7 @@ demo: all
 FUZZSRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZSRC))
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
 fuzz-lib:
 	$(MAKE) B=build-fuzz CC=clang HARDEN= LDFLAGS= CFLAGS="$(FUZZ_FLAGS)" build-fuzz/libcx.a

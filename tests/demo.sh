@@ -64,11 +64,13 @@ DEMO=$(mktemp -d "${TMPDIR:-/tmp}/cloudx-demo.XXXXXX") || die "cannot create a t
 MOTO_PID= STANDIN_PID= SSHD_PID=
 HOST=cloudx-demo-demo
 STARTED=()	# every PID we started, checked at the end
+SSH_OPTS=()
 cleanup() {
 	local rc=$? p left=
 	set +e
 	if [ -f "$DEMO/home/.ssh/config" ]; then
 		ssh "${SSH_OPTS[@]}" -O exit "$HOST" >/dev/null 2>&1
+		wait_until 10 sh -c "! pgrep -f '^ssh: $DEMO/'"
 	fi
 	[ -n "${SSHD_PID:-}" ] && sshd_stop
 	[ -n "${STANDIN_PID:-}" ] && standin_stop
@@ -82,10 +84,12 @@ cleanup() {
 		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "HOME=$DEMO/home" &&
 		    left="$left $p"
 	done
+	# an ssh master's title ("ssh: <ControlPath> [mux]") hides its environ
+	for p in $(pgrep -f "^ssh: $DEMO/" 2>/dev/null); do left="$left $p"; done
 	if [ -n "$left" ]; then
 		echo "demo: still running:$left" >&2
 		rc=1
-	elif [ "$rc" = 0 ]; then
+	elif [ "${#STARTED[@]}" -gt 0 ]; then
 		echo "Stopped moto_server, the SSM stand-in and sshd (PIDs ${STARTED[*]}); nothing left running."
 	fi
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then

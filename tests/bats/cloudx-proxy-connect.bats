@@ -70,8 +70,9 @@ cloudX"
 	FAKE_DELAY_CX_PUSHKEY=1 run -0 drv connect "$ID" </dev/null
 	push_done=$(cat "$FAKE_LOG.done.cx-pushkey")
 	start=$(standin_log | jq '[.[] | select(.op == "StartSession")][0].time')
-	# StartSession was answered before the (1 s) push finished
-	awk -v s="$start" -v p="$push_done" 'BEGIN { exit !(s < p - 0.5) }'
+	# StartSession was answered before the (1 s) push finished; one
+	# after the other, it could only come after
+	awk -v s="$start" -v p="$push_done" 'BEGIN { exit !(s < p) }'
 	jq -e .Session.SessionId "$FAKE_LOG.context"
 }
 

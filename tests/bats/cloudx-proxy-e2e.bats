@@ -100,7 +100,9 @@ master_pid() {
 	[[ "$out" =~ pid=([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
 }
 
-# PIDs of our programs (and of ssh) started with this test HOME
+# PIDs of our programs (and of ssh) started with this test HOME, and of
+# ssh masters on its control sockets (a master's title overwrites its
+# /proc/PID/environ: "ssh: <ControlPath> [mux]")
 our_pids() {
 	local p
 	for p in $(pgrep -f "$CX_BIN_DIR/(cloudx-proxy|cx-)|^ssh |^scp " 2>/dev/null); do
@@ -108,6 +110,7 @@ our_pids() {
 		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
 		    grep -qx "HOME=$HOME_E2E" && echo "$p"
 	done
+	pgrep -f "^ssh: $HOME_E2E/" 2>/dev/null
 	return 0
 }
 no_procs_left() { [ -z "$(our_pids)" ]; }
@@ -145,12 +148,32 @@ $(uname -s)" ]
 	standin_wait_for '[.sessions[] | select(.status != "ended")] | length == 0' 10
 }
 
+@test "e2e: setup's own access check (ssh HOST exit) goes through the whole chain" {
+	# a second user HOME; the instance stopped again
+	local h2="$BATS_TEST_TMPDIR/home2"
+	mkdir -p "$h2"
+	moto_aws ec2 stop-instances --instance-ids "$ID" >/dev/null
+	[ "$(moto_state "$ID")" = stopped ]
+	HOME=$h2 AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=eu-west-1 \
+	    run -0 --separate-stderr cloudx-proxy setup --yes --instance "$ID"
+	[[ "$stderr" == *"SSH connection to cloudx-e2e-box works"* ]]
+	[ "$(moto_state "$ID")" = running ]
+	# accept-new put the host key under the instance id, in that HOME
+	run -0 ssh-keygen -F "$ID" -f "$h2/.ssh/known_hosts"
+	# ControlMaster=no: nothing left
+	for p in $(pgrep -f "$CX_BIN_DIR/(cloudx-proxy|cx-)|^ssh " 2>/dev/null); do
+		! tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "HOME=$h2"
+	done
+	standin_wait_for '[.sessions[] | select(.status != "ended")] | length == 0' 10
+}
+
 @test "e2e: scp both ways; a second connect reuses the ControlMaster (no new session, no AWS call)" {
 	ensure_setup
 	head -c 20000 /dev/urandom >"$BATS_TEST_TMPDIR/f"
 	run -0 sshx cloudx-e2e-box true
 	pid=$(master_pid)
 	[ -n "$pid" ]
+	our_pids | grep -qx "$pid"	# the leftover check sees a master
 	sessions=$(standin_state | jq '.sessions | length')
 	calls=$(standin_log | jq length)
 	run -0 scpx "$BATS_TEST_TMPDIR/f" cloudx-e2e-box:e2e-copy
@@ -174,10 +197,16 @@ $(uname -s)" ]
 	standin_log | jq -e '[.[] | select(.op == "SendSSHPublicKey")] | last | .body.InstanceOSUser == "root"'
 }
 
-@test "e2e: a connect with no ControlMaster ends with ssh: session ended, no process left" {
+@test "e2e: a connect with no ControlMaster ends with ssh: session ended, no process left; an old ProxyCommand works" {
 	ensure_setup
 	run -0 --separate-stderr sshx1 cloudx-e2e-box 'echo done'
 	assert_output done
+	# an older ProxyCommand without --os-user %r still works (ec2-user)
+	if [ "$SSHD_USER" = ec2-user ]; then
+		run -0 --separate-stderr sshx1 -o "ProxyCommand=$CX_BIN_DIR/cloudx-proxy connect %h %p" \
+		    cloudx-e2e-box 'id -un'
+		assert_output ec2-user
+	fi
 	wait_until 10 no_procs_left
 	standin_wait_for '[.sessions[] | select(.status != "ended")] | length == 0' 10
 	standin_session | jq -e '.stats.in_bytes > 0 and .stats.out_bytes > 0'

@@ -28,6 +28,19 @@ SSHD_HELPERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SSHD_AUTHKEYS_CMD="${SSHD_AUTHKEYS_CMD:-$(cd "$SSHD_HELPERS_DIR/../standin" && pwd)/authorized-keys}"
 SSHD_BIN="${SSHD_BIN:-/usr/sbin/sshd}"
 
+# _sshd_path_safe PATH: 0 if sshd (as root) accepts PATH as AuthorizedKeysCommand: it and
+# every folder up to / owned by root and not group/world writable (so not under /tmp).
+_sshd_path_safe() {
+    local p
+    p="$(readlink -f "$1")" || return 1
+    while :; do
+        [[ "$(stat -c %u "$p")" == 0 ]] || return 1
+        (( (8#$(stat -c %a "$p") & 8#022) == 0 )) || return 1
+        [[ "$p" == / ]] && return 0
+        p="$(dirname "$p")"
+    done
+}
+
 _sshd_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -64,6 +77,13 @@ sshd_start() {
         SSHD_USER="$SSHD_LOGIN_USER"
     fi
     ssh-keygen -q -t ed25519 -N '' -C "standin-sshd" -f "$SSHD_DIR/hostkey" || return 1
+    # As root sshd refuses a command under a world-writable folder (a checkout in /tmp): it
+    # then gets a copy in its private /run (see below).
+    local akc="$SSHD_AUTHKEYS_CMD" akc_copy=
+    if [[ "$(id -u)" == 0 ]] && ! _sshd_path_safe "$akc"; then
+        akc_copy="$akc"
+        akc=/run/cx-sshd/authorized-keys
+    fi
     SSHD_HOSTKEY_PUB="$SSHD_DIR/hostkey.pub"
     local attempt
     for attempt in 1 2 3 4 5; do
@@ -74,7 +94,7 @@ Port $SSHD_PORT
 HostKey $SSHD_DIR/hostkey
 PidFile $SSHD_DIR/sshd.pid
 AuthorizedKeysFile none
-AuthorizedKeysCommand $SSHD_AUTHKEYS_CMD $STANDIN_URL %u $SSHD_INSTANCE
+AuthorizedKeysCommand $akc $STANDIN_URL %u $SSHD_INSTANCE
 AuthorizedKeysCommandUser $(id -un)
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -90,8 +110,11 @@ CFG
         if [[ "$(id -u)" == 0 ]]; then
             # private /run: sshd as root insists on /run/sshd (privilege separation directory)
             unshare --mount --propagation private sh -c \
-                'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec "$0" -D -e -f "$1"' \
-                "$SSHD_BIN" "$SSHD_CONFIG" </dev/null >"$SSHD_LOG" 2>&1 3>&- &
+                'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd &&
+                 if [ -n "$2" ]; then mkdir -m 755 /run/cx-sshd &&
+                     cp "$2" /run/cx-sshd/authorized-keys && chmod 755 /run/cx-sshd/authorized-keys; fi &&
+                 exec "$0" -D -e -f "$1"' \
+                "$SSHD_BIN" "$SSHD_CONFIG" "$akc_copy" </dev/null >"$SSHD_LOG" 2>&1 3>&- &
         else
             "$SSHD_BIN" -D -e -f "$SSHD_CONFIG" </dev/null >"$SSHD_LOG" 2>&1 3>&- &
         fi
