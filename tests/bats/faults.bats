@@ -29,6 +29,7 @@ setup() {
 }
 
 teardown() {
+	wsfix_stop
 	if [ -n "$MOUNTED" ]; then
 		umount "$MOUNTED" || true
 	fi
@@ -253,7 +254,112 @@ build_shim() {
 
 # --- the data channel (needs cx-tunnel) ------------------------------------------
 
-@test "faults: websocket dropped mid-transfer, gateway stops acking, giant frame" {
-	command -v cx-tunnel >/dev/null || skip "cx-tunnel is not built yet (branch tunnel)"
-	skip "the stand-in switches are wired once cx-tunnel lands"
+IID=i-0fa017fa017fa0170
+
+# wsfix N CONFIG: a stand-in (keys known, instance running, no pacing) with
+# the data-channel switches CONFIG, relaying to a loopback echo target that
+# ends the session after N bytes; N random bytes in $T/in; all by PID
+wsfix() {
+	T=$BATS_TEST_TMPDIR
+	. "$CX_ROOT/tests/helpers/standin.bash"
+	standin_start --keys "AKIAWSFAULT:ws-fault-secret" --set \
+	    "{\"static_instances\":{\"$IID\":{\"state\":\"running\"}},\"pace_ms\":0}" ||
+	    fail "stand-in did not start"
+	python3 "$CX_ROOT/tests/standin/echo.py" --port-file "$T/echo.port" \
+	    --close-after "$1" </dev/null >/dev/null 2>&1 3>&- &
+	ECHO_PID=$!
+	wait_until 10 test -s "$T/echo.port"
+	standin_config "{\"targets\":{\"$IID\":\"127.0.0.1:$(cat "$T/echo.port")\"}}"
+	standin_config "$2"
+	jq -n --arg iid "$IID" '{Version:1,AccessKeyId:"AKIAWSFAULT",
+	    SecretAccessKey:"ws-fault-secret",Region:"eu-west-1",
+	    Instance:{InstanceId:$iid}}' >"$T/ctx.json"
+	chmod 600 "$T/ctx.json"
+	head -c "$1" /dev/urandom >"$T/in"
+}
+
+# tunnel S: cx-tunnel (bounded by S seconds) with $T/in on a stdin that
+# never reaches EOF (the session ends from the far side); sets st, err
+tunnel() {
+	mkfifo "$T/fifo"
+	exec 7<>"$T/fifo"
+	cat "$T/in" >&7 3>&- &
+	CAT_PID=$!
+	st=0
+	SECONDS=0
+	timeout "$1" ${CX_WRAP:-} "$CX_BIN_DIR/cx-tunnel" --context "$T/ctx.json" \
+	    "$IID" 22 <"$T/fifo" >"$T/out" 2>"$T/err" 7>&- 3>&- || st=$?
+	took=$SECONDS
+	exec 7>&-
+	stop_pid "$CAT_PID"
+	CAT_PID=
+	err=$(cat "$T/err")
+}
+
+wsfix_stop() {
+	[ -n "${CAT_PID:-}" ] && stop_pid "$CAT_PID"
+	[ -n "${ECHO_PID:-}" ] && stop_pid "$ECHO_PID"
+	[ -n "${STANDIN_PID:-}" ] && standin_stop
+	ECHO_PID= CAT_PID=
+	exec 7>&- 2>/dev/null || true
+}
+
+acking_stopped() {
+	[ "$(sess_stat ignored_after_stop_acking)" -gt 0 ]
+}
+
+sess_stat() {
+	standin_state | jq -r "[.sessions[] | .stats.$1 // .$1 // 0] | add // 0"
+}
+
+@test "faults: websocket dropped mid-transfer: cx-tunnel resumes, the bytes arrive exact" {
+	wsfix 2000000 '{"drop_after_bytes":300000}'
+	tunnel 20
+	[ "$st" -eq 0 ] || fail "exit $st after ${took}s: $err"
+	cmp "$T/in" "$T/out" || fail "bytes differ after the resume"
+	[ "$(sess_stat drops)" -ge 1 ] || fail "the websocket was not dropped"
+	standin_state | jq -e '[.sessions[] | .resumes // .stats.resumes // 0] | add >= 1' >/dev/null ||
+	    standin_log | grep -q ResumeSession || fail "no ResumeSession"
+}
+
+@test "faults: a gateway that stops acking: SIGTERM still ends cx-tunnel within 6 s, one clear warning" {
+	# cx-tunnel has no stall timeout of its own yet (it retransmits the
+	# oldest message at the 1 s RTO cap); the bound is that the user's
+	# signal (ssh closing, Ctrl-C) ends it: window wait <= 5 s, then exit
+	wsfix 2000000 '{"stop_acking_after_bytes":100000}'
+	mkfifo "$T/fifo"
+	exec 7<>"$T/fifo"
+	cat "$T/in" >&7 3>&- &
+	CAT_PID=$!
+	timeout 30 "$CX_BIN_DIR/cx-tunnel" --context "$T/ctx.json" "$IID" 22 \
+	    <"$T/fifo" >"$T/out" 2>"$T/err" 7>&- 3>&- &
+	local pid=$!
+	wait_until 15 acking_stopped ||
+	    fail "the gateway never stopped acking"
+	local tpid
+	tpid=$(pgrep -P "$pid" | head -1)
+	[ -n "$tpid" ] || fail "cx-tunnel is not running"
+	SECONDS=0
+	kill -TERM "$tpid"
+	st=0
+	wait "$pid" || st=$?
+	took=$SECONDS
+	[ "$st" -ne 124 ] || fail "cx-tunnel ignored SIGTERM: $(cat "$T/err")"
+	[ "$took" -le 7 ] || fail "SIGTERM took ${took}s"
+	grep -q 'were not acknowledged before the end' "$T/err" ||
+	    fail "no clear line: $(cat "$T/err")"
+	# less than everything arrived, and what did is a prefix of the input
+	local n
+	n=$(stat -c %s "$T/out")
+	[ "$n" -lt 2000000 ]
+	cmp -n "$n" "$T/in" "$T/out"
+}
+
+@test "faults: a giant frame (2^40 bytes announced) from the gateway: clean error, resumed, bytes exact" {
+	wsfix 300000 '{"giant_frame":true}'
+	tunnel 20
+	[ "$(sess_stat giant_frames)" -ge 1 ] || fail "no giant frame was sent"
+	[ "$st" -eq 0 ] || fail "exit $st after ${took}s: $err"
+	[[ "$err" == *"data channel lost, resuming session"* ]] || fail "no clear line: $err"
+	cmp "$T/in" "$T/out" || fail "bytes differ after the giant frame"
 }
