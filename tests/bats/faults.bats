@@ -265,7 +265,7 @@ build_shim() {
 	    standin_log | grep -q ResumeSession || fail "no ResumeSession"
 }
 
-@test "faults: a gateway that stops acking: SIGTERM still ends cx-tunnel within 6 s, one clear warning" {
+@test "faults: a gateway that stops acking: SIGTERM still ends cx-tunnel within 7 s, one clear warning" {
 	# cx-tunnel has no stall timeout of its own yet (it retransmits the
 	# oldest message at the 1 s RTO cap); the bound is that the user's
 	# signal (ssh closing, Ctrl-C) ends it: window wait <= 5 s, then exit

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Secrets audit: canary values for the secret key, the session token, the
-# SSO token (and, once cx-tunnel lands, the stream token) go through a
+# SSO token and the SSM stream token (TokenValue) go through a
 # connect, a setup and the credential chain; the test fails if a canary
 # shows up in any of our processes' argv or environment other than where
 # the user put it, in stderr (at -vv), in any file of the throw-away HOME
