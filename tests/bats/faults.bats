@@ -7,6 +7,7 @@
 # frame.
 
 load ../helpers/common
+load ../helpers/wsfault
 
 setup_file() {
 	FAULT_DIR=$(mktemp -d "${BATS_FILE_TMPDIR:-/tmp}/fault.XXXXXX")
@@ -29,6 +30,7 @@ setup() {
 }
 
 teardown() {
+	wsfix_stop
 	if [ -n "$MOUNTED" ]; then
 		umount "$MOUNTED" || true
 	fi
@@ -253,7 +255,54 @@ build_shim() {
 
 # --- the data channel (needs cx-tunnel) ------------------------------------------
 
-@test "faults: websocket dropped mid-transfer, gateway stops acking, giant frame" {
-	command -v cx-tunnel >/dev/null || skip "cx-tunnel is not built yet (branch tunnel)"
-	skip "the stand-in switches are wired once cx-tunnel lands"
+@test "faults: websocket dropped mid-transfer: cx-tunnel resumes, the bytes arrive exact" {
+	wsfix 2000000 '{"drop_after_bytes":300000}'
+	tunnel 20
+	[ "$st" -eq 0 ] || fail "exit $st after ${took}s: $err"
+	cmp "$T/in" "$T/out" || fail "bytes differ after the resume"
+	[ "$(sess_stat drops)" -ge 1 ] || fail "the websocket was not dropped"
+	standin_state | jq -e '[.sessions[] | .resumes // .stats.resumes // 0] | add >= 1' >/dev/null ||
+	    standin_log | grep -q ResumeSession || fail "no ResumeSession"
+}
+
+@test "faults: a gateway that stops acking: SIGTERM still ends cx-tunnel within 7 s, one clear warning" {
+	# cx-tunnel has no stall timeout of its own yet (it retransmits the
+	# oldest message at the 1 s RTO cap); the bound is that the user's
+	# signal (ssh closing, Ctrl-C) ends it: window wait <= 5 s, then exit
+	wsfix 2000000 '{"stop_acking_after_bytes":100000}'
+	mkfifo "$T/fifo"
+	exec 7<>"$T/fifo"
+	cat "$T/in" >&7 3>&- &
+	CAT_PID=$!
+	timeout 30 "$CX_BIN_DIR/cx-tunnel" --context "$T/ctx.json" "$IID" 22 \
+	    <"$T/fifo" >"$T/out" 2>"$T/err" 7>&- 3>&- &
+	local pid=$!
+	wait_until 15 acking_stopped ||
+	    fail "the gateway never stopped acking"
+	local tpid
+	tpid=$(pgrep -P "$pid" | head -1)
+	[ -n "$tpid" ] || fail "cx-tunnel is not running"
+	SECONDS=0
+	kill -TERM "$tpid"
+	st=0
+	wait "$pid" || st=$?
+	took=$SECONDS
+	[ "$st" -ne 124 ] || fail "cx-tunnel ignored SIGTERM: $(cat "$T/err")"
+	[ "$took" -le 7 ] || fail "SIGTERM took ${took}s"
+	grep -q 'were not acknowledged before the end' "$T/err" ||
+	    fail "no clear line: $(cat "$T/err")"
+	# less than everything arrived, and what did is a prefix of the input
+	local n
+	n=$(stat -c %s "$T/out")
+	[ "$n" -lt 2000000 ]
+	cmp -n "$n" "$T/in" "$T/out"
+}
+
+@test "faults: a giant frame (2^40 bytes announced) from the gateway: clean error, resumed, bytes exact" {
+	wsfix 300000 '{"giant_frame":true}'
+	tunnel 20
+	[ "$(sess_stat giant_frames)" -ge 1 ] || fail "no giant frame was sent"
+	[ "$st" -eq 0 ] || fail "exit $st after ${took}s: $err"
+	[[ "$err" == *"data channel lost, resuming session"* ]] || fail "no clear line: $err"
+	cmp "$T/in" "$T/out" || fail "bytes differ after the giant frame"
 }

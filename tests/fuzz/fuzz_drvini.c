@@ -106,19 +106,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* greedy subsequence match of the kept lines */
 	have = next_line(orig, olen, &op, &ol, &on);
 	while (next_line(t, b.len, &np, &nl, &nn)) {
-		/* a key line of ours that is not there any more was
-		 * replaced */
-		while (have && is_key_line(ol, on, nk) &&
-		    !same(ol, on, nl, nn))
-			have = next_line(orig, olen, &op, &ol, &on);
 		if (have && same(ol, on, nl, nn)) {
 			have = next_line(orig, olen, &op, &ol, &on);
 			continue;
 		}
 		FZ_ASSERT(allowed(nl, nn, nk, section));
+		/* "key = value" in place of one old line of that key */
+		if (have && is_key_line(ol, on, nk) && is_key_line(nl, nn, nk))
+			have = next_line(orig, olen, &op, &ol, &on);
 	}
-	while (have && is_key_line(ol, on, nk))
-		have = next_line(orig, olen, &op, &ol, &on);
 	FZ_ASSERT(!have);
 	for (k = 0; k < nk; k++) {
 		FZ_ASSERT(cx_drv_ini_get(t, section, keys[k], &v) == 0);

@@ -66,6 +66,7 @@ DEFAULT_CONFIG = {
     "resume_new_url": False,          # ResumeSession returns a new StreamUrl (&cell-number=N)
     "resume_omit_nulls": False,       # ended session: omit TokenValue/StreamUrl instead of null
     "session_id_prefix": "standin",
+    "token_prefix": "",               # TokenValue = this prefix + random (a canary for secret audits)
     # --- EC2 Instance Connect
     "key_ttl": 60.0,                  # s a pushed key stays valid
     "sshd_instance": None,            # instance id used by /standin/keys when none is given
@@ -1682,7 +1683,8 @@ class Session:
             return v
 
     def issue_token(self):
-        tok = base64.urlsafe_b64encode(os.urandom(96)).decode().rstrip("=")
+        tok = str(CFG.get("token_prefix") or "") + \
+            base64.urlsafe_b64encode(os.urandom(96)).decode().rstrip("=")
         with STATE.lock:
             for t, (sid, _k) in list(STATE.tokens.items()):
                 if sid == self.sid:
