@@ -107,7 +107,7 @@ fuzz: fuzz-build
 	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
 
 fuzz-smoke: fuzz-build
-	@tests/fuzz/run $${FUZZ_SECONDS:-10} $(FUZZERS)
+	@FUZZ_SEED=$${FUZZ_SEED:-1} tests/fuzz/run $${FUZZ_SECONDS:-10} $(FUZZERS)
 
 lint:
 	! grep -rnE '\b(strcpy|strcat|v?sprintf|gets|atoi|atol|strtok|system|popen)\(' cmd lib
