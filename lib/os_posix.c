@@ -443,17 +443,26 @@ cx_strtonum(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
+static int
+two_digits(const char *p)
+{
+	if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]))
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
 int
 cx_parse_iso8601(const char *s, time_t *out)
 {
 	struct tm tm;
 	const char *p;
-	int off = 0, sign, hh, mm;
+	int off = 0, hh, mm;
 	time_t t;
 
 	memset(&tm, 0, sizeof(tm));
 	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (p == NULL)
+	if (p == NULL || !isdigit((unsigned char)s[0]) ||
+	    tm.tm_year < 70 || tm.tm_year > 9999 - 1900)
 		return CX_ERR_INPUT;
 	if (*p == '.') {
 		for (p++; isdigit((unsigned char)*p); p++)
@@ -462,14 +471,13 @@ cx_parse_iso8601(const char *s, time_t *out)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 &&
-		    sscanf(p + 1, "%2d%2d", &hh, &mm) != 2)
+		/* exactly +HH:MM or +HHMM */
+		hh = two_digits(p + 1);
+		mm = p[3] == ':' ? two_digits(p + 4) : two_digits(p + 3);
+		if (hh < 0 || hh > 23 || mm < 0 || mm > 59)
 			return CX_ERR_INPUT;
-		off = sign * (hh * 3600 + mm * 60);
-		p += strlen(p);
-	} else if (*p != '\0') {
-		return CX_ERR_INPUT;
+		off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
+		p += p[3] == ':' ? 6 : 5;
 	}
 	if (*p != '\0')
 		return CX_ERR_INPUT;

@@ -92,6 +92,16 @@ test_iso8601(void **state)
 	assert_int_equal(cx_parse_iso8601("2025-01-02 03:04:05", &t), CX_ERR_INPUT);
 	assert_int_equal(cx_parse_iso8601("2025-01-02T03:04:05Zjunk", &t),
 	    CX_ERR_INPUT);
+	assert_int_equal(cx_parse_iso8601("2025-01-02T03:04:05-0130", &t), 0);
+	assert_int_equal(t, 1735787045 + 5400);
+	/* found by fuzz_creds: year 0 and an offset with trailing digits
+	 * parsed, then could not be written back */
+	assert_int_equal(cx_parse_iso8601("0-01-02T03:04:23+30120", &t),
+	    CX_ERR_INPUT);
+	assert_int_equal(cx_parse_iso8601("2025-01-02T03:04:23+30:00", &t),
+	    CX_ERR_INPUT);
+	assert_int_equal(cx_parse_iso8601("2025-01-02T03:04:23+01:0", &t),
+	    CX_ERR_INPUT);
 }
 
 static void
