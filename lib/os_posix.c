@@ -472,9 +472,11 @@ cx_parse_iso8601(const char *s, time_t *out)
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		/* exactly +HH:MM or +HHMM */
-		hh = two_digits(p + 1);
+		/* (two_digits stops at a NUL: nothing past the end is read) */
+		if ((hh = two_digits(p + 1)) < 0 || hh > 23)
+			return CX_ERR_INPUT;
 		mm = p[3] == ':' ? two_digits(p + 4) : two_digits(p + 3);
-		if (hh < 0 || hh > 23 || mm < 0 || mm > 59)
+		if (mm < 0 || mm > 59)
 			return CX_ERR_INPUT;
 		off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
 		p += p[3] == ':' ? 6 : 5;

@@ -102,6 +102,12 @@ test_iso8601(void **state)
 	    CX_ERR_INPUT);
 	assert_int_equal(cx_parse_iso8601("2025-01-02T03:04:23+01:0", &t),
 	    CX_ERR_INPUT);
+	assert_int_equal(cx_parse_iso8601("2025-01-02T03:04:05-", &t),
+	    CX_ERR_INPUT);
+	assert_int_equal(cx_parse_iso8601("2025-01-02T03:04:05+1", &t),
+	    CX_ERR_INPUT);
+	assert_int_equal(cx_parse_iso8601("2025-01-02T03:04:05+01", &t),
+	    CX_ERR_INPUT);
 }
 
 static void
