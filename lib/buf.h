@@ -43,4 +43,7 @@ const char *cx_buf_str(const struct cx_buf *b);
 char *cx_buf_steal_str(struct cx_buf *b);
 void cx_buf_clean_up(struct cx_buf *b);
 
+/* Value of one hex digit (either case), or -1. */
+int cx_hexval(int c);
+
 #endif

@@ -115,18 +115,6 @@ cx_sigv4_uri_encode(struct cx_buf *out, const char *s, size_t len,
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX escapes of s[0..len) and re-encodes the bytes canonically
  * into a malloc'd string. */
 static int
@@ -144,8 +132,8 @@ canon_component(const char *s, size_t len, char **out)
 	for (i = 0; i < len; i++) {
 		if (s[i] == '%') {
 			if (i + 2 >= len ||
-			    (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+			    (hi = cx_hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = cx_hexval((unsigned char)s[i + 2])) < 0) {
 				r = CX_ERR_INPUT;
 				goto out;
 			}

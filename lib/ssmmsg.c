@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "buf.h"
 #include "cxerr.h"
 #include "os.h"
 #include "ssmmsg.h"
@@ -121,18 +122,6 @@ cx_ssmmsg_encode(unsigned char *out, size_t cap, const char *type,
 	return CX_SSMMSG_HDR + plen;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 cx_uuid_parse(const char *s, unsigned char b[16])
 {
@@ -145,7 +134,8 @@ cx_uuid_parse(const char *s, unsigned char b[16])
 			i++;
 			continue;
 		}
-		if ((hi = hexval(s[i])) < 0 || (lo = hexval(s[i + 1])) < 0)
+		if ((hi = cx_hexval(s[i])) < 0 ||
+		    (lo = cx_hexval(s[i + 1])) < 0)
 			return CX_ERR_INPUT;
 		b[n++] = (unsigned char)(hi << 4 | lo);
 		i += 2;
