@@ -211,6 +211,10 @@ on_ack(struct cx_dc *dc, const struct cx_ssmmsg *m, uint64_t now_ms)
 		cx_dc_rtt_sample(dc, (double)(now_ms - s->last_sent_ms));
 	sent = s->last_sent_ms;
 	s->seq = -1;
+	if (seq == dc->out_head) {
+		dc->progress_ms = now_ms ? now_ms : 1;
+		dc->n_progress++;
+	}
 	while (dc->out_head < dc->out_next && slot(dc, dc->out_head)->seq < 0)
 		dc->out_head++;
 	if (dc->out_unsent < dc->out_head)
@@ -390,8 +394,10 @@ cx_dc_on_message(struct cx_dc *dc, const void *frame, size_t n,
 		return 0;
 	}
 	if (strcmp(m.type, CX_SSM_START) == 0) {
-		if (dc->paused)
+		if (dc->paused) {
 			cx_debug(1, "data channel: publication resumed");
+			dc->progress_ms = now_ms ? now_ms : 1;
+		}
 		dc->paused = 0;
 		return 0;
 	}
@@ -458,6 +464,11 @@ cx_dc_pump(struct cx_dc *dc, uint64_t now_ms, size_t max_new)
 
 	if (!dc->connected || dc->paused)
 		return 0;
+	/* the stall clock starts when something is first in flight */
+	if (dc->progress_ms == 0 || (dc->out_head == dc->out_unsent &&
+	    dc->out_unsent < dc->out_next &&
+	    slot(dc, dc->out_unsent)->last_sent_ms == 0))
+		dc->progress_ms = now_ms ? now_ms : 1;
 	/* §10: only the oldest unacked message is checked against RTO */
 	if (dc->out_head < dc->out_unsent) {
 		s = slot(dc, dc->out_head);
@@ -509,6 +520,7 @@ cx_dc_reconnected(struct cx_dc *dc)
 	dc->connected = 1;
 	dc->paused = 0;
 	dc->out_unsent = dc->out_head;
+	dc->progress_ms = 0;	/* restarted by the next cx_dc_pump() */
 }
 
 int
@@ -526,6 +538,15 @@ cx_dc_finish(struct cx_dc *dc, uint64_t now_ms)
 	default:
 		return 0;
 	}
+}
+
+uint64_t
+cx_dc_stalled_ms(const struct cx_dc *dc, uint64_t now_ms)
+{
+	if (!dc->connected || dc->paused || dc->out_head >= dc->out_unsent ||
+	    dc->progress_ms == 0 || now_ms <= dc->progress_ms)
+		return 0;
+	return now_ms - dc->progress_ms;
 }
 
 size_t

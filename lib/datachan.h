@@ -92,6 +92,9 @@ struct cx_dc {
 	uint64_t bytes_up, bytes_down;
 	int64_t fast_resent;	/* head already fast-retransmitted, or -1 */
 	uint64_t n_fast_resent;
+	/* stall detection: when the oldest unacked message last moved (0:
+	 * at the next cx_dc_pump()), and how many times it did */
+	uint64_t progress_ms, n_progress;
 };
 
 #define CX_DC_RTO_INIT_MS	200.0
@@ -140,6 +143,14 @@ void cx_dc_reconnected(struct cx_dc *dc);
 
 /* stdin ended: drain, then send the TerminateSession flag. */
 int cx_dc_finish(struct cx_dc *dc, uint64_t now_ms);
+
+/*
+ * How long messages have been in flight without the oldest being acked
+ * (0 while nothing is in flight, disconnected or paused).  The clock
+ * restarts when the oldest is acked, when something is sent with nothing
+ * in flight, after a reconnect and when publication resumes.
+ */
+uint64_t cx_dc_stalled_ms(const struct cx_dc *dc, uint64_t now_ms);
 
 /* Outgoing messages not yet acked. */
 size_t cx_dc_unacked(const struct cx_dc *dc);

@@ -36,6 +36,8 @@ struct tun {
 	char client_id[37];
 	int stdin_eof, stdout_dead, finishing, finish_sent;
 	uint64_t finish_at, next_ping, next_pace, hs_deadline;
+	int stall_resumed;	/* resumed for a stall ... */
+	uint64_t stall_progress; /* ... when dc.n_progress was this */
 	unsigned char *inbuf;
 };
 
@@ -490,6 +492,37 @@ step(struct tun *t, uint64_t now, int *lost)
 	return 0;
 }
 
+static uint64_t
+stall_ms(const struct tun *t)
+{
+	return (uint64_t)opt_ms(t->o->stall_ms, 20000);
+}
+
+/*
+ * Messages in flight and none acked for stall_ms: the connection is dead
+ * without saying so (a NAT forgot it, the gateway hung).  Resume the
+ * session once; if nothing moves after that either, give up.
+ */
+static int
+check_stall(struct tun *t, uint64_t now)
+{
+	uint64_t st = cx_dc_stalled_ms(&t->dc, now);
+
+	if (st < stall_ms(t))
+		return 0;
+	if (t->stall_resumed && t->dc.n_progress == t->stall_progress) {
+		cx_error("the data channel stalled: nothing acknowledged for "
+		    "%llu s, even after resuming the session",
+		    (unsigned long long)(st / 1000));
+		return CX_ERR_SESSION;
+	}
+	cx_warn("nothing acknowledged for %llu s: reconnecting the data "
+	    "channel", (unsigned long long)(st / 1000));
+	t->stall_resumed = 1;
+	t->stall_progress = t->dc.n_progress;
+	return reconnect(t);
+}
+
 static int
 relay(struct tun *t)
 {
@@ -520,6 +553,8 @@ relay(struct tun *t)
 			    opt_ms(t->o->handshake_ms, 30000) / 1000);
 			return CX_ERR_DEADLINE;
 		}
+		if ((r = check_stall(t, now)) != 0)
+			return r;
 		if (t->finishing && now >= t->finish_at +
 		    (uint64_t)opt_ms(t->o->drain_ms, 5000)) {
 			if (cx_dc_unacked(&t->dc) > 0)
@@ -568,6 +603,9 @@ relay(struct tun *t)
 			tmo = min_timeout(tmo, until(t->next_pace, now));
 		if (t->dc.state == CX_DC_HANDSHAKE)
 			tmo = min_timeout(tmo, until(t->hs_deadline, now));
+		if (cx_dc_stalled_ms(&t->dc, now) > 0)
+			tmo = min_timeout(tmo, (long)(stall_ms(t) -
+			    cx_dc_stalled_ms(&t->dc, now)));
 		if (t->finishing)
 			tmo = min_timeout(tmo, until(t->finish_at +
 			    (uint64_t)opt_ms(t->o->drain_ms, 5000), now));

@@ -49,6 +49,7 @@ struct cx_tunnel_opts {
 	long resume_deadline_ms; /* reconnect attempts; 0: 60 s */
 	long handshake_ms;	/* open to HandshakeComplete; 0: 30 s */
 	long drain_ms;		/* stdin EOF to the end; 0: 5 s */
+	long stall_ms;		/* in flight, no ack: resume; 0: 20 s */
 	long pacing_ms;		/* sleep per sent stream message; 0: none */
 	size_t window;		/* unacked messages (x 1 KiB); 0: 1024 */
 	const char *ca_bundle;	/* or NULL */
@@ -69,7 +70,8 @@ int cx_tunnel_start(const struct cx_tunnel_ops *ops,
  * session ends.  sess is updated (resume tokens) and stays the caller's.
  * Returns 0 on a clean end (stdin EOF drained, or channel_closed without
  * error text); CX_ERR_SESSION (closed with an error, lost and not
- * resumable, refused by the agent), CX_ERR_DEADLINE (TargetNotConnected
+ * resumable, refused by the agent, stalled: nothing acked for
+ * o->stall_ms, and again after a ResumeSession), CX_ERR_DEADLINE (TargetNotConnected
  * past the deadline, no handshake in time), CX_ERR_NETWORK, CX_ERR_DENIED,
  * ...  Everything is reported on stderr; nothing but tunnelled bytes goes
  * to out_fd.

@@ -14,8 +14,8 @@
 #include "tunnel_aws.h"
 
 static const char usage_text[] =
-"usage: cx-tunnel [-nPqVv] [-d deadline-ms] [-p pacing-ms] [-w window]\n"
-"                 (-f fd | -c file) [instance-id [port]]\n";
+"usage: cx-tunnel [-nPqVv] [-d deadline-ms] [-p pacing-ms] [-s stall-secs]\n"
+"                 [-w window] (-f fd | -c file) [instance-id [port]]\n";
 
 static const struct option longopts[] = {
 	{ "context", required_argument, NULL, 'c' },
@@ -26,6 +26,7 @@ static const struct option longopts[] = {
 	{ "pacing-ms", required_argument, NULL, 'p' },
 	{ "plugin", no_argument, NULL, 'P' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "stall-timeout", required_argument, NULL, 's' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "window", required_argument, NULL, 'w' },
@@ -50,7 +51,7 @@ main(int argc, char **argv)
 	int ch, verb = 0;
 
 	cx_os_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "c:d:f:hnPp:qVvw:", longopts,
+	while ((ch = getopt_long(argc, argv, "c:d:f:hnPp:qs:Vvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': c.context_path = optarg; break;
@@ -61,6 +62,7 @@ main(int argc, char **argv)
 		case 'P': c.plugin = 1; break;
 		case 'p': num(optarg, 0, 1000, &v); c.run.pacing_ms = (long)v; break;
 		case 'q': verb = -1; break;
+		case 's': num(optarg, 1, 3600, &v); c.run.stall_ms = (long)v * 1000; break;
 		case 'V': puts("cx-tunnel " CX_VERSION); return 0;
 		case 'v': verb++; break;
 		case 'w': num(optarg, 16, 65536, &v); c.run.window = (size_t)v; break;

@@ -265,16 +265,43 @@ build_shim() {
 	    standin_log | grep -q ResumeSession || fail "no ResumeSession"
 }
 
-@test "faults: a gateway that stops acking: SIGTERM still ends cx-tunnel within 7 s, one clear warning" {
-	# cx-tunnel has no stall timeout of its own yet (it retransmits the
-	# oldest message at the 1 s RTO cap); the bound is that the user's
-	# signal (ssh closing, Ctrl-C) ends it: window wait <= 5 s, then exit
+@test "faults: a gateway that goes silent on one connection: cx-tunnel resumes after the stall timeout, bytes exact" {
+	wsfix 2000000 '{"stop_acking_after_bytes":100000,"stop_acking_once":true}'
+	tunnel 40 --stall-timeout 2
+	[ "$st" -eq 0 ] || fail "exit $st after ${took}s: $err"
+	acking_stopped || fail "the gateway never stopped acking"
+	[[ "$err" == *"nothing acknowledged for 2 s: reconnecting the data channel"* ]] ||
+	    fail "no clear line: $err"
+	[ "$(standin_state | jq '[.sessions[].resumes] | add')" -ge 1 ] || fail "no ResumeSession"
+	cmp "$T/in" "$T/out" || fail "bytes differ after the stall"
+}
+
+@test "faults: a gateway that stops acking for good: cx-tunnel resumes once, then exits 6 with one line" {
+	wsfix 2000000 '{"stop_acking_after_bytes":100000}'
+	tunnel 40 --stall-timeout 2
+	[ "$st" -eq 6 ] || fail "exit $st after ${took}s: $err"
+	# 2 s stalled, resume, 2 s stalled again, exit (no 5 s drain: no EOF)
+	[ "$took" -le 12 ] || fail "took ${took}s"
+	[ "$(tail -1 "$T/err")" = "cx-tunnel: the data channel stalled: nothing acknowledged for 2 s, even after resuming the session" ] ||
+	    fail "no clear last line: $err"
+	[ "$(grep -c stalled "$T/err")" -eq 1 ] || fail "said more than once: $err"
+	[ "$(standin_state | jq '[.sessions[].resumes] | add')" -eq 1 ] || fail "not exactly one resume"
+	# less than everything arrived, and what did is a prefix of the input
+	local n
+	n=$(stat -c %s "$T/out")
+	[ "$n" -lt 2000000 ]
+	cmp -n "$n" "$T/in" "$T/out"
+}
+
+@test "faults: a gateway that stops acking: SIGTERM ends cx-tunnel before the stall timeout, one clear warning" {
+	# the user's signal (ssh closing, Ctrl-C) is not held up by the
+	# stall timeout: window wait <= 5 s, then exit
 	wsfix 2000000 '{"stop_acking_after_bytes":100000}'
 	mkfifo "$T/fifo"
 	exec 7<>"$T/fifo"
 	cat "$T/in" >&7 3>&- &
 	CAT_PID=$!
-	timeout 30 "$CX_BIN_DIR/cx-tunnel" --context "$T/ctx.json" "$IID" 22 \
+	timeout 30 "$CX_BIN_DIR/cx-tunnel" --stall-timeout 600 --context "$T/ctx.json" "$IID" 22 \
 	    <"$T/fifo" >"$T/out" 2>"$T/err" 7>&- 3>&- &
 	local pid=$!
 	wait_until 15 acking_stopped ||
@@ -291,7 +318,6 @@ build_shim() {
 	[ "$took" -le 7 ] || fail "SIGTERM took ${took}s"
 	grep -q 'were not acknowledged before the end' "$T/err" ||
 	    fail "no clear line: $(cat "$T/err")"
-	# less than everything arrived, and what did is a prefix of the input
 	local n
 	n=$(stat -c %s "$T/out")
 	[ "$n" -lt 2000000 ]

@@ -28,8 +28,9 @@ wsfix() {
 	head -c "$1" /dev/urandom >"$T/in"
 }
 
-# tunnel S: cx-tunnel (bounded by S seconds) with $T/in on a stdin that
-# never reaches EOF (the session ends from the far side); sets st, err
+# tunnel S [OPTION...]: cx-tunnel (bounded by S seconds, given OPTIONs) with
+# $T/in on a stdin that never reaches EOF (the session ends from the far
+# side); sets st, err
 tunnel() {
 	mkfifo "$T/fifo"
 	exec 7<>"$T/fifo"
@@ -37,7 +38,7 @@ tunnel() {
 	CAT_PID=$!
 	st=0
 	SECONDS=0
-	timeout "$1" ${CX_WRAP:-} "$CX_BIN_DIR/cx-tunnel" --context "$T/ctx.json" \
+	timeout "$1" ${CX_WRAP:-} "$CX_BIN_DIR/cx-tunnel" "${@:2}" --context "$T/ctx.json" \
 	    "$IID" 22 <"$T/fifo" >"$T/out" 2>"$T/err" 7>&- 3>&- || st=$?
 	took=$SECONDS
 	exec 7>&-

@@ -103,6 +103,7 @@ DEFAULT_CONFIG = {
     "giant_frame": False,             # true or an announced length: one absurd frame after HandshakeComplete
     "close_with_error": "",
     "stop_acking_after_bytes": 0,
+    "stop_acking_once": False,        # the silence lasts only until the client reconnects
     # per-instance / per-session overrides of any data-channel key
     "instances": {},                  # {"i-..": {"pace_ms": 0, ...}}
     "sessions": {},                   # {"<session id>": {...}}
@@ -1656,6 +1657,7 @@ class Session:
         self.hs_response = None
         self.hs_done_time = None
         self.withhold_until = 0.0
+        self.silent_conn = None           # the websocket stop_acking_after_bytes silenced
         self.tcp = None
         self.tcp_q = None
         self.tcp_state = "none"          # none, connecting, connected, closed, failed
@@ -2045,8 +2047,12 @@ class Session:
             self._trace("C>S", "input_stream_data", seq, 0, ptype, len(payload))
         stop_at = int(self.cfg("stop_acking_after_bytes") or 0)
         if stop_at and st["in_bytes_accepted"] >= stop_at:
-            st["ignored_after_stop_acking"] += 1
-            return
+            conn_n = self.ws.info.get("n") if self.ws is not None else None
+            if self.silent_conn is None:
+                self.silent_conn = conn_n
+            if not self.cfg("stop_acking_once") or conn_n == self.silent_conn:
+                st["ignored_after_stop_acking"] += 1
+                return
         if self.hs_state == "complete" and time.time() < self.withhold_until:
             st["withheld"] += 1
             return

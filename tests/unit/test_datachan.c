@@ -258,6 +258,53 @@ test_retransmit(void **state)
 	cap_reset(&c);
 }
 
+/* The stall clock: runs only while something is in flight unacked. */
+static void
+test_stall_clock(void **state)
+{
+	struct cx_dc dc;
+	struct cap c;
+	uint64_t p0;
+
+	(void)state;
+	setup_dc(&dc, &c, 8);
+	p0 = dc.n_progress;
+	assert_int_equal(cx_dc_pump(&dc, 2000, 100), 0);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 60000), 0);	/* idle */
+	assert_int_equal(cx_dc_write(&dc, "abc", 3, 60000), 0);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 60000), 0);	/* not sent */
+	assert_int_equal(cx_dc_pump(&dc, 60000, 100), 0);
+	assert_int_equal(cx_dc_write(&dc, "def", 3, 60500), 0);
+	assert_int_equal(cx_dc_pump(&dc, 60500, 100), 0);
+	/* from the first send with nothing in flight, not from the idle time
+	 * before it, nor from the second message or the resends */
+	assert_int_equal(cx_dc_pump(&dc, 61000, 100), 0);
+	assert_true(dc.n_resent >= 1);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 63000), 3000);
+	/* a later message acked is no progress; the oldest is */
+	assert_int_equal(feed_ack(&dc, 2, 63000), 0);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 63500), 3500);
+	assert_int_equal(dc.n_progress, p0);
+	assert_int_equal(feed_ack(&dc, 1, 64000), 0);
+	assert_int_equal(dc.n_progress, p0 + 1);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 64000), 0);	/* all acked */
+	/* paused, or disconnected: not a stall; the clock restarts after */
+	assert_int_equal(cx_dc_write(&dc, "ghi", 3, 70000), 0);
+	assert_int_equal(cx_dc_pump(&dc, 70000, 100), 0);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 71000), 1000);
+	assert_int_equal(feed(&dc, CX_SSM_PAUSE, 0, 0, "", 0, 71000), 0);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 90000), 0);
+	assert_int_equal(feed(&dc, CX_SSM_START, 0, 0, "", 0, 90000), 0);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 90400), 400);
+	cx_dc_disconnected(&dc);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 95000), 0);
+	cx_dc_reconnected(&dc);
+	assert_int_equal(cx_dc_pump(&dc, 96000, 100), 0);
+	assert_int_equal(cx_dc_stalled_ms(&dc, 96100), 100);
+	cx_dc_clean_up(&dc);
+	cap_reset(&c);
+}
+
 /* The agent acks a later message while the oldest is unacked (it dropped
  * the oldest: not ready yet): the oldest goes again at once, only once. */
 static void
@@ -510,6 +557,7 @@ main(void)
 		cmocka_unit_test(test_retransmit),
 		cmocka_unit_test(test_reconnect_resends_all),
 		cmocka_unit_test(test_fast_retransmit),
+		cmocka_unit_test(test_stall_clock),
 		cmocka_unit_test(test_download_order),
 		cmocka_unit_test(test_closed_112),
 		cmocka_unit_test(test_finish),
