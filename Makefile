@@ -32,6 +32,9 @@ ALL_CFLAGS = $(CSTD) $(WARN) $(HARDEN) -Ilib -MMD -MP \
              -DCX_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS ?= -pie -Wl,-z,relro,-z,now
 LIBS   = $(PKG_LIBS)
+# each program keeps only the shared libraries its own code calls: cx-tunnel,
+# which lives as long as the SSH connection, must not load libcurl's 35
+ASNEEDED := $(if $(filter Darwin,$(shell uname -s)),-Wl,-dead_strip_dylibs,-Wl,--as-needed)
 
 # `make V=1` shows the full commands
 Q = $(if $(V),,@)
@@ -49,7 +52,7 @@ $(B)/%.o: %.c
 
 $(B)/%: $(B)/cmd/%/main.o $(B)/libcx.a
 	$(if $(V),,@echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(ASNEEDED) -o $@ $^ $(LIBS)
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libcx.a
 	$(if $(V),,@echo "  LD      $@")

@@ -33,6 +33,12 @@ struct cx_creds {
 void cx_creds_clean_up(struct cx_creds *c);
 /* Deep copy; dst must be clean.  Returns 0 or CX_ERR_NOMEM. */
 int cx_creds_copy(struct cx_creds *dst, const struct cx_creds *src);
+/* The credential_process JSON shape (Version 1, AccessKeyId, ...):
+ * what says where the document came from, for messages (lib/creds_json.c,
+ * which needs no HTTP). */
+int cx_creds_from_process_json(const cJSON *doc, const char *what,
+    struct cx_creds *out);
+int cx_creds_to_process_json(const struct cx_creds *c, cJSON *doc);
 
 /* Options every stage accepts for resolving its own context. */
 struct cx_resolve_opts {

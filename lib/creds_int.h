@@ -25,6 +25,11 @@
 #define CX_SSO_TOKEN_MAX		(256 * 1024)
 #define CX_CACHE_FILE_MAX		(64 * 1024)
 
+/* Fills c from the given strings (secret and token may be NULL/empty),
+ * source borrowed.  Returns 0 or CX_ERR_NOMEM (lib/creds_json.c). */
+int cx_creds_set(struct cx_creds *c, const char *akid, const char *secret,
+    const char *token, const char *account, const char *source);
+
 /* Provider chain for one profile (lib/creds.c). */
 int cx_creds_env(struct cx_creds *out);
 int cx_creds_profile(struct cx_aws_ctx *ctx, const char *profile,
@@ -37,12 +42,6 @@ int cx_creds_sso(struct cx_aws_ctx *ctx, const char *profile,
     struct cx_creds *out);
 int cx_creds_assume_role(struct cx_aws_ctx *ctx, const char *profile,
     const char **visited, size_t nvisited, struct cx_creds *out);
-
-/* The credential_process JSON shape (Version 1, AccessKeyId, ...):
- * what says where the document came from, for messages. */
-int cx_creds_from_process_json(const cJSON *doc, const char *what,
-    struct cx_creds *out);
-int cx_creds_to_process_json(const struct cx_creds *c, cJSON *doc);
 
 /* Cache of temporary credentials (lib/creds_cache.c).  key is a JSON
  * object describing the call; its SHA-256 names the file. */

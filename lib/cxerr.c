@@ -70,3 +70,20 @@ cx_exit_code(int code)
 		return CX_EXIT_INTERNAL;
 	}
 }
+
+int
+cx_err_of_exit(int status)
+{
+	switch (status) {
+	case CX_EXIT_OK: return 0;
+	case CX_EXIT_DENIED: return CX_ERR_DENIED;
+	case CX_EXIT_NOTFOUND: return CX_ERR_NOTFOUND;
+	case CX_EXIT_LOGIN: return CX_ERR_LOGIN;
+	case CX_EXIT_STATE: return CX_ERR_STATE;
+	case CX_EXIT_DEADLINE: return CX_ERR_DEADLINE;
+	case CX_EXIT_SESSION: return CX_ERR_SESSION;
+	case CX_EXIT_USAGE: return CX_ERR_CONFIG;
+	case CX_EXIT_TEMP: return CX_ERR_NETWORK;
+	default: return CX_ERR_INTERNAL;
+	}
+}

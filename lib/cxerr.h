@@ -52,5 +52,8 @@ const char *cx_strerror(int code);
 
 /* Maps a CX_ERR_* code (or 0) to one of the CX_EXIT_* statuses. */
 int cx_exit_code(int code);
+/* Maps one of our programs' exit statuses back to a CX_ERR_* code (0 for
+ * 0; usage/input as CX_ERR_CONFIG, temporary as CX_ERR_NETWORK). */
+int cx_err_of_exit(int status);
 
 #endif

@@ -47,12 +47,6 @@ const char *cx_drv_default_name(const char *home);
 int cx_drv_connect_ssh_dir(const char *home, const char *ssh_dir,
     const char *ssh_config, char **out);
 
-/*
- * Where a sibling program lives: the folder of /proc/self/exe if it holds
- * an executable of that name, else the bare name (looked up in PATH when
- * run).  *out is malloc'd.
- */
-int cx_drv_find_prog(const char *name, char **out);
 
 /* Replaces the leading home folder of path by "~" (for display and for
  * configs); *out is malloc'd. */

@@ -19,23 +19,6 @@
 #include "stage.h"
 
 int
-cx_drv_err_of_exit(int status)
-{
-	switch (status) {
-	case 0: return 0;
-	case CX_EXIT_DENIED: return CX_ERR_DENIED;
-	case CX_EXIT_NOTFOUND: return CX_ERR_NOTFOUND;
-	case CX_EXIT_LOGIN: return CX_ERR_LOGIN;
-	case CX_EXIT_STATE: return CX_ERR_STATE;
-	case CX_EXIT_DEADLINE: return CX_ERR_DEADLINE;
-	case CX_EXIT_SESSION: return CX_ERR_SESSION;
-	case CX_EXIT_USAGE: return CX_ERR_CONFIG;
-	case CX_EXIT_TEMP: return CX_ERR_NETWORK;
-	default: return CX_ERR_INTERNAL;
-	}
-}
-
-int
 cx_drv_run_stage(const char *name, const char *const *args,
     const struct cx_buf *in, cJSON **out)
 {
@@ -46,7 +29,7 @@ cx_drv_run_stage(const char *name, const char *const *args,
 	*out = NULL;
 	cx_buf_init(&b, CX_DRV_MAX_STAGE_OUT);
 	cx_buf_set_secret(&b);
-	if ((r = cx_drv_find_prog(name, &prog)) != 0)
+	if ((r = cx_find_prog(name, &prog)) != 0)
 		return r;
 	argv[0] = prog;
 	for (i = 0; args[i] != NULL && i < 22; i++)
@@ -54,7 +37,7 @@ cx_drv_run_stage(const char *name, const char *const *args,
 	argv[i + 1] = NULL;
 	r = cx_drv_run(argv, in ? in->data : NULL, in ? in->len : 0, &b, &ws);
 	if (r == 0 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
-		r = cx_drv_err_of_exit(cx_drv_exit_status(ws));
+		r = cx_err_of_exit(cx_drv_exit_status(ws));
 	else if (r == 0 && (*out = cJSON_ParseWithLength((const char *)b.data,
 	    b.len)) == NULL) {
 		cx_error("'%s' did not print JSON", name);

@@ -101,34 +101,6 @@ cx_drv_connect_ssh_dir(const char *home, const char *ssh_dir,
 }
 
 int
-cx_drv_find_prog(const char *name, char **out)
-{
-	char self[PATH_MAX], *dir = NULL, *cand = NULL;
-	ssize_t n;
-	int r;
-
-	*out = NULL;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((r = dirname_of(self, &dir)) != 0)
-			return r;
-		r = cx_path_join(dir, name, &cand);
-		free(dir);
-		if (r != 0)
-			return r;
-		if (access(cand, X_OK) == 0) {
-			*out = cand;
-			return 0;
-		}
-		free(cand);
-	}
-	if ((*out = strdup(name)) == NULL)
-		return CX_ERR_NOMEM;
-	return 0;
-}
-
-int
 cx_drv_tilde(const char *home, const char *path, char **out)
 {
 	size_t hl = strlen(home);

@@ -135,7 +135,7 @@ plan_build(const struct cx_drv_connect_opts *o, const char *home,
 
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < 4; i++)
-		if ((r = cx_drv_find_prog(names[i], &p->progs[i])) != 0)
+		if ((r = cx_find_prog(names[i], &p->progs[i])) != 0)
 			return r;
 	if ((r = cx_drv_connect_ssh_dir(home, o->ssh_dir, o->ssh_config,
 	    &p->ssh_dir)) != 0)

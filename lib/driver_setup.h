@@ -160,8 +160,6 @@ int cx_drv_aws_identity(struct cx_drv_setup *s, char **arn);
 int cx_drv_aws_instance_tags(struct cx_drv_setup *s, const char *id,
     cJSON **tags);
 
-/* A stage's exit status as a CX_ERR_* code. */
-int cx_drv_err_of_exit(int status);
 /* Runs stage `name` (found like connect's) with args (NULL-terminated),
  * in (may be NULL) on stdin; its JSON in *out (free with
  * cx_json_delete_secure).  A failing stage's own message is on stderr;

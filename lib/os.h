@@ -93,4 +93,11 @@ void cx_format_iso8601(time_t t, char out[21]);
 int cx_run(char *const argv[], const void *in, size_t inlen,
     struct cx_buf *out, struct cx_buf *err, int timeout_ms, int *status);
 
+/*
+ * Where a sibling program of ours lives: the folder of the running
+ * executable if it holds an executable of that name, else the bare name
+ * (looked up in PATH when run).  *out is malloc'd.
+ */
+int cx_find_prog(const char *name, char **out);
+
 #endif

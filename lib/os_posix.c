@@ -523,12 +523,14 @@ cx_run(char *const argv[], const void *in, size_t inlen,
     struct cx_buf *out, struct cx_buf *err, int timeout_ms, int *status)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, dflt;
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	struct pollfd pfd[3];
 	uint64_t deadline = timeout_ms > 0 ? cx_now_ms() + (uint64_t)timeout_ms : 0;
 	const unsigned char *inp = in;
 	pid_t pid;
-	int r = 0, rc, n, fa_init = 0;
+	int r = 0, rc, n, fa_init = 0, sa_init = 0;
 
 	*status = -1;
 	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1 ||
@@ -548,7 +550,24 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	if (err != NULL)
 		posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	/* the child starts with no signal blocked and the usual dispositions,
+	 * whatever the caller (a poll loop taking signals in ppoll) set */
+	if (posix_spawnattr_init(&sa) != 0) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	sa_init = 1;
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGHUP);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGPIPE);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &dflt);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawnp(&pid, argv[0], &fa, &sa, argv, environ);
 	if (rc != 0) {
 		r = rc == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
 		if (r == CX_ERR_IO)
@@ -614,6 +633,8 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
 		;
  out:
+	if (sa_init)
+		posix_spawnattr_destroy(&sa);
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
 	for (n = 0; n < 2; n++) {
@@ -622,4 +643,32 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 		if (perr[n] != -1) close(perr[n]);
 	}
 	return r;
+}
+
+int
+cx_find_prog(const char *name, char **out)
+{
+	char self[PATH_MAX], *slash, *cand = NULL;
+	ssize_t n;
+	int r;
+
+	*out = NULL;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if ((r = cx_path_join(*self ? self : "/", name,
+			    &cand)) != 0)
+				return r;
+			if (access(cand, X_OK) == 0) {
+				*out = cand;
+				return 0;
+			}
+			free(cand);
+		}
+	}
+	if ((*out = strdup(name)) == NULL)
+		return CX_ERR_NOMEM;
+	return 0;
 }

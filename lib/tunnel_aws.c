@@ -1,5 +1,3 @@
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,37 +11,8 @@
 #include "cxerr.h"
 #include "log.h"
 #include "os.h"
-#include "sigv4.h"
 #include "stage.h"
 #include "tunnel_aws.h"
-
-int
-cx_tunnel_read_context(int fd, const char *path, cJSON **out)
-{
-	int r, own = -1;
-
-	*out = NULL;
-	if (path != NULL) {
-		if ((own = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-			cx_error("cannot open context '%s': %s", path,
-			    strerror(errno));
-			return CX_ERR_INPUT;
-		}
-		fd = own;
-	}
-	r = cx_stage_read(fd, out);
-	if (own != -1)
-		close(own);
-	if (r != 0)
-		cx_error("cannot read the context: %s", cx_strerror(r));
-	else if (cJSON_GetArraySize(*out) == 0) {
-		cx_error("the context is empty");
-		cx_json_delete_secure(*out);
-		*out = NULL;
-		r = CX_ERR_INPUT;
-	}
-	return r == CX_ERR_TOOBIG || r == CX_ERR_IO ? CX_ERR_INPUT : r;
-}
 
 static int
 dup_str(const cJSON *o, const char *key, char **out)
@@ -68,7 +37,6 @@ cx_tunnel_aws_init(struct cx_tunnel_aws *a, const cJSON *doc,
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	a->sign_upgrade = 1;
 	a->port = port > 0 ? port : 22;
 	inst = cJSON_GetObjectItemCaseSensitive(doc, "Instance");
 	id = instance_id ? instance_id : cx_json_str(inst, "InstanceId");
@@ -235,213 +203,57 @@ aws_resume(void *ctx, struct cx_tunnel_session *s)
 	return r;
 }
 
-static int
-hdr(char **out, const char *name, const char *value)
-{
-	size_t n = strlen(name) + strlen(value) + 3;
-
-	if ((*out = malloc(n)) == NULL)
-		return CX_ERR_NOMEM;
-	snprintf(*out, n, "%s: %s", name, value);
-	return 0;
-}
-
-static int
-aws_sign(void *ctx, const char *host, const char *target, char ***hdrsp,
-    size_t *np)
-{
-	static const char *const presign[] = { "X-Amz-Algorithm=",
-	    "X-Amz-Credential=", "X-Amz-Date=", "X-Amz-Expires=",
-	    "X-Amz-SignedHeaders=", "X-Amz-Signature=",
-	    "X-Amz-Security-Token=", NULL };
-	struct cx_tunnel_aws *a = ctx;
-	struct cx_sigv4_header h[1];
-	struct cx_sigv4_request rq;
-	struct cx_sigv4_result rs;
-	char **hdrs = NULL, *path = NULL;
-	const char *q;
-	size_t n = 0, i;
-	int r;
-
-	*hdrsp = NULL;
-	*np = 0;
-	if (!a->sign_upgrade || a->ctx.creds.access_key_id == NULL)
-		return 0;
-	/* a presigned StreamUrl carries its own signature */
-	for (i = 0; presign[i] != NULL; i++)
-		if (strstr(target, presign[i]) != NULL)
-			return 0;
-	q = strchr(target, '?');
-	if ((path = strndup(target, q ? (size_t)(q - target) :
-	    strlen(target))) == NULL)
-		return CX_ERR_NOMEM;
-	h[0].name = "Host";
-	h[0].value = host;
-	memset(&rq, 0, sizeof(rq));
-	rq.method = "GET";
-	rq.path = path;
-	rq.query = q ? q + 1 : NULL;
-	rq.headers = h;
-	rq.nheaders = 1;
-	rq.region = a->ctx.region;
-	rq.service = "ssmmessages";
-	rq.creds = &a->ctx.creds;
-	rq.now = time(NULL);
-	if ((r = cx_sigv4_sign(&rq, &rs)) != 0) {
-		free(path);
-		cx_error("cannot sign the data channel request: %s",
-		    cx_strerror(r));
-		return r;
-	}
-	r = CX_ERR_NOMEM;
-	if ((hdrs = calloc(3, sizeof(*hdrs))) == NULL)
-		goto out;
-	if (hdr(&hdrs[n++], "X-Amz-Date", rs.amz_date) != 0)
-		goto out;
-	if (a->ctx.creds.session_token != NULL &&
-	    hdr(&hdrs[n++], "X-Amz-Security-Token",
-	    a->ctx.creds.session_token) != 0)
-		goto out;
-	if (hdr(&hdrs[n++], "Authorization", rs.authorization) != 0)
-		goto out;
-	*hdrsp = hdrs;
-	*np = n;
-	hdrs = NULL; /* transferred */
-	r = 0;
- out:
-	cx_tunnel_free_headers(hdrs, n);
-	cx_sigv4_result_clean_up(&rs);
-	free(path);
-	return r;
-}
-
 void
 cx_tunnel_aws_ops(struct cx_tunnel_aws *a, struct cx_tunnel_ops *ops)
 {
 	ops->start = aws_start;
 	ops->resume = aws_resume;
-	ops->sign = aws_sign;
+	ops->sign = NULL;
 	ops->ctx = a;
 }
 
-/* 1 if version (1 to 4 numeric parts) is above 1.2.497.0. */
+/*
+ * Credentials in the context that have expired are dropped when the
+ * context names a profile, so that they are resolved afresh (a session
+ * outlives an assumed role's hour); without a profile they stay, and the
+ * resolution says they expired.
+ */
+static void
+drop_expired(cJSON *doc)
+{
+	static const char *const keys[] = { "AccessKeyId", "SecretAccessKey",
+	    "SessionToken", "Expiration" };
+	const char *exp = cx_json_str(doc, "Expiration");
+	time_t t;
+	size_t i;
+
+	if (exp == NULL || cx_json_str(doc, "Profile") == NULL ||
+	    cx_parse_iso8601(exp, &t) != 0 || t > time(NULL) + 60)
+		return;
+	cx_info("the credentials in the context expired at %s: resolving "
+	    "them again for profile '%s'", exp, cx_json_str(doc, "Profile"));
+	cx_json_wipe_secrets(doc);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, keys[i]);
+}
+
 static int
-plugin_new_enough(const char *v)
+put_session(cJSON *doc, const struct cx_tunnel_session *sess)
 {
-	static const long ref[4] = { 1, 2, 497, 0 };
-	long part[4] = { 0, 0, 0, 0 };
-	char *end;
-	int i, n = 0;
+	cJSON *s;
 
-	while (*v == ' ')
-		v++;
-	for (n = 0; n < 4; n++) {
-		if (*v < '0' || *v > '9')
-			return 0;
-		part[n] = strtol(v, &end, 10);
-		v = end;
-		if (*v != '.')
-			break;
-		v++;
+	if ((s = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(s, "SessionId", sess->session_id) == NULL ||
+	    cJSON_AddStringToObject(s, "TokenValue", sess->token) == NULL ||
+	    cJSON_AddStringToObject(s, "StreamUrl", sess->stream_url) == NULL) {
+		cx_json_delete_secure(s);
+		return CX_ERR_NOMEM;
 	}
-	while (*v == '\n' || *v == '\r' || *v == ' ')
-		v++;
-	if (*v != '\0')
-		return 0;
-	for (i = 0; i < 4; i++)
-		if (part[i] != ref[i])
-			return part[i] > ref[i];
-	return 0;
+	return cx_json_set(doc, "Session", s);
 }
 
 int
-cx_tunnel_exec_plugin(struct cx_tunnel_aws *a,
-    struct cx_tunnel_session *sess, long start_deadline_ms)
-{
-	static const char plugin[] = "session-manager-plugin";
-	char *vargv[] = { (char *)plugin, (char *)"--version", NULL };
-	char *argv[8], *endpoint = NULL, *resp = NULL, *params = NULL;
-	struct cx_tunnel_ops ops;
-	struct cx_buf out;
-	cJSON *j = NULL;
-	char pbuf[16];
-	int r, status;
-
-	cx_buf_init(&out, 4096);
-	r = cx_run(vargv, NULL, 0, &out, NULL, 10000, &status);
-	if (r != 0 || status != 0) {
-		cx_error("cannot run '%s --version': %s", plugin,
-		    r ? cx_strerror(r) : "it failed");
-		r = r == CX_ERR_NOTFOUND ? CX_ERR_NOTFOUND : CX_ERR_SESSION;
-		goto out;
-	}
-	if (!plugin_new_enough(cx_buf_str(&out))) {
-		cx_error("'%s' version '%.32s' is too old: it would need the "
-		    "session token in its arguments (need > 1.2.497.0)",
-		    plugin, cx_buf_str(&out));
-		r = CX_ERR_SESSION;
-		goto out;
-	}
-	if (sess->token == NULL) {
-		cx_tunnel_aws_ops(a, &ops);
-		if ((r = cx_tunnel_start(&ops, sess, start_deadline_ms)) != 0)
-			goto out;
-	}
-	if ((r = cx_aws_ctx_endpoint(&a->ctx, "ssm", NULL, &endpoint)) != 0)
-		goto out;
-	r = CX_ERR_NOMEM;
-	if ((j = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(j, "SessionId", sess->session_id) == NULL ||
-	    cJSON_AddStringToObject(j, "TokenValue", sess->token) == NULL ||
-	    cJSON_AddStringToObject(j, "StreamUrl", sess->stream_url) == NULL ||
-	    (resp = cJSON_PrintUnformatted(j)) == NULL)
-		goto out;
-	cx_json_delete_secure(j);
-	snprintf(pbuf, sizeof(pbuf), "%d", a->port);
-	if ((j = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(j, "Target", a->instance_id) == NULL ||
-	    cJSON_AddStringToObject(j, "DocumentName",
-	    CX_TUNNEL_DOCUMENT) == NULL)
-		goto out;
-	{
-		cJSON *p = cJSON_AddObjectToObject(j, "Parameters");
-		cJSON *l = p ? cJSON_AddArrayToObject(p, "portNumber") : NULL;
-
-		if (l == NULL)
-			goto out;
-		cJSON_AddItemToArray(l, cJSON_CreateString(pbuf));
-	}
-	if ((params = cJSON_PrintUnformatted(j)) == NULL)
-		goto out;
-	if (setenv("AWS_SSM_START_SESSION_RESPONSE", resp, 1) != 0)
-		goto out;
-	argv[0] = (char *)plugin;
-	argv[1] = (char *)"AWS_SSM_START_SESSION_RESPONSE";
-	argv[2] = a->ctx.region;
-	argv[3] = (char *)"StartSession";
-	argv[4] = a->ctx.profile ? a->ctx.profile : (char *)"";
-	argv[5] = params;
-	argv[6] = endpoint;
-	argv[7] = NULL;
-	cx_debug(1, "handing session '%s' to %s", sess->session_id, plugin);
-	execvp(plugin, argv);
-	cx_error("cannot run '%s': %s", plugin, strerror(errno));
-	unsetenv("AWS_SSM_START_SESSION_RESPONSE");
-	r = CX_ERR_NOTFOUND;
- out:
-	if (resp != NULL) {
-		cx_wipe(resp, strlen(resp));
-		cJSON_free(resp);
-	}
-	cJSON_free(params);
-	cx_json_delete_secure(j);
-	free(endpoint);
-	cx_buf_clean_up(&out);
-	return r;
-}
-
-int
-cx_tunnel_cmd_run(struct cx_tunnel_cmd *c)
+cx_session_cmd_run(const struct cx_session_cmd *c)
 {
 	struct cx_tunnel_session sess;
 	struct cx_tunnel_aws a;
@@ -451,27 +263,33 @@ cx_tunnel_cmd_run(struct cx_tunnel_cmd *c)
 
 	memset(&sess, 0, sizeof(sess));
 	memset(&a, 0, sizeof(a));
-	if (c->context_fd < 0 && c->context_path == NULL) {
-		cx_error("no context: use --context-fd N or --context FILE");
-		return CX_ERR_USAGE;
-	}
-	if ((r = cx_tunnel_read_context(c->context_fd, c->context_path,
-	    &doc)) != 0)
+	if ((r = cx_stage_read(STDIN_FILENO, &doc)) != 0) {
+		cx_error("cannot read the context: %s", cx_strerror(r));
+		r = CX_ERR_INPUT;
 		goto out;
+	}
+	drop_expired(doc);
 	if ((r = cx_tunnel_aws_init(&a, doc, c->instance_id, c->port,
 	    &sess)) != 0)
 		goto out;
-	cx_json_delete_secure(doc);
-	doc = NULL;
-	a.sign_upgrade = !c->no_sign;
-	if (c->plugin) {
-		r = cx_tunnel_exec_plugin(&a, &sess, c->run.start_deadline_ms);
-		goto out;
-	}
-	if (c->run.ca_bundle == NULL)
-		c->run.ca_bundle = a.ca_bundle;
 	cx_tunnel_aws_ops(&a, &ops);
-	r = cx_tunnel_run(&c->run, &ops, &sess, STDIN_FILENO, STDOUT_FILENO);
+	if (c->resume) {
+		if (sess.session_id == NULL) {
+			cx_error("no 'Session' in the context to resume");
+			r = CX_ERR_INPUT;
+			goto out;
+		}
+		r = ops.resume(ops.ctx, &sess);
+	} else {
+		cx_tunnel_session_clean_up(&sess);
+		r = cx_tunnel_start(&ops, &sess, c->deadline_ms);
+	}
+	if (r != 0)
+		goto out;
+	if ((r = cx_aws_ctx_to_json(&a.ctx, doc)) != 0 ||
+	    (r = put_session(doc, &sess)) != 0)
+		goto out;
+	r = cx_stage_write(doc);
  out:
 	cx_json_delete_secure(doc);
 	cx_tunnel_session_clean_up(&sess);

@@ -1,9 +1,10 @@
 /*
- * cx-tunnel's AWS side: the context document (stage JSON read from a
- * descriptor or a file), StartSession / ResumeSession through lib/aws.h,
- * and the SigV4 signature of the websocket upgrade (service ssmmessages),
- * plugged into lib/tunnel.h as struct cx_tunnel_ops.  Also the --plugin
- * fallback that hands a started session to session-manager-plugin.
+ * The SSM API side of a session, in-process (libcurl, lib/aws.h):
+ * StartSession and ResumeSession with the context's credentials, as
+ * struct cx_tunnel_ops for cx_tunnel_start().  Used by the driver (which
+ * starts the session while the key push runs) and by cx-session, the
+ * helper cx-tunnel runs for these calls so that the long-lived relay never
+ * loads libcurl (lib/tunnel_relay.h).
  *
  * Implemented in lib/tunnel_aws.c.
  */
@@ -21,58 +22,40 @@ struct cx_tunnel_aws {
 	struct cx_aws_ctx ctx;		/* owned */
 	char *instance_id;		/* owned */
 	int port;
-	int sign_upgrade;		/* SigV4 on the websocket upgrade */
 	char *ca_bundle;		/* owned, or NULL */
 };
 
 /*
- * Reads the context: from fd (path NULL) or from the file path; at most
- * CX_STAGE_MAX_INPUT bytes of one JSON object.  *out is the caller's
- * (cx_json_delete_secure).  Returns 0, CX_ERR_INPUT (logged), CX_ERR_IO.
- */
-int cx_tunnel_read_context(int fd, const char *path, cJSON **out);
-
-/*
  * Builds a from the context: the AWS context (credential_process keys,
- * Region, Profile), the instance (instance_id if not NULL, else
- * .Instance.InstanceId), the port (port > 0, else 22), and a session the
- * driver may have started already (.Session: SessionId, TokenValue,
- * StreamUrl) into sess.  Returns 0 or CX_ERR_INPUT (logged) or the
- * context's error.  Release with cx_tunnel_aws_clean_up().
+ * Region, Profile; resolved afresh when the keys are missing or belong to
+ * another profile), the instance (instance_id if not NULL, else
+ * .Instance.InstanceId), the port (port > 0, else 22), and a session
+ * already started (.Session: SessionId, TokenValue, StreamUrl) into sess.
+ * Returns 0 or CX_ERR_INPUT (logged) or the context's error.  Release with
+ * cx_tunnel_aws_clean_up() in every case.
  */
 int cx_tunnel_aws_init(struct cx_tunnel_aws *a, const cJSON *doc,
     const char *instance_id, int port, struct cx_tunnel_session *sess);
 void cx_tunnel_aws_clean_up(struct cx_tunnel_aws *a);
 
-/* Fills ops with StartSession, ResumeSession and the upgrade signer. */
+/* Fills ops with StartSession and ResumeSession (no upgrade signer). */
 void cx_tunnel_aws_ops(struct cx_tunnel_aws *a, struct cx_tunnel_ops *ops);
 
-/*
- * --plugin: starts the session if needed and execs session-manager-plugin
- * (found in PATH) the way the AWS CLI does, with the StartSession answer
- * in AWS_SSM_START_SESSION_RESPONSE (never in argv).  Refuses plugins
- * whose --version is not above 1.2.497.0 (they would need the token in
- * argv).  Returns only on failure: CX_ERR_NOTFOUND, CX_ERR_SESSION, ...
- */
-int cx_tunnel_exec_plugin(struct cx_tunnel_aws *a,
-    struct cx_tunnel_session *sess, long start_deadline_ms);
-
-/* Everything cx-tunnel's command line says. */
-struct cx_tunnel_cmd {
+/* cx-session's command line. */
+struct cx_session_cmd {
+	int resume;			/* ResumeSession, else StartSession */
 	const char *instance_id;	/* or NULL: from the context */
 	int port;			/* 0: 22 */
-	int context_fd;			/* -1: none */
-	const char *context_path;	/* or NULL */
-	int plugin;			/* --plugin */
-	int no_sign;			/* --no-sign */
-	struct cx_tunnel_opts run;
+	long deadline_ms;		/* TargetNotConnected retries; 0: 60 s */
 };
 
 /*
- * The whole command: read the context, start (or take) the session, then
- * relay stdin/stdout (or exec the plugin).  Returns 0 or a CX_ERR_* for
- * cx_exit_code(); everything is reported on stderr.
+ * The whole of cx-session: the context on stdin; StartSession (retried
+ * while the agent is not connected, under deadline_ms) or ResumeSession
+ * of .Session.SessionId; the context on stdout with the credentials used
+ * (refreshed when the context's had expired and it names a profile) and
+ * .Session set.  Returns 0 or a CX_ERR_* (logged) for cx_exit_code().
  */
-int cx_tunnel_cmd_run(struct cx_tunnel_cmd *c);
+int cx_session_cmd_run(const struct cx_session_cmd *c);
 
 #endif

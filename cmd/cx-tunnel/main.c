@@ -11,7 +11,7 @@
 #include "cxerr.h"
 #include "log.h"
 #include "os.h"
-#include "tunnel_aws.h"
+#include "tunnel_relay.h"
 
 static const char usage_text[] =
 "usage: cx-tunnel [-nPqVv] [-d deadline-ms] [-p pacing-ms] [-s stall-secs]\n"
