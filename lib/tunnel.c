@@ -717,11 +717,18 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 	} else
 		drain_stdout(&t, 2000);
 	close_ws(&t, 1000);
-	if (cx_log_verbosity() >= 1 && getrusage(RUSAGE_SELF, &ru) == 0)
+	if (cx_log_verbosity() >= 1 && getrusage(RUSAGE_SELF, &ru) == 0) {
 		cx_debug(1, "cpu %ld.%06ld s user, %ld.%06ld s system, "
 		    "peak rss %ld KiB", (long)ru.ru_utime.tv_sec,
 		    (long)ru.ru_utime.tv_usec, (long)ru.ru_stime.tv_sec,
 		    (long)ru.ru_stime.tv_usec, ru.ru_maxrss);
+		/* cx-session runs (if any): short-lived, not in the above */
+		if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && ru.ru_maxrss > 0)
+			cx_debug(1, "helpers: cpu %ld.%06ld s, peak rss %ld KiB",
+			    (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec),
+			    (long)((ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) %
+			    1000000), ru.ru_maxrss);
+	}
 	cx_debug(1, "sent %llu messages (%llu resent), %llu bytes up, "
 	    "%llu down; %llu duplicates, %llu reordered, %llu corrupted, "
 	    "%llu unknown", (unsigned long long)t.dc.n_sent,
