@@ -92,7 +92,7 @@ cx_drv_session_end(struct cx_drv_session *ds)
 int
 cx_drv_session_merge(const struct cx_drv_session *ds, struct cx_buf *ctx)
 {
-	cJSON *doc = NULL, *s = NULL;
+	cJSON *doc = NULL;
 	char *txt = NULL;
 	int r;
 
@@ -101,17 +101,7 @@ cx_drv_session_merge(const struct cx_drv_session *ds, struct cx_buf *ctx)
 	if ((r = cx_stage_parse((const char *)ctx->data, ctx->len,
 	    &doc)) != 0)
 		return r;
-	r = CX_ERR_NOMEM;
-	if ((s = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(s, "SessionId",
-	    ds->sess.session_id) == NULL ||
-	    cJSON_AddStringToObject(s, "TokenValue", ds->sess.token) == NULL ||
-	    cJSON_AddStringToObject(s, "StreamUrl",
-	    ds->sess.stream_url) == NULL)
-		goto out;
-	r = cx_json_set(doc, "Session", s);
-	s = NULL; /* transferred, or freed on failure */
-	if (r != 0)
+	if ((r = cx_tunnel_session_to_json(&ds->sess, doc)) != 0)
 		goto out;
 	r = CX_ERR_NOMEM;
 	if ((txt = cJSON_PrintUnformatted(doc)) == NULL)
@@ -120,7 +110,6 @@ cx_drv_session_merge(const struct cx_drv_session *ds, struct cx_buf *ctx)
 	r = cx_buf_puts(ctx, txt);
  out:
 	cx_freezero_str(txt);
-	cx_json_delete_secure(s);
 	cx_json_delete_secure(doc);
 	return r;
 }

@@ -162,6 +162,17 @@ cx_json_str(const cJSON *doc, const char *key)
 }
 
 int
+cx_json_dup_str(const cJSON *doc, const char *key, char **out)
+{
+	const char *v = cx_json_str(doc, key);
+
+	*out = NULL;
+	if (v == NULL || *v == '\0')
+		return 0;
+	return (*out = strdup(v)) == NULL ? CX_ERR_NOMEM : 0;
+}
+
+int
 cx_json_set(cJSON *doc, const char *key, cJSON *item)
 {
 	if (item == NULL)
@@ -170,10 +181,10 @@ cx_json_set(cJSON *doc, const char *key, cJSON *item)
 		cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(doc, key);
 		if (is_secret_key(key) && cJSON_IsString(old))
 			cx_wipe(old->valuestring, strlen(old->valuestring));
-		cJSON_Delete(old);
+		cx_json_delete_secure(old);	/* secrets inside, too */
 	}
 	if (!cJSON_AddItemToObject(doc, key, item)) {
-		cJSON_Delete(item);
+		cx_json_delete_secure(item);
 		return CX_ERR_NOMEM;
 	}
 	return 0;

@@ -42,6 +42,9 @@ const char *cx_json_str(const cJSON *doc, const char *key);
 int cx_json_set_str(cJSON *doc, const char *key, const char *val);
 int cx_json_set_num(cJSON *doc, const char *key, double val);
 int cx_json_set_bool(cJSON *doc, const char *key, int val);
+/* *out = a malloc'd copy of the string doc[key], or NULL when it is
+ * missing, not a string or empty.  Returns 0 or CX_ERR_NOMEM. */
+int cx_json_dup_str(const cJSON *doc, const char *key, char **out);
 /* Replaces doc[key] with item (ownership of item moves to doc). */
 int cx_json_set(cJSON *doc, const char *key, cJSON *item);
 

@@ -21,6 +21,19 @@ struct cx_tunnel_session {
 };
 void cx_tunnel_session_clean_up(struct cx_tunnel_session *s);
 
+struct cJSON;
+/*
+ * The context's "Session" {SessionId, TokenValue, StreamUrl} (lib/
+ * tunnel_session.c).  from_json replaces what s held when doc has one
+ * (0 and s untouched when it has none); a partial one is CX_ERR_INPUT
+ * (logged).  to_json sets doc's "Session" from s.  Both may return
+ * CX_ERR_NOMEM.
+ */
+int cx_tunnel_session_from_json(const struct cJSON *doc,
+    struct cx_tunnel_session *s);
+int cx_tunnel_session_to_json(const struct cx_tunnel_session *s,
+    struct cJSON *doc);
+
 /* ops->start's answer meaning "TargetNotConnected: try again". */
 #define CX_TUNNEL_RETRY	1
 

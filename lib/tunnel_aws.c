@@ -14,25 +14,12 @@
 #include "stage.h"
 #include "tunnel_aws.h"
 
-static int
-dup_str(const cJSON *o, const char *key, char **out)
-{
-	const char *v = cx_json_str(o, key);
-
-	*out = NULL;
-	if (v == NULL || *v == '\0')
-		return 0;
-	if ((*out = strdup(v)) == NULL)
-		return CX_ERR_NOMEM;
-	return 0;
-}
-
 int
 cx_tunnel_aws_init(struct cx_tunnel_aws *a, const cJSON *doc,
     const char *instance_id, int port, struct cx_tunnel_session *sess)
 {
 	struct cx_resolve_opts ro = { NULL, NULL, NULL };
-	const cJSON *inst, *s;
+	const cJSON *inst;
 	const char *id;
 	int r;
 
@@ -47,26 +34,10 @@ cx_tunnel_aws_init(struct cx_tunnel_aws *a, const cJSON *doc,
 	}
 	if ((a->instance_id = strdup(id)) == NULL)
 		return CX_ERR_NOMEM;
-	s = cJSON_GetObjectItemCaseSensitive(doc, "Session");
-	if (s != NULL) {
-		if (!cJSON_IsObject(s) ||
-		    (r = dup_str(s, "SessionId", &sess->session_id)) != 0 ||
-		    (r = dup_str(s, "TokenValue", &sess->token)) != 0 ||
-		    (r = dup_str(s, "StreamUrl", &sess->stream_url)) != 0 ||
-		    sess->token == NULL || sess->stream_url == NULL ||
-		    sess->session_id == NULL) {
-			cx_error("bad 'Session' in the context: SessionId, "
-			    "TokenValue and StreamUrl are needed");
-			cx_tunnel_session_clean_up(sess);
-			return CX_ERR_INPUT;
-		}
-	}
+	if ((r = cx_tunnel_session_from_json(doc, sess)) != 0)
+		return r;
 	if ((r = cx_aws_ctx_from_json(doc, &ro, &a->ctx)) != 0)
 		return r == CX_ERR_CONFIG ? CX_ERR_INPUT : r;
-	if (a->ctx.cfg != NULL &&
-	    (r = cx_awscfg_ca_bundle(a->ctx.cfg, &a->ca_bundle)) != 0 &&
-	    r != CX_ERR_NOTFOUND)
-		return r;
 	return 0;
 }
 
@@ -75,7 +46,6 @@ cx_tunnel_aws_clean_up(struct cx_tunnel_aws *a)
 {
 	cx_aws_ctx_clean_up(&a->ctx);
 	free(a->instance_id);
-	free(a->ca_bundle);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -86,9 +56,9 @@ take_session(const cJSON *ans, struct cx_tunnel_session *s, int resume)
 	char *id = NULL, *tok = NULL, *url = NULL;
 	int r;
 
-	if ((r = dup_str(ans, "SessionId", &id)) != 0 ||
-	    (r = dup_str(ans, "TokenValue", &tok)) != 0 ||
-	    (r = dup_str(ans, "StreamUrl", &url)) != 0)
+	if ((r = cx_json_dup_str(ans, "SessionId", &id)) != 0 ||
+	    (r = cx_json_dup_str(ans, "TokenValue", &tok)) != 0 ||
+	    (r = cx_json_dup_str(ans, "StreamUrl", &url)) != 0)
 		goto out;
 	if (tok == NULL || (!resume && (url == NULL || id == NULL))) {
 		r = CX_ERR_SESSION;
@@ -237,21 +207,6 @@ drop_expired(cJSON *doc)
 		cJSON_DeleteItemFromObjectCaseSensitive(doc, keys[i]);
 }
 
-static int
-put_session(cJSON *doc, const struct cx_tunnel_session *sess)
-{
-	cJSON *s;
-
-	if ((s = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(s, "SessionId", sess->session_id) == NULL ||
-	    cJSON_AddStringToObject(s, "TokenValue", sess->token) == NULL ||
-	    cJSON_AddStringToObject(s, "StreamUrl", sess->stream_url) == NULL) {
-		cx_json_delete_secure(s);
-		return CX_ERR_NOMEM;
-	}
-	return cx_json_set(doc, "Session", s);
-}
-
 int
 cx_session_cmd_run(const struct cx_session_cmd *c)
 {
@@ -287,7 +242,7 @@ cx_session_cmd_run(const struct cx_session_cmd *c)
 	if (r != 0)
 		goto out;
 	if ((r = cx_aws_ctx_to_json(&a.ctx, doc)) != 0 ||
-	    (r = put_session(doc, &sess)) != 0)
+	    (r = cx_tunnel_session_to_json(&sess, doc)) != 0)
 		goto out;
 	r = cx_stage_write(doc);
  out:

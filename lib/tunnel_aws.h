@@ -22,7 +22,6 @@ struct cx_tunnel_aws {
 	struct cx_aws_ctx ctx;		/* owned */
 	char *instance_id;		/* owned */
 	int port;
-	char *ca_bundle;		/* owned, or NULL */
 };
 
 /*

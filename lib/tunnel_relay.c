@@ -136,45 +136,6 @@ relay_sign(void *ctx, const char *host, const char *target, char ***hdrsp,
 
 
 
-static int
-dup_str(const cJSON *o, const char *key, char **out)
-{
-	const char *v = cx_json_str(o, key);
-
-	*out = NULL;
-	if (v == NULL || *v == '\0')
-		return 0;
-	if ((*out = strdup(v)) == NULL)
-		return CX_ERR_NOMEM;
-	return 0;
-}
-
-/* Takes .Session from rl->doc into sess, if there is one. */
-static int
-take_session(struct cx_tunnel_relay *rl, struct cx_tunnel_session *sess)
-{
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(rl->doc, "Session");
-	struct cx_tunnel_session n;
-	int r;
-
-	if (s == NULL)
-		return 0;
-	memset(&n, 0, sizeof(n));
-	if (!cJSON_IsObject(s) ||
-	    (r = dup_str(s, "SessionId", &n.session_id)) != 0 ||
-	    (r = dup_str(s, "TokenValue", &n.token)) != 0 ||
-	    (r = dup_str(s, "StreamUrl", &n.stream_url)) != 0 ||
-	    n.token == NULL || n.stream_url == NULL || n.session_id == NULL) {
-		cx_tunnel_session_clean_up(&n);
-		cx_error("bad 'Session' in the context: SessionId, "
-		    "TokenValue and StreamUrl are needed");
-		return CX_ERR_INPUT;
-	}
-	cx_tunnel_session_clean_up(sess);
-	*sess = n;
-	return 0;
-}
-
 /* (Re)reads the credentials and Region of rl->doc. */
 static int
 take_creds(struct cx_tunnel_relay *rl)
@@ -185,7 +146,7 @@ take_creds(struct cx_tunnel_relay *rl)
 	cx_creds_clean_up(&rl->creds);
 	free(rl->region);
 	rl->region = NULL;
-	if ((r = dup_str(rl->doc, "Region", &rl->region)) != 0)
+	if ((r = cx_json_dup_str(rl->doc, "Region", &rl->region)) != 0)
 		return r;
 	if (cx_json_str(rl->doc, "AccessKeyId") == NULL) {
 		cx_debug(1, "no credentials in the context: the data channel "
@@ -224,9 +185,9 @@ cx_tunnel_relay_init(struct cx_tunnel_relay *rl, cJSON *doc,
 	}
 	if ((rl->instance_id = strdup(id)) == NULL)
 		return CX_ERR_NOMEM;
-	if ((r = take_session(rl, sess)) != 0 || (r = take_creds(rl)) != 0)
+	if ((r = cx_tunnel_session_from_json(rl->doc, sess)) != 0 || (r = take_creds(rl)) != 0)
 		return r;
-	if ((r = dup_str(doc, "Profile", &profile_arg)) != 0)
+	if ((r = cx_json_dup_str(doc, "Profile", &profile_arg)) != 0)
 		return r;
 	r = cx_awscfg_load(cx_json_str(doc, "AwsEnv"), profile_arg, &rl->cfg);
 	free(profile_arg);
@@ -317,7 +278,7 @@ run_helper(struct cx_tunnel_relay *rl, const char *verb,
 	cx_json_delete_secure(rl->doc);
 	rl->doc = doc;
 	doc = NULL;	/* transferred */
-	if ((r = take_creds(rl)) != 0 || (r = take_session(rl, sess)) != 0)
+	if ((r = take_creds(rl)) != 0 || (r = cx_tunnel_session_from_json(rl->doc, sess)) != 0)
 		goto out;
 	if (sess->token == NULL) {
 		cx_error("'%s %s' gave no session", CX_SESSION_HELPER, verb);
