@@ -617,6 +617,7 @@ proxy_connect(int fd, const struct cx_ws_addr *target,
 			cx_error("proxy '%s': unreadable answer to CONNECT "
 			    "(malformed, or over %d bytes)", proxy->host,
 			    CX_WS_MAX_PROXY_ANSWER);
+			*fatal = 1;
 			r = CX_ERR_NETWORK;
 		}
 		goto out;
