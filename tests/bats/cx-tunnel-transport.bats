@@ -36,6 +36,9 @@ setup_file() {
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/tls.key" \
 	    -out "$D/tls.crt" -days 2 -subj /CN=127.0.0.1 \
 	    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	head -c $((16 * 1024 * 1024)) /dev/urandom >"$D/data"
+	export DATA_SUM
+	DATA_SUM=$(sha256sum <"$D/data" | cut -d' ' -f1)
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/other.key" \
 	    -out "$D/other.crt" -days 2 -subj /CN=other.example \
 	    -addext subjectAltName=DNS:other.example 2>/dev/null
@@ -140,6 +143,22 @@ session_ctx() {
 	tunnel_gone
 	grep -qx "CONNECT 127.0.0.1:$TLS_PORT HTTP/1.1" "$PLOG"
 	[[ ! -s "$ERRF" ]] || { cat "$ERRF"; false; }
+}
+
+@test "cx-tunnel transport: 16 MiB up and down over TLS through the proxy keep their SHA-256" {
+	tls_start tls
+	proxy_start
+	unset NO_PROXY
+	export AWS_CA_BUNDLE="$BATS_FILE_TMPDIR/tls.crt" HTTPS_PROXY="http://127.0.0.1:$PROXY_PORT"
+	session_ctx wss
+	run -0 tssh sha256sum <"$BATS_FILE_TMPDIR/data"
+	[[ "${output%% *}" == "$DATA_SUM" ]] || { echo "$output"; cat "$ERRF"; false; }
+	tunnel_gone
+	session_ctx wss
+	[[ "$(tssh "cat $BATS_FILE_TMPDIR/data" | sha256sum | cut -d' ' -f1)" == "$DATA_SUM" ]] ||
+	    { cat "$ERRF"; false; }
+	tunnel_gone
+	[[ "$(grep -c "^CONNECT 127.0.0.1:$TLS_PORT " "$PLOG")" == 2 ]]
 }
 
 @test "cx-tunnel transport: proxy Basic auth: right credentials pass, wrong ones exit 111 naming HTTP 407, the password never shown" {
