@@ -31,6 +31,7 @@ struct tun {
 	struct cx_ws ws;
 	struct cx_ws_conn *conn;
 	int ws_live;
+	int ws_fatal;		/* the transport said retrying cannot help */
 	struct cx_dc dc;
 	struct cx_ws_q outq;	/* bytes for stdout */
 	char client_id[37];
@@ -152,12 +153,23 @@ wait_fd(int fd, short ev, uint64_t deadline)
 	return 0;
 }
 
+/* Waits for the websocket's socket (reading, and writing when frames are
+ * queued); not at all while TLS holds decrypted bytes. */
+static int
+wait_ws(struct tun *t, uint64_t deadline)
+{
+	if (cx_ws_conn_pending(t->conn))
+		return 0;
+	return wait_fd(cx_ws_conn_fd(t->conn), cx_ws_conn_events(t->conn,
+	    cx_ws_pending(&t->ws) ? POLLIN | POLLOUT : POLLIN), deadline);
+}
+
 /* Opens the websocket to sess->stream_url and sends OpenDataChannel. */
 static int
 connect_ws(struct tun *t)
 {
 	struct cx_ws_conn_opts co = { t->o->ca_bundle, 30000,
-	    t->o->curl_verbose };
+	    t->o->curl_verbose, &t->ws_fatal };
 	struct cx_ws_io io;
 	char *curl_url = NULL, *host = NULL, *target = NULL, *open = NULL;
 	char **hdrs = NULL, rid[37];
@@ -199,9 +211,7 @@ connect_ws(struct tun *t)
 			}
 			goto out;
 		}
-		if ((r = wait_fd(cx_ws_conn_fd(t->conn),
-		    cx_ws_pending(&t->ws) ? POLLIN | POLLOUT : POLLIN,
-		    deadline)) != 0)
+		if ((r = wait_ws(t, deadline)) != 0)
 			goto out;
 	}
 	if ((r = cx_uuid4(rid)) != 0 ||
@@ -277,7 +287,7 @@ reconnect(struct tun *t)
 			cx_info("data channel resumed (attempt %d)", attempt);
 			return 0;
 		}
-		if (r == CX_ERR_DENIED)
+		if (r == CX_ERR_DENIED || t->ws_fatal)
 			break;
 		cx_debug(1, "resume attempt %d failed: %s", attempt,
 		    cx_strerror(r));
@@ -362,8 +372,7 @@ close_ws(struct tun *t, long ms)
 			;
 		if (r != CX_WS_NONE)
 			break;
-		if (wait_fd(cx_ws_conn_fd(t->conn), cx_ws_pending(&t->ws) ?
-		    POLLIN | POLLOUT : POLLIN, deadline) != 0)
+		if (wait_ws(t, deadline) != 0)
 			break;
 	}
 	drop_ws(t);
@@ -408,7 +417,8 @@ initial_connect(struct tun *t)
 	for (i = 0; ; i++) {
 		if ((r = connect_ws(t)) == 0)
 			return 0;
-		if (i == 5 || r == CX_ERR_NOMEM || r == CX_ERR_DENIED)
+		if (i == 5 || r == CX_ERR_NOMEM || r == CX_ERR_DENIED ||
+		    t->ws_fatal)
 			break;
 		sleep_ms(delay);
 		delay *= 2;
@@ -593,8 +603,9 @@ relay(struct tun *t)
 			oi = np++;
 		}
 		pf[np].fd = cx_ws_conn_fd(t->conn);
-		pf[np].events = (q_live(&t->outq) < OUT_HIGH ? POLLIN : 0) |
-		    (cx_ws_pending(&t->ws) ? POLLOUT : 0);
+		pf[np].events = cx_ws_conn_events(t->conn,
+		    (q_live(&t->outq) < OUT_HIGH ? POLLIN : 0) |
+		    (cx_ws_pending(&t->ws) ? POLLOUT : 0));
 		si = np++;
 		(void)si;
 		tmo = cx_dc_timeout_ms(&t->dc, now);
@@ -609,7 +620,8 @@ relay(struct tun *t)
 		if (t->finishing)
 			tmo = min_timeout(tmo, until(t->finish_at +
 			    (uint64_t)opt_ms(t->o->drain_ms, 5000), now));
-		if (progress)
+		if (progress || (q_live(&t->outq) < OUT_HIGH &&
+		    cx_ws_conn_pending(t->conn)))
 			tmo = 0;
 		tsp = NULL;
 		if (tmo >= 0) {

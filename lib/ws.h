@@ -9,8 +9,9 @@
  * messages are reassembled; pings are answered with pongs; a close frame is
  * answered once.  Incoming messages larger than max_msg are a clean error.
  *
- * Implemented in lib/ws.c (framing) and lib/ws_curl.c (the libcurl
- * transport: TLS, CA bundle, HTTPS_PROXY/NO_PROXY).
+ * Implemented in lib/ws.c (framing) and lib/ws_tls.c (the transport: a
+ * socket, OpenSSL for TLS, a CONNECT tunnel per HTTPS_PROXY/NO_PROXY; no
+ * libcurl).
  */
 #ifndef CX_WS_H
 #define CX_WS_H
@@ -136,23 +137,48 @@ void cx_ws_accept_for(const char *key, char out[32]);
 int cx_ws_url_split(const char *url, char **curl_url, char **host,
     char **target);
 
-/* The libcurl transport (lib/ws_curl.c). */
+/*
+ * The socket transport (lib/ws_tls.c): TCP, an HTTP CONNECT tunnel through
+ * the proxy the environment names (https_proxy/HTTPS_PROXY for https,
+ * http_proxy for http, then all_proxy/ALL_PROXY; no_proxy/NO_PROXY; curl's
+ * rules), TLS >= 1.2 with OpenSSL for https (certificate and host name or
+ * IP checked).
+ */
 struct cx_ws_conn;
 struct cx_ws_conn_opts {
-	const char *ca_bundle;		/* or NULL: curl's default */
-	long connect_timeout_ms;	/* 0: 30 s */
-	int verbose;			/* curl's own trace on stderr */
+	const char *ca_bundle;		/* or NULL: SSL_CERT_FILE/SSL_CERT_DIR,
+					 * else the system's hashed folder */
+	long connect_timeout_ms;	/* TCP + proxy + TLS; 0: 30 s */
+	int verbose;			/* unused (was curl's trace) */
+	int *fatal;			/* if not NULL: set to 1 when retrying
+					 * cannot help (certificate refused,
+					 * proxy said 4xx, bad proxy URL) */
 };
 /*
- * Connects (TCP, proxy CONNECT per HTTPS_PROXY/NO_PROXY, TLS for https)
- * to curl_url.  *out is owned by the caller (cx_ws_conn_free).  Returns 0,
- * CX_ERR_NETWORK or CX_ERR_TIMEOUT (logged at debug level).
+ * Connects to curl_url ("http://" or "https://" host[:port], the rest
+ * ignored; as cx_ws_url_split makes it) and leaves the socket
+ * non-blocking.  *out is owned by the caller (cx_ws_conn_free).  Returns
+ * 0; CX_ERR_TIMEOUT (o->connect_timeout_ms passed); CX_ERR_NETWORK
+ * (details at debug level; a refused certificate or a proxy's refusal is
+ * one error line); CX_ERR_CONFIG (unusable proxy variable or CA bundle,
+ * one error line); CX_ERR_INPUT (not an http(s) URL); CX_ERR_NOMEM.
  */
 int cx_ws_conn_open(const char *curl_url, const struct cx_ws_conn_opts *o,
     struct cx_ws_conn **out);
+/* Closes the connection (a TLS close_notify if it can go at once); NULL is
+ * fine. */
 void cx_ws_conn_free(struct cx_ws_conn *c);
 /* The socket for poll(). */
 int cx_ws_conn_fd(const struct cx_ws_conn *c);
+/*
+ * The poll() events to wait for when the caller wants want (POLLIN to
+ * read, POLLOUT to send): TLS may need the other direction first (a read
+ * that must write, a write that must read).
+ */
+short cx_ws_conn_events(const struct cx_ws_conn *c, short want);
+/* 1 if decrypted bytes wait inside OpenSSL (poll() would not see them):
+ * read before waiting. */
+int cx_ws_conn_pending(const struct cx_ws_conn *c);
 /* Fills io to use c. */
 void cx_ws_conn_io(struct cx_ws_conn *c, struct cx_ws_io *io);
 

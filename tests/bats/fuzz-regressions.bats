@@ -37,6 +37,7 @@ replay() {
 @test "fuzz replay: drvini" { replay drvini; }
 @test "fuzz replay: creds" { replay creds; }
 @test "fuzz replay: ini" { replay ini; }
+@test "fuzz replay: proxy (the transport's CONNECT answer, proxy URL, NO_PROXY)" { replay proxy; }
 @test "fuzz replay: shlex" { replay shlex; }
 @test "fuzz replay: sshconf (listing a file without environments)" { replay sshconf; }
 @test "fuzz replay: sshkey (no read past a trailing blank line)" { replay sshkey; }

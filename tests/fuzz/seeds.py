@@ -229,3 +229,26 @@ CREDS = {
 }
 for k, v in CREDS.items():
     put("creds", k, v)
+
+# --- proxy: first byte picks the part (0 answer, 1 proxy URL + CONNECT,
+# 2 NO_PROXY list NUL host, 3 target URL) ---------------------------------
+PROXY = {
+    "ans-200": b"\x00HTTP/1.1 200 Connection established\r\n\r\n",
+    "ans-200-tls": b"\x00HTTP/1.0 200 OK\r\nVia: 1.1 squid\r\n\r\n\x16\x03\x01\x00",
+    "ans-407": b"\x00HTTP/1.1 407 Proxy Authentication Required\r\n"
+               b"Proxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n",
+    "ans-lf": b"\x00HTTP/1.1 403 Forbidden\nX: y\n\n",
+    "ans-part": b"\x00HTTP/1.1 200 OK\r\nX: y\r\n",
+    "ans-bad": b"\x00SSH-2.0-OpenSSH_9.2\r\n",
+    "url-plain": b"\x01http://proxy.corp:3128",
+    "url-auth": b"\x01http://al%69ce:p%40ss:w@[::1]:8080/",
+    "url-noscheme": b"\x01proxy:1",
+    "url-socks": b"\x01socks5h://u:p@h",
+    "np-list": b"\x02localhost, .example.com,127.0.0.1:80,[::1]\x00a.example.com",
+    "np-star": b"\x02*\x00h",
+    "np-ip": b"\x020.0.1\x00127.0.0.1",
+    "target-v6": b"\x03wss://[2001:db8::1]:8443/v1/data-channel/s?x",
+    "target": b"\x03https://ssmmessages.eu-west-1.amazonaws.com/",
+}
+for k, v in PROXY.items():
+    put("proxy", k, v)
