@@ -35,7 +35,7 @@ cx_dc_init(struct cx_dc *dc, const struct cx_dc_opts *o,
 	memset(dc, 0, sizeof(*dc));
 	dc->cb = *cb;
 	dc->fast_resent = -1;
-	dc->window = o->window ? o->window : 1024;
+	dc->window = o->window ? o->window : 512;
 	dc->reorder_max = o->reorder_max ? o->reorder_max : 4096;
 	cv = o->client_version ? o->client_version : "1.2.0.0";
 	if (strlen(cv) >= sizeof(dc->client_version))

@@ -15,9 +15,11 @@
 #include "tunnel.h"
 #include "ws.h"
 
-#define OUT_HIGH	(256 * 1024)	/* stdout queue: stop reading the ws */
-#define WS_HIGH		(128 * 1024)	/* ws send queue: stop producing */
-#define WS_IN_HIGH	(2 * 1024 * 1024) /* ws input buffered, unparsed */
+#define OUT_HIGH	(64 * 1024)	/* stdout queue: stop reading the ws */
+#define WS_HIGH		(64 * 1024)	/* ws send queue: stop producing */
+#define WS_IN_LOW	(64 * 1024)	/* ws input buffered, unparsed: read
+					 * more only below this, or when the
+					 * next frame is incomplete */
 #define STDIN_CHUNK	(64 * 1024)
 #define PING_MS		60000
 #define UPGRADE_MS	45000
@@ -37,6 +39,7 @@ struct tun {
 	char client_id[37];
 	int stdin_eof, stdout_dead, finishing, finish_sent;
 	uint64_t finish_at, next_ping, next_pace, hs_deadline;
+	int ws_starved;		/* the parser wants more input */
 	int stall_resumed;	/* resumed for a stall ... */
 	uint64_t stall_progress; /* ... when dc.n_progress was this */
 	unsigned char *inbuf;
@@ -453,10 +456,13 @@ step(struct tun *t, uint64_t now, int *lost)
 	uint64_t sent;
 	int op, r;
 
+	t->ws_starved = 0;
 	while (t->ws_live && q_live(&t->outq) < OUT_HIGH) {
 		r = cx_ws_next(&t->ws, &op, &d, &l);
-		if (r == CX_WS_NONE)
+		if (r == CX_WS_NONE) {
+			t->ws_starved = 1;
 			break;
+		}
 		if (r == CX_WS_MSG) {
 			if ((r = cx_dc_on_message(&t->dc, d, l, now)) < 0)
 				return r;
@@ -500,6 +506,18 @@ step(struct tun *t, uint64_t now, int *lost)
 	if (cx_ws_flush(&t->ws) != 0)
 		*lost = 1;
 	return 0;
+}
+
+/*
+ * Read the websocket only while stdout has room and what is buffered is
+ * little or not yet a whole frame: backpressure reaches the gateway
+ * through TCP instead of piling up here.
+ */
+static int
+want_input(const struct tun *t)
+{
+	return q_live(&t->outq) < OUT_HIGH &&
+	    (t->ws.in.len - t->ws.in.off < WS_IN_LOW || t->ws_starved);
 }
 
 static uint64_t
@@ -573,8 +591,7 @@ relay(struct tun *t)
 			return 0;
 		}
 		progress = write_stdout(t);
-		if (!lost && t->ws_live && q_live(&t->outq) < OUT_HIGH &&
-		    t->ws.in.len - t->ws.in.off < WS_IN_HIGH) {
+		if (!lost && t->ws_live && want_input(t)) {
 			fr = cx_ws_fill(&t->ws);
 			if (fr < 0)
 				lost = 1;
@@ -604,7 +621,7 @@ relay(struct tun *t)
 		}
 		pf[np].fd = cx_ws_conn_fd(t->conn);
 		pf[np].events = cx_ws_conn_events(t->conn,
-		    (q_live(&t->outq) < OUT_HIGH ? POLLIN : 0) |
+		    (want_input(t) ? POLLIN : 0) |
 		    (cx_ws_pending(&t->ws) ? POLLOUT : 0));
 		si = np++;
 		(void)si;
@@ -620,7 +637,7 @@ relay(struct tun *t)
 		if (t->finishing)
 			tmo = min_timeout(tmo, until(t->finish_at +
 			    (uint64_t)opt_ms(t->o->drain_ms, 5000), now));
-		if (progress || (q_live(&t->outq) < OUT_HIGH &&
+		if (progress || (want_input(t) &&
 		    cx_ws_conn_pending(t->conn)))
 			tmo = 0;
 		tsp = NULL;

@@ -64,7 +64,7 @@ struct cx_tunnel_opts {
 	long drain_ms;		/* stdin EOF to the end; 0: 5 s */
 	long stall_ms;		/* in flight, no ack: resume; 0: 20 s */
 	long pacing_ms;		/* sleep per sent stream message; 0: none */
-	size_t window;		/* unacked messages (x 1 KiB); 0: 1024 */
+	size_t window;		/* unacked messages (x 1 KiB); 0: 512 */
 	const char *ca_bundle;	/* or NULL */
 	int curl_verbose;
 };

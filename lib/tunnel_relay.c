@@ -16,6 +16,7 @@
 #include "sigv4.h"
 #include "stage.h"
 #include "tunnel_relay.h"
+#include "ws.h"
 
 #define CX_TUNNEL_DOCUMENT	"AWS-StartSSHSession"
 /* cx-session's own limits: its TargetNotConnected deadline plus this for
@@ -447,6 +448,7 @@ cx_tunnel_cmd_run(struct cx_tunnel_cmd *c)
 	cJSON *doc = NULL;
 	int r;
 
+	cx_ws_tls_lean();
 	memset(&sess, 0, sizeof(sess));
 	memset(&rl, 0, sizeof(rl));
 	if (c->context_fd < 0 && c->context_path == NULL) {

@@ -182,4 +182,12 @@ int cx_ws_conn_pending(const struct cx_ws_conn *c);
 /* Fills io to use c. */
 void cx_ws_conn_io(struct cx_ws_conn *c, struct cx_ws_io *io);
 
+/*
+ * For a long-lived process that cares about its memory (cx-tunnel): starts
+ * OpenSSL without its error texts (about 400 KiB resident; the numeric
+ * codes stay).  Must come before any other OpenSSL call; the first one
+ * decides.
+ */
+void cx_ws_tls_lean(void);
+
 #endif

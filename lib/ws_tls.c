@@ -675,8 +675,18 @@ tls_log_errors(const char *what, const char *host)
 		return;
 	}
 	ERR_error_string_n(e, b, sizeof(b));
-	cx_debug(1, "websocket: %s with '%s': %s", what, host, b);
+	/* cx-tunnel does not load OpenSSL's error texts (cx_ws_tls_lean):
+	 * the code still says it all to `openssl errstr` */
+	cx_debug(1, "websocket: %s with '%s': %s (openssl errstr %lx)", what,
+	    host, b, e);
 	ERR_clear_error();
+}
+
+void
+cx_ws_tls_lean(void)
+{
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
+	    OPENSSL_INIT_NO_LOAD_SSL_STRINGS, NULL);
 }
 
 static int
