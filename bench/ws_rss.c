@@ -30,7 +30,7 @@ peak_kib(void)
 int
 main(int argc, char **argv)
 {
-	struct cx_ws_conn_opts o = { NULL, 5000, 0, NULL };
+	struct cx_ws_conn_opts o = { NULL, 5000, NULL };
 	struct cx_ws_conn *c = NULL;
 	unsigned char rnd[16], md[EVP_MAX_MD_SIZE];
 	unsigned int mdl;

@@ -171,8 +171,7 @@ wait_ws(struct tun *t, uint64_t deadline)
 static int
 connect_ws(struct tun *t)
 {
-	struct cx_ws_conn_opts co = { t->o->ca_bundle, 30000,
-	    t->o->curl_verbose, &t->ws_fatal };
+	struct cx_ws_conn_opts co = { t->o->ca_bundle, 30000, &t->ws_fatal };
 	struct cx_ws_io io;
 	char *curl_url = NULL, *host = NULL, *target = NULL, *open = NULL;
 	char **hdrs = NULL, rid[37];

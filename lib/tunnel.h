@@ -66,7 +66,6 @@ struct cx_tunnel_opts {
 	long pacing_ms;		/* sleep per sent stream message; 0: none */
 	size_t window;		/* unacked messages (x 1 KiB); 0: 512 */
 	const char *ca_bundle;	/* or NULL */
-	int curl_verbose;
 };
 
 /*

@@ -149,7 +149,6 @@ struct cx_ws_conn_opts {
 	const char *ca_bundle;		/* or NULL: SSL_CERT_FILE/SSL_CERT_DIR,
 					 * else the system's hashed folder */
 	long connect_timeout_ms;	/* TCP + proxy + TLS; 0: 30 s */
-	int verbose;			/* unused (was curl's trace) */
 	int *fatal;			/* if not NULL: set to 1 when retrying
 					 * cannot help (certificate refused,
 					 * proxy said 4xx, bad proxy URL) */

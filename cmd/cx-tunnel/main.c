@@ -81,6 +81,5 @@ main(int argc, char **argv)
 		c.instance_id = argv[0];
 	if (argc > 1)
 		c.port = (int)(num(argv[1], 1, 65535, &v), v);
-	c.run.curl_verbose = verb > 2;
 	return cx_exit_code(cx_tunnel_cmd_run(&c));
 }

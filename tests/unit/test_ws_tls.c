@@ -314,7 +314,7 @@ test_proxy_answer(void **state)
 static void
 test_plain_loopback(void **state)
 {
-	struct cx_ws_conn_opts o = { NULL, 5000, 0, NULL };
+	struct cx_ws_conn_opts o = { NULL, 5000, NULL };
 	struct cx_ws_conn *c = NULL;
 	struct sockaddr_in sa;
 	struct cx_ws_io io;
