@@ -224,6 +224,7 @@ run_helper(struct cx_tunnel_relay *rl, const char *verb,
     struct cx_tunnel_session *sess)
 {
 	char *argv[12], *in = NULL, port[16], deadline[24];
+	long dl = rl->start_deadline_ms > 0 ? rl->start_deadline_ms : 60000;
 	struct cx_buf out;
 	cJSON *doc = NULL;
 	int i = 0, r, v, ws;
@@ -235,8 +236,7 @@ run_helper(struct cx_tunnel_relay *rl, const char *verb,
 		argv[i++] = (char *)"-v";
 	if (cx_log_verbosity() < 0)
 		argv[i++] = (char *)"-q";
-	snprintf(deadline, sizeof(deadline), "%ld", rl->start_deadline_ms > 0 ?
-	    rl->start_deadline_ms : 60000);
+	snprintf(deadline, sizeof(deadline), "%ld", dl);
 	argv[i++] = (char *)"--deadline-ms";
 	argv[i++] = deadline;
 	argv[i++] = (char *)verb;
@@ -250,7 +250,7 @@ run_helper(struct cx_tunnel_relay *rl, const char *verb,
 	}
 	cx_debug(1, "running %s %s", rl->helper, verb);
 	r = cx_run(argv, in, strlen(in), &out, NULL, strcmp(verb, "start") == 0 ?
-	    (int)(atol(deadline) + HELPER_SLACK_MS) : HELPER_RESUME_MS, &ws);
+	    (int)(dl + HELPER_SLACK_MS) : HELPER_RESUME_MS, &ws);
 	if (r == CX_ERR_NOTFOUND) {
 		cx_error("cannot run '%s': not found next to cx-tunnel nor in "
 		    "PATH", rl->helper);

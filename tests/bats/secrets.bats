@@ -63,7 +63,7 @@ setup() {
 	mkdir -p "$BIN"
 	cp "$CX_BIN_DIR/cloudx-proxy" "$BIN/"
 	local s
-	for s in cx-creds cx-instance cx-pushkey cx-tunnel; do
+	for s in cx-creds cx-instance cx-pushkey cx-tunnel cx-session; do
 		ln -s "$CX_ROOT/tests/tools/audit-wrap" "$BIN/$s"
 	done
 	MARK="$BATS_TEST_TMPDIR/mark"
@@ -254,3 +254,20 @@ connect_audit() {
 	# STREAMTOK among the canaries; belt and braces for the context:
 	! grep -r -a -q -F "$STREAMTOK" "$HOME" "$AUDIT_DIR" "$BATS_TEST_TMPDIR/err"
 }
+
+@test "secrets: a resume runs cx-session with the context on a pipe: no canary in its argv or environment" {
+	# the websocket drops once after a few bytes: cx-tunnel resumes
+	# through its helper, which holds the keys and gets a new stream token
+	standin_config '{"drop_after_bytes":16}'
+	export AUDIT_TUNNEL_DIR="$BATS_TEST_TMPDIR/tunnel"
+	mkdir -p "$AUDIT_TUNNEL_DIR"
+	cp "$CX_BIN_DIR/cx-tunnel" "$AUDIT_TUNNEL_DIR/"
+	ln -s "$CX_ROOT/tests/tools/audit-wrap" "$AUDIT_TUNNEL_DIR/cx-session"
+	connect_audit
+	[ "$(standin_state | jq '[.sessions[].resumes] | add')" -ge 1 ] ||
+	    fail "no resume: $(cat "$BATS_TEST_TMPDIR/err")"
+	ls "$AUDIT_DIR"/cx-session.*.argv >/dev/null || fail "cx-session did not run"
+	grep -q -a resume "$AUDIT_DIR"/cx-session.*.argv
+	standin_config '{"drop_after_bytes":0}'
+}
+
