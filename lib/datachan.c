@@ -36,7 +36,7 @@ cx_dc_init(struct cx_dc *dc, const struct cx_dc_opts *o,
 	dc->cb = *cb;
 	dc->fast_resent = -1;
 	dc->window = o->window ? o->window : 512;
-	dc->reorder_max = o->reorder_max ? o->reorder_max : 1024;
+	dc->reorder_max = o->reorder_max ? o->reorder_max : 4096;
 	cv = o->client_version ? o->client_version : "1.2.0.0";
 	if (strlen(cv) >= sizeof(dc->client_version))
 		return CX_ERR_INTERNAL;

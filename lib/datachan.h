@@ -43,7 +43,7 @@ struct cx_dc_cb {
 
 struct cx_dc_opts {
 	size_t window;			/* unacked outgoing messages; 0: 512 */
-	size_t reorder_max;		/* buffered future messages; 0: 1024 */
+	size_t reorder_max;		/* buffered future messages; 0: 4096 */
 	const char *client_version;	/* NULL: "1.2.0.0" */
 };
 
