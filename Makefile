@@ -12,10 +12,27 @@ B ?= build
 
 PROGS  = $(notdir $(wildcard cmd/*))
 MANS   = $(wildcard man/*.1)
-LIBSRC = $(wildcard lib/*.c)
+# lib/<module>/*.c: what two or more programs share, archived as libcx.a
+MODULES = core aws ssm ssh ec2
+LIBSRC = $(foreach m,$(MODULES),$(wildcard lib/$(m)/*.c))
 LIBOBJ = $(patsubst %.c,$(B)/%.o,$(LIBSRC))
+# cmd/<prog>/*.c but main.c: that program's own code, archived per program
+# (libcmd.a) so its unit tests can link it too
+CMDLIBS = $(foreach p,$(PROGS),$(B)/cmd/$(p)/libcmd.a)
+cmdobjs = $(patsubst %.c,$(B)/%.o,$(filter-out cmd/$(1)/main.c,$(wildcard cmd/$(1)/*.c)))
 UNITSRC = $(wildcard tests/unit/test_*.c)
 UNITS  = $(patsubst %.c,$(B)/%,$(UNITSRC))
+
+# What the goals need is checked before anything is compiled: as root on
+# Debian it is installed, otherwise one line says what to run (exit 2).
+NODEPS_GOALS = clean lint dist help uninstall
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+DEPS_MODE := $(if $(filter check check-% demo,$(MAKECMDGOALS)),$(if $(filter demo,$(MAKECMDGOALS)),demo,check),build)
+DEPS_MSG := $(shell PKG_CONFIG='$(PKG_CONFIG)' packaging/deps.sh $(DEPS_MODE))
+ifneq ($(DEPS_MSG),)
+$(error $(DEPS_MSG))
+endif
+endif
 
 # _DEFAULT_SOURCE: glibc hides explicit_bzero and friends under strict -std=c11
 CSTD   = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE
@@ -28,7 +45,7 @@ PKGS   = libcurl openssl libcjson expat
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-ALL_CFLAGS = $(CSTD) $(WARN) $(HARDEN) -Ilib -MMD -MP \
+ALL_CFLAGS = $(CSTD) $(WARN) $(HARDEN) -Ilib -Icmd -MMD -MP \
              -DCX_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS ?= -pie -Wl,-z,relro,-z,now
 LIBS   = $(PKG_LIBS)
@@ -50,11 +67,19 @@ $(B)/%.o: %.c
 	$(if $(V),,@echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/%: $(B)/cmd/%/main.o $(B)/libcx.a
+define cmdlib
+$(B)/cmd/$(1)/libcmd.a: $(call cmdobjs,$(1))
+	@mkdir -p $$(@D); rm -f $$@
+	$$(if $$(V),,@echo "  AR      $$@")
+	$$(Q)$$(AR) rcs $$@ $$^
+endef
+$(foreach p,$(PROGS),$(eval $(call cmdlib,$(p))))
+
+$(B)/%: $(B)/cmd/%/main.o $(B)/cmd/%/libcmd.a $(B)/libcx.a
 	$(if $(V),,@echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(ASNEEDED) -o $@ $^ $(LIBS)
 
-$(B)/tests/unit/%: $(B)/tests/unit/%.o $(B)/libcx.a
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(CMDLIBS) $(B)/libcx.a
 	$(if $(V),,@echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
@@ -69,7 +94,7 @@ asan:
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 
 deps:
-	@tests/deps.sh
+	@msg=$$(packaging/deps.sh ci) || { echo "$$msg" >&2; exit 2; }
 
 check: all
 	@CX_BIN=$(B) tests/run-all
@@ -96,11 +121,12 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
 fuzz-lib:
-	$(MAKE) B=build-fuzz CC=clang HARDEN= LDFLAGS= CFLAGS="$(FUZZ_FLAGS)" build-fuzz/libcx.a
+	$(MAKE) B=build-fuzz CC=clang HARDEN= LDFLAGS= CFLAGS="$(FUZZ_FLAGS)" \
+	    build-fuzz/libcx.a $(PROGS:%=build-fuzz/cmd/%/libcmd.a)
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c fuzz-lib
-	clang $(CSTD) -Ilib $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
-	    -o $@ $< build-fuzz/libcx.a $(LIBS)
+	clang $(CSTD) -Ilib -Icmd $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+	    -o $@ $< $(PROGS:%=build-fuzz/cmd/%/libcmd.a) build-fuzz/libcx.a $(LIBS)
 
 fuzz-build: fuzz-lib
 
@@ -112,9 +138,9 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@FUZZ_SEED=$${FUZZ_SEED:-1} tests/fuzz/run $${FUZZ_SECONDS:-10} $(FUZZERS)
 
+# banned functions, lib/'s module layering, tracked binaries, man pages
 lint:
-	! grep -rnE '\b(strcpy|strcat|v?sprintf|gets|atoi|atol|strtok|system|popen)\(' cmd lib
-	$(if $(MANS),mandoc -Tlint -Wwarning $(MANS))
+	@tests/lint.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -1,5 +1,5 @@
 /*
- * bench/ws_rss.c: peak RSS of the websocket transport (lib/ws_tls.c) alone,
+ * bench/ws_rss.c: peak RSS of the websocket transport (lib/ssm/ws_tls.c) alone,
  * for bench/ws-rss.  Prints peak RSS in KiB at three points: at start;
  * after what cx-tunnel does anyway before connecting (OpenSSL random and
  * SHA-256, so libcrypto is initialised and its configuration loaded); after
@@ -15,9 +15,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "cxerr.h"
-#include "log.h"
-#include "ws.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "ssm/ws.h"
 
 static long
 peak_kib(void)

@@ -1,16 +1,16 @@
 /*
  * cloudx-proxy: the driver.  Dispatches to a subcommand (connect, setup,
- * list, doctor, cleanup, migrate); each lives in lib/driver_*.c and returns
- * the exit status.  Invoked as cloudX-proxy, generated host names use the
+ * list, doctor, cleanup, migrate); each lives in a file of this folder
+ * and returns the exit status.  Invoked as cloudX-proxy, generated host names use the
  * cloudX prefix.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "cxerr.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
 #include "driver.h"
-#include "log.h"
-#include "os.h"
 
 static const struct {
 	const char *name;

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "creds.h"
-#include "cxerr.h"
-#include "log.h"
-#include "os.h"
-#include "stage.h"
+#include "aws/creds.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
 
 #define USAGE "usage: cx-creds [-iv] [-e aws-env] [-f process|env] " \
 	"[-p profile] [-r region]"

@@ -8,13 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "creds.h"
-#include "cxerr.h"
-#include "instance.h"
-#include "instance_aws.h"
-#include "log.h"
-#include "os.h"
-#include "stage.h"
+#include "aws/creds.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
+#include "ec2/instance.h"
+#include "ec2/instance_aws.h"
 
 static const char usage_text[] =
     "usage: cx-instance [-qv] [-e env] [-P ms] [-p profile] [-r region] "

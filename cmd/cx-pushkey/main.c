@@ -10,13 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "creds.h"
-#include "cxerr.h"
-#include "log.h"
-#include "os.h"
-#include "pushkey.h"
-#include "sshkey.h"
-#include "stage.h"
+#include "aws/creds.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
+#include "ec2/pushkey.h"
+#include "ssh/sshkey.h"
 
 static const char usage_text[] =
     "usage: cx-pushkey [-nqv] [-e env] [-p profile] [-r region] "

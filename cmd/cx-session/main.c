@@ -4,16 +4,16 @@
  * StartSession (AWS-StartSSHSession, the port) and waits out
  * TargetNotConnected, `resume` calls ResumeSession for .Session.SessionId;
  * prints the context with .Session {SessionId, TokenValue, StreamUrl}.
- * cx-tunnel runs it for these calls (lib/tunnel_relay.h).
+ * cx-tunnel runs it for these calls (cmd/cx-tunnel/relay.h).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cxerr.h"
-#include "log.h"
-#include "os.h"
-#include "tunnel_aws.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "ssm/tunnel_aws.h"
 
 static const char usage_text[] =
 "usage: cx-session [-qVv] [-d deadline-ms] start|resume [instance-id [port]]\n";

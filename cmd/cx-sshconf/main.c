@@ -1,6 +1,6 @@
 /*
  * cx-sshconf: reads and edits the three-tier cloudx-proxy SSH config
- * (lib/sshconf.h) and prints one JSON document: list, add-host, set-env,
+ * (lib/ssh/sshconf.h) and prints one JSON document: list, add-host, set-env,
  * remove-host, remove-env, ensure-include, adopt.
  */
 #include <getopt.h>
@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cxerr.h"
-#include "log.h"
-#include "os.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
 #include "sshconf_cmd.h"
-#include "stage.h"
 
 static const char usage_text[] =
 "usage: cx-sshconf [-DhjnOoqsVvw] [-A socket] [-a aws-env] [-c config]\n"

@@ -1,6 +1,6 @@
 /*
  * cx-tunnel: opens an SSM session (AWS-StartSSHSession) to an instance and
- * relays stdin/stdout over the data channel, natively (lib/tunnel.h).  The
+ * relays stdin/stdout over the data channel, natively (cmd/cx-tunnel/relay_loop.h).  The
  * context (credentials, region, instance, maybe a started session) comes
  * from a descriptor or a file, never from argv or the environment.
  */
@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cxerr.h"
-#include "log.h"
-#include "os.h"
-#include "tunnel_relay.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "relay.h"
 
 static const char usage_text[] =
 "usage: cx-tunnel [-nPqVv] [-d deadline-ms] [-p pacing-ms] [-s stall-secs]\n"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# lib/sigv4 + lib/http + lib/aws against moto_server with signature checking
+# lib/aws/sigv4 + lib/aws/http + lib/aws/aws against moto_server with signature checking
 # on, and against tests/tools/faultserver.py (503s, throttling, a hang).
 # The assertions live in tests/unit/test_aws_live.c; this file sets up the
 # servers, runs it, and checks the request counts from the servers' side.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# cx-tunnel's websocket transport (lib/ws_tls.c): the HTTP CONNECT proxy the
+# cx-tunnel's websocket transport (lib/ssm/ws_tls.c): the HTTP CONNECT proxy the
 # environment names (curl's variables and NO_PROXY rules), proxy Basic
 # authentication, TLS host-name checks.  The real ssh client through
 # cx-tunnel, the SSM stand-in, a loopback sshd; tests/tools/tlsproxy.py puts

@@ -2,7 +2,8 @@
 # Replays every fuzz target's seed corpus and its regressions
 # (tests/fuzz/regressions/<target>/: inputs that once crashed or broke a
 # property) through the normal build, without libFuzzer: each target is
-# compiled with tests/fuzz/replay.c against $CX_BIN/libcx.a.  Under
+# compiled with tests/fuzz/replay.c against $CX_BIN/libcx.a and the
+# programs' own archives ($CX_BIN/cmd/*/libcmd.a).  Under
 # `make check-asan` (CX_BIN=build-asan) the replays run under ASan+UBSan.
 
 load ../helpers/common
@@ -19,10 +20,10 @@ replay() {
 		san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 	fi
 	# shellcheck disable=SC2046,SC2086
-	cc -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g $san -I"$CX_ROOT/lib" \
+	cc -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g $san -I"$CX_ROOT/lib" -I"$CX_ROOT/cmd" \
 	    $(pkg-config --cflags libcurl openssl libcjson expat) \
 	    -o "$bin" "$CX_ROOT/tests/fuzz/fuzz_$t.c" "$CX_ROOT/tests/fuzz/replay.c" \
-	    "$lib" $(pkg-config --libs libcurl openssl libcjson expat)
+	    "$CX_BIN_DIR"/cmd/*/libcmd.a "$lib" $(pkg-config --libs libcurl openssl libcjson expat)
 	local dirs=("$CX_ROOT/tests/fuzz/corpus/$t")
 	[ -d "$CX_ROOT/tests/fuzz/regressions/$t" ] &&
 	    dirs+=("$CX_ROOT/tests/fuzz/regressions/$t")

@@ -1,11 +1,11 @@
 /* libFuzzer target: AWS error bodies (XML of the query and EC2 protocols,
  * JSON 1.1 __type/message), parsed by the static parse_error() of
- * lib/aws.c, which this file includes to reach it.  Properties: the code,
+ * lib/aws/aws.c, which this file includes to reach it.  Properties: the code,
  * message and request id are bounded and hold no control characters (they
  * end up in one-line messages on stderr). */
 #include "fuzz.h"
 
-#include "../../lib/aws.c"
+#include "../../lib/aws/aws.c"
 
 static void
 clean(const char *s, size_t max)

@@ -1,5 +1,5 @@
 /* libFuzzer target: credential_process output and cached credentials
- * (cx_creds_from_process_json in lib/creds.c, which the cache and stage
+ * (cx_creds_from_process_json in lib/aws/creds.c, which the cache and stage
  * readers share) and the ISO 8601 times in them (cx_parse_iso8601).
  * Property: accepted credentials written back and read again are the
  * same. */
@@ -7,10 +7,10 @@
 
 #include "fuzz.h"
 
-#include "creds.h"
-#include "creds_int.h"
-#include "log.h"
-#include "os.h"
+#include "aws/creds.h"
+#include "aws/creds_int.h"
+#include "core/log.h"
+#include "core/os.h"
 
 static int
 same_str(const char *a, const char *b)

@@ -1,4 +1,4 @@
-/* libFuzzer target: the SSM data-channel state machine (lib/datachan.c)
+/* libFuzzer target: the SSM data-channel state machine (lib/ssm/datachan.c)
  * driven by a script of well-formed (digest-correct) and raw agent
  * messages interleaved with local events (stdin data, pump, reconnect,
  * finish), with a small window and reorder buffer.  Properties: every
@@ -8,10 +8,10 @@
 
 #include "fuzz.h"
 
-#include "cxerr.h"
-#include "datachan.h"
-#include "log.h"
-#include "ssmmsg.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "ssm/datachan.h"
+#include "ssm/ssmmsg.h"
 
 struct fz {
 	uint64_t sent, delivered_bytes, agent_bytes;

@@ -1,5 +1,5 @@
 /* libFuzzer target: setup's raw edits of ~/.aws/config and credentials
- * (cx_drv_ini_set in lib/driver_ini.c).  Properties: every line of the
+ * (cx_drv_ini_set in cmd/cloudx-proxy/ini.c).  Properties: every line of the
  * file that is not a line of one of the keys being set is kept, in order
  * and byte for byte; the only lines added are "key = value" lines of the
  * edit, a blank line and the new section header; reading the keys back
@@ -9,10 +9,10 @@
 
 #include "fuzz.h"
 
-#include "buf.h"
-#include "cxerr.h"
-#include "driver_setup.h"
-#include "log.h"
+#include "cloudx-proxy/setup.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
 
 static const char *const keys[] = { "aws_access_key_id",
     "aws_secret_access_key", "region" };

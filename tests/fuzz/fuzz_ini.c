@@ -1,9 +1,9 @@
-/* libFuzzer target: the AWS CLI v2 INI dialect (lib/ini.c) and the
- * section-header splitting it uses for profiles (lib/shlex.c). */
+/* libFuzzer target: the AWS CLI v2 INI dialect (lib/aws/ini.c) and the
+ * section-header splitting it uses for profiles (lib/core/shlex.c). */
 #include "fuzz.h"
 
-#include "ini.h"
-#include "log.h"
+#include "aws/ini.h"
+#include "core/log.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,4 +1,4 @@
-/* libFuzzer target: the websocket transport's proxy parts (lib/ws_tls.h).
+/* libFuzzer target: the websocket transport's proxy parts (lib/ssm/ws_tls.h).
  * The first byte picks one: the proxy's answer to CONNECT (the head it
  * reports ends with a line feed, lies inside the input and the 16 KiB
  * limit, and has a 3-digit status), a proxy URL and the CONNECT request
@@ -6,10 +6,10 @@
  * and a host separated by a NUL, or a target URL. */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "cxerr.h"
-#include "log.h"
-#include "ws_tls.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "ssm/ws_tls.h"
 
 static void
 no_ctl(const char *s)

@@ -1,8 +1,8 @@
-/* libFuzzer target: POSIX shell-style word splitting (lib/shlex.c), used
+/* libFuzzer target: POSIX shell-style word splitting (lib/core/shlex.c), used
  * for credential_process commands and AWS section headers. */
 #include "fuzz.h"
 
-#include "shlex.h"
+#include "core/shlex.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

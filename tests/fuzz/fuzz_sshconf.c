@@ -1,14 +1,14 @@
-/* libFuzzer target: the lossless ssh_config model (lib/sshconf*.c).
+/* libFuzzer target: the lossless ssh_config model (lib/ssh/sshconf*.c).
  * Properties: a file parsed and rendered without an edit comes back byte
  * for byte; after edits (environment, host, removal, adopt) the result
  * parses again and renders identically; listing, diff and prefix guessing
  * never crash. */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "cxerr.h"
-#include "log.h"
-#include "sshconf.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "ssh/sshconf.h"
 
 static void
 roundtrip(const void *data, size_t size, int flags)

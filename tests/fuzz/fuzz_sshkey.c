@@ -1,10 +1,10 @@
 /* libFuzzer target: OpenSSH public key lines and wire blobs
- * (lib/sshkey.c).  Properties: a parsed key re-serialises to a line that
+ * (lib/ssh/sshkey.c).  Properties: a parsed key re-serialises to a line that
  * parses to the same blob and fingerprint. */
 #include "fuzz.h"
 
-#include "log.h"
-#include "sshkey.h"
+#include "core/log.h"
+#include "ssh/sshkey.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

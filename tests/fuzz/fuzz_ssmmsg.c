@@ -1,11 +1,11 @@
 /* libFuzzer target: the SSM data-channel ClientMessage decoder and the
- * JSON payload readers (lib/ssmmsg.c).  Properties: the decoded payload
+ * JSON payload readers (lib/ssm/ssmmsg.c).  Properties: the decoded payload
  * lies inside the frame; a decoded message re-encodes to a frame that
  * decodes to the same fields. */
 #include "fuzz.h"
 
-#include "cxerr.h"
-#include "ssmmsg.h"
+#include "core/cxerr.h"
+#include "ssm/ssmmsg.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

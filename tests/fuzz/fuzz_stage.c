@@ -3,8 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "log.h"
-#include "stage.h"
+#include "core/log.h"
+#include "core/stage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

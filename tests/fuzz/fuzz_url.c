@@ -4,8 +4,8 @@
  * control character (no header injection from a hostile URL). */
 #include "fuzz.h"
 
-#include "http.h"
-#include "ws.h"
+#include "aws/http.h"
+#include "ssm/ws.h"
 
 static void
 no_ctl(const char *s)

@@ -1,11 +1,11 @@
 /* libFuzzer target: the JSONC merge of VS Code's settings.json
- * (lib/driver_vscode.c).  Properties: the merged text parses as JSONC,
+ * (cmd/cloudx-proxy/vscode.c).  Properties: the merged text parses as JSONC,
  * and merging it again changes nothing. */
 #include "fuzz.h"
 
-#include "buf.h"
-#include "driver_setup.h"
-#include "log.h"
+#include "cloudx-proxy/setup.h"
+#include "core/buf.h"
+#include "core/log.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,4 +1,4 @@
-/* libFuzzer target: the websocket client's input side (lib/ws.c): the
+/* libFuzzer target: the websocket client's input side (lib/ssm/ws.c): the
  * HTTP upgrade answer and the frame decoder (lengths, fragments, control
  * frames, close), fed through the in-memory transport in chunks of a
  * fuzzer-chosen size.  The first byte picks the mode: a valid upgrade
@@ -8,9 +8,9 @@
 
 #include "fuzz.h"
 
-#include "cxerr.h"
-#include "log.h"
-#include "ws.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "ssm/ws.h"
 
 struct mem {
 	const uint8_t *in;

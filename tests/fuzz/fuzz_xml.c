@@ -1,8 +1,8 @@
-/* libFuzzer target: the expat DOM (lib/xml.c) used for EC2, STS and IAM
+/* libFuzzer target: the expat DOM (lib/aws/xml.c) used for EC2, STS and IAM
  * answers, and the lookups the callers do on it. */
 #include "fuzz.h"
 
-#include "xml.h"
+#include "aws/xml.h"
 
 static size_t
 walk(const struct cx_xml_node *n, int depth)

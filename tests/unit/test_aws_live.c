@@ -1,5 +1,5 @@
 /*
- * lib/aws.c against live servers, driven by tests/bats/awscore.bats:
+ * lib/aws/aws.c against live servers, driven by tests/bats/awscore.bats:
  *
  *   CX_TEST_MOTO_URL, CX_TEST_AK, CX_TEST_SK   moto_server with auth on and
  *        an IAM user's keys; CX_TEST_USER (its name), CX_TEST_REGION,
@@ -22,14 +22,14 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "aws.h"
-#include "creds.h"
-#include "cxerr.h"
-#include "http.h"
-#include "log.h"
-#include "os.h"
-#include "stage.h"
-#include "xml.h"
+#include "aws/aws.h"
+#include "aws/creds.h"
+#include "aws/http.h"
+#include "aws/xml.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
 
 static const char *moto, *fault, *region;
 static struct cx_creds good, bad;

@@ -1,4 +1,4 @@
-/* Unit tests for lib/awscfg.c: files, profile selection, merge, region,
+/* Unit tests for lib/aws/awscfg.c: files, profile selection, merge, region,
  * endpoints, CA bundle, retry settings. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "awscfg.h"
-#include "creds.h"
-#include "cxerr.h"
-#include "os.h"
+#include "aws/awscfg.h"
+#include "aws/creds.h"
+#include "core/cxerr.h"
+#include "core/os.h"
 
 static char home[64];
 

@@ -1,6 +1,6 @@
 /*
- * lib/aws.c pure parts: the error classifier, query form encoding; and
- * lib/http.c URL splitting (the Host header that gets signed).
+ * lib/aws/aws.c pure parts: the error classifier, query form encoding; and
+ * lib/aws/http.c URL splitting (the Host header that gets signed).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "aws.h"
-#include "cxerr.h"
-#include "http.h"
+#include "aws/aws.h"
+#include "aws/http.h"
+#include "core/cxerr.h"
 
 static void
 test_error_class(void **state)

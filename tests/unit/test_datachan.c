@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "cxerr.h"
-#include "datachan.h"
-#include "ssmmsg.h"
+#include "core/cxerr.h"
+#include "ssm/datachan.h"
+#include "ssm/ssmmsg.h"
 
 #define MAXF	4096
 

@@ -11,11 +11,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
-#include "cxerr.h"
-#include "driver.h"
-#include "driver_setup.h"
-#include "instance.h"
+#include "cloudx-proxy/driver.h"
+#include "cloudx-proxy/setup.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "ec2/instance.h"
 
 static void
 test_instance_id(void **state)

@@ -1,4 +1,4 @@
-/* Unit tests of connect's session hand-over (lib/driver_session.c): the
+/* Unit tests of connect's session hand-over (cmd/cloudx-proxy/session.c): the
  * started session goes into the context handed to cx-tunnel. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,10 +11,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
-#include "cxerr.h"
-#include "driver.h"
-#include "stage.h"
+#include "cloudx-proxy/driver.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/stage.h"
 
 static void
 set_session(struct cx_drv_session *ds)

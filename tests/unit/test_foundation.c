@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cxerr.h"
-#include "os.h"
-#include "stage.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/os.h"
+#include "core/stage.h"
 
 static char tmpdir[] = "/tmp/cx-unit.XXXXXX";
 

@@ -12,15 +12,15 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cxerr.h"
-#include "datachan.h"
-#include "driver_setup.h"
-#include "log.h"
-#include "sshconf.h"
-#include "sshkey.h"
-#include "ssmmsg.h"
-#include "ws.h"
+#include "cloudx-proxy/setup.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "ssh/sshconf.h"
+#include "ssh/sshkey.h"
+#include "ssm/datachan.h"
+#include "ssm/ssmmsg.h"
+#include "ssm/ws.h"
 
 /* A StreamUrl with a control character would go into the request line. */
 static void

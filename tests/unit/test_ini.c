@@ -1,4 +1,4 @@
-/* Unit tests for lib/ini.c (the AWS CLI v2 INI dialect) and lib/shlex.c. */
+/* Unit tests for lib/aws/ini.c (the AWS CLI v2 INI dialect) and lib/core/shlex.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "cxerr.h"
-#include "ini.h"
-#include "shlex.h"
+#include "aws/ini.h"
+#include "core/cxerr.h"
+#include "core/shlex.h"
 
 static struct cx_ini *
 parse_ok(const char *text)

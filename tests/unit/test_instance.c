@@ -1,5 +1,5 @@
 /*
- * lib/instance: the EC2/SSM state machine driven by scripted fake AWS
+ * lib/ec2/instance: the EC2/SSM state machine driven by scripted fake AWS
  * answers and a fake clock (no sleeping, no AWS).
  */
 #include <setjmp.h>
@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "cxerr.h"
-#include "instance.h"
+#include "core/cxerr.h"
+#include "ec2/instance.h"
 
 #define MAXSTEPS 64
 

@@ -1,6 +1,6 @@
 /*
  * The official SigV4 test suite (aws-c-auth layout, tests/fixtures/sigv4/v4)
- * run through lib/sigv4.c: one cmocka test per case and form ("header" and
+ * run through lib/aws/sigv4.c: one cmocka test per case and form ("header" and
  * "query"), comparing the canonical request, the string to sign, the
  * signature and the Authorization header / X-Amz-Signature.
  *
@@ -25,11 +25,11 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
-#include "buf.h"
-#include "creds.h"
-#include "cxerr.h"
-#include "os.h"
-#include "sigv4.h"
+#include "aws/creds.h"
+#include "aws/sigv4.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/os.h"
 
 #define MAX_CASES	256
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/sshconf: a property test (random ssh_config files from
+ * Unit tests for lib/ssh/sshconf: a property test (random ssh_config files from
  * a seeded generator come back byte for byte; edits for a prefix the file
  * does not use only add lines), and small checks of the tokeniser, the
  * connect defaults, the ProxyCommand and the diff.
@@ -18,13 +18,13 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cxerr.h"
-#include "log.h"
-#include "os.h"
-#include "sshconf.h"
-#include "sshconf_int.h"
-#include "instance.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "ec2/instance.h"
+#include "ssh/sshconf.h"
+#include "ssh/sshconf_int.h"
 
 static uint64_t rng_state;
 

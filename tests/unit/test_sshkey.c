@@ -1,5 +1,5 @@
 /*
- * lib/sshkey: parsing, fingerprints and the EC2 Instance Connect check,
+ * lib/ssh/sshkey: parsing, fingerprints and the EC2 Instance Connect check,
  * against keys made by the real ssh-keygen (in a temporary folder) and
  * fingerprints printed by `ssh-keygen -lf`.
  */
@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cxerr.h"
-#include "os.h"
-#include "sshkey.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/os.h"
+#include "ssh/sshkey.h"
 
 static char tmpdir[] = "/tmp/cx-test-sshkey.XXXXXX";
 

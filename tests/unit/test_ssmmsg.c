@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "cxerr.h"
-#include "ssmmsg.h"
+#include "core/cxerr.h"
+#include "ssm/ssmmsg.h"
 
 static const unsigned char ex61[125] = {
 	0x00, 0x00, 0x00, 0x74, 0x69, 0x6e, 0x70, 0x75,

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "cxerr.h"
-#include "ws.h"
+#include "core/cxerr.h"
+#include "ssm/ws.h"
 
 struct mem {
 	unsigned char in[1 << 20];	/* what the "server" sends */

@@ -1,4 +1,4 @@
-/* The websocket transport's pure parts (lib/ws_tls.h): URL and proxy-URL
+/* The websocket transport's pure parts (lib/ssm/ws_tls.h): URL and proxy-URL
  * parsing, NO_PROXY matching, the CONNECT request, the proxy's answer; and
  * one plain loopback connection through cx_ws_conn_open. */
 #include <sys/socket.h>
@@ -16,11 +16,11 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cxerr.h"
-#include "log.h"
-#include "ws.h"
-#include "ws_tls.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "ssm/ws.h"
+#include "ssm/ws_tls.h"
 
 static void
 check_addr(const char *url, int r, const char *host, const char *port,

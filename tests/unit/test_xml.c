@@ -1,5 +1,5 @@
 /*
- * lib/xml.c: parsing, path lookup, namespaces, and refusal of malformed
+ * lib/aws/xml.c: parsing, path lookup, namespaces, and refusal of malformed
  * input, DTDs/entities and over-deep documents.
  */
 #include <setjmp.h>
@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cxerr.h"
-#include "xml.h"
+#include "aws/xml.h"
+#include "core/buf.h"
+#include "core/cxerr.h"
 
 static struct cx_xml *
 parse_ok(const char *s)

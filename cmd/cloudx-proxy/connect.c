@@ -1,0 +1,542 @@
+/*
+ * cloudx-proxy connect: the ProxyCommand.  Runs the stages as children over
+ * pipes (cx-creds | cx-instance ensure | cx-pushkey), then execs cx-tunnel
+ * with the whole context on a descriptor, so that the process ssh signals
+ * is the tunnel itself (design.md; c-style-anchors.md 2.11).
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
+#include "ec2/instance.h"
+#include "ec2/pushkey.h"
+#include "driver.h"
+
+#define MAX_ARGS 24
+/* an EC2 Instance Connect key lives 60 s: push again after this long */
+#define CX_DRV_REPUSH_MS 30000
+
+/* One command line being built; strings are borrowed or owned by `own`. */
+struct argv_b {
+	char *v[MAX_ARGS + 1];
+	int n;
+};
+
+static void
+add(struct argv_b *a, const char *s)
+{
+	if (a->n < MAX_ARGS)
+		a->v[a->n++] = (char *)(uintptr_t)s;
+	a->v[a->n] = NULL;
+}
+
+static void
+add_verbosity(struct argv_b *a, int verbosity)
+{
+	if (verbosity >= 2)
+		add(a, "-vv");
+	else if (verbosity == 1)
+		add(a, "-v");
+}
+
+static const struct option long_opts[] = {
+	{ "aws-env",	required_argument,	NULL, 'e' },
+	{ "dry-run",	no_argument,		NULL, 'n' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "os-user",	required_argument,	NULL, 'u' },
+	{ "profile",	required_argument,	NULL, 'p' },
+	{ "region",	required_argument,	NULL, 'r' },
+	{ "ssh-config",	required_argument,	NULL, 'c' },
+	{ "ssh-dir",	required_argument,	NULL, 'd' },
+	{ "ssh-key",	required_argument,	NULL, 'k' },
+	{ "timeout",	required_argument,	NULL, 't' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+"usage: %s connect INSTANCE_ID [PORT] [--profile P] [--ssh-key K]\n"
+"           [--ssh-config F] [--ssh-dir D] [--region R] [--aws-env E]\n"
+"           [--os-user U] [--timeout S] [--dry-run] [-v]\n"
+"\n"
+"The ProxyCommand: starts the instance if needed, pushes the public key\n"
+"<ssh-dir>/<ssh-key>.pub with EC2 Instance Connect, and tunnels the SSH\n"
+"stream over AWS Systems Manager on stdin/stdout.\n"
+"\n"
+"  PORT               port on the instance (default 22)\n"
+"  -p, --profile P    AWS profile (default: cloudX, or vscode if only\n"
+"                     ~/.ssh/vscode exists)\n"
+"  -k, --ssh-key K    key name (same default as the profile)\n"
+"  -c, --ssh-config F SSH config file; its folder is the key folder\n"
+"  -d, --ssh-dir D    folder of the key (default ~/.ssh/cloudX)\n"
+"  -r, --region R     AWS region (default: the profile's, else eu-west-1)\n"
+"  -e, --aws-env E    use ~/.aws/aws-envs/E/{config,credentials}\n"
+"  -u, --os-user U    push the key for user U (default ec2-user; the\n"
+"                     generated ProxyCommand passes ssh's %%r)\n"
+"  -t, --timeout S    give up waiting for the instance, its agent or the\n"
+"                     session after S seconds (default: 300 for the\n"
+"                     instance, 60 for the session)\n"
+"  -n, --dry-run      print the plan, call nothing\n"
+"  -v, --verbose      more messages (-vv: debug)\n",
+	    prog);
+}
+
+struct plan {
+	struct argv_b creds, instance, pushkey, tunnel;
+	char *pubkey;		/* owned */
+	char *ssh_dir;		/* owned */
+	char *progs[4];		/* owned paths of the stage programs */
+	char port[8];
+	char timeout[16];
+	char deadline[24];
+	char fdstr[16];
+};
+
+static void
+plan_clean_up(struct plan *p)
+{
+	int i;
+
+	free(p->pubkey);
+	free(p->ssh_dir);
+	for (i = 0; i < 4; i++)
+		free(p->progs[i]);
+	memset(p, 0, sizeof(*p));
+}
+
+static int
+plan_build(const struct cx_drv_connect_opts *o, const char *home,
+    struct plan *p)
+{
+	static const char *const names[4] = {
+		"cx-creds", "cx-instance", "cx-pushkey", "cx-tunnel"
+	};
+	const char *dflt = cx_drv_default_name(home);
+	const char *key = o->ssh_key ? o->ssh_key : dflt;
+	char *keyfile = NULL;
+	int i, r, n;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < 4; i++)
+		if ((r = cx_find_prog(names[i], &p->progs[i])) != 0)
+			return r;
+	if ((r = cx_drv_connect_ssh_dir(home, o->ssh_dir, o->ssh_config,
+	    &p->ssh_dir)) != 0)
+		return r;
+	n = asprintf(&keyfile, "%s.pub", key);
+	if (n < 0)
+		return CX_ERR_NOMEM;
+	r = cx_path_join(p->ssh_dir, keyfile, &p->pubkey);
+	free(keyfile);
+	if (r != 0)
+		return r;
+	snprintf(p->port, sizeof(p->port), "%d", o->port);
+
+	add(&p->creds, p->progs[0]);
+	add_verbosity(&p->creds, o->verbosity);
+	add(&p->creds, "--profile");
+	add(&p->creds, o->profile ? o->profile : dflt);
+	if (o->region) {
+		add(&p->creds, "--region");
+		add(&p->creds, o->region);
+	}
+	if (o->aws_env) {
+		add(&p->creds, "--aws-env");
+		add(&p->creds, o->aws_env);
+	}
+	add(&p->instance, p->progs[1]);
+	add_verbosity(&p->instance, o->verbosity);
+	if (o->timeout_s > 0) {
+		snprintf(p->timeout, sizeof(p->timeout), "%d", o->timeout_s);
+		add(&p->instance, "--timeout");
+		add(&p->instance, p->timeout);
+	}
+	add(&p->instance, "ensure");
+	add(&p->instance, o->instance_id);
+	add(&p->pushkey, p->progs[2]);
+	add_verbosity(&p->pushkey, o->verbosity);
+	if (o->os_user != NULL) {
+		add(&p->pushkey, "--os-user");
+		add(&p->pushkey, o->os_user);
+	}
+	add(&p->pushkey, "--public-key");
+	add(&p->pushkey, p->pubkey);
+	add(&p->tunnel, p->progs[3]);
+	add_verbosity(&p->tunnel, o->verbosity);
+	if (o->timeout_s > 0) {
+		snprintf(p->deadline, sizeof(p->deadline), "%lld",
+		    (long long)o->timeout_s * 1000);
+		add(&p->tunnel, "--deadline-ms");
+		add(&p->tunnel, p->deadline);
+	}
+	add(&p->tunnel, "--context-fd");
+	add(&p->tunnel, p->fdstr);
+	add(&p->tunnel, o->instance_id);
+	add(&p->tunnel, p->port);
+	return 0;
+}
+
+static void
+print_plan(const struct cx_drv_connect_opts *o, struct plan *p)
+{
+	struct cx_buf b;
+	char *const *cmds[4] = { p->creds.v, p->instance.v, p->pushkey.v,
+	    p->tunnel.v };
+	static const char *const lead[4] = { "  ", "  | ", "  | ",
+	    "  exec " };
+	int i;
+
+	cx_buf_init(&b, 0);
+	cx_buf_puts(&b, "[DRY RUN] Connection workflow preview:\n");
+	cx_buf_printf(&b, "  Would check instance status: %s\n",
+	    o->instance_id);
+	cx_buf_puts(&b, "  Would start instance if stopped\n");
+	cx_buf_puts(&b, "  Would wait for instance to come online\n");
+	cx_buf_printf(&b, "  Would push SSH key %s to instance\n", p->pubkey);
+	cx_buf_printf(&b, "  Would start SSM session with port forwarding "
+	    "%s -> localhost:%s\n", p->port, p->port);
+	cx_buf_puts(&b, "[DRY RUN] Commands:\n");
+	snprintf(p->fdstr, sizeof(p->fdstr), "N");
+	for (i = 0; i < 4; i++) {
+		cx_buf_puts(&b, lead[i]);
+		cx_drv_argv_str(cmds[i], &b);
+		cx_buf_putc(&b, '\n');
+		if (i == 2)
+			cx_buf_printf(&b, "  + meanwhile, in %s: StartSession "
+			    "%s %s port %s (Session in the context)\n",
+			    cx_progname(), CX_TUNNEL_DOCUMENT,
+			    o->instance_id, p->port);
+	}
+	(void)!write(STDERR_FILENO, cx_buf_str(&b), b.len);
+	cx_buf_clean_up(&b);
+}
+
+/*
+ * Checks what a finished stage left: r from cx_drv_run/cx_drv_collect, its
+ * wait status, its stdout.  Returns 0 or the exit status to use (> 0).
+ */
+static int
+stage_result(const char *prog, int r, int ws, const struct cx_buf *out)
+{
+	const char *end = NULL;
+	cJSON *doc;
+
+	if (r == CX_ERR_NOTFOUND)
+		return 127;
+	if (r != 0)
+		return cx_exit_code(r);
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		return cx_drv_exit_status(ws);
+	/* backtick.c: refuse what is not one JSON object */
+	doc = cJSON_ParseWithLengthOpts((const char *)out->data, out->len,
+	    &end, 0);
+	while (doc != NULL && end < (const char *)out->data + out->len &&
+	    strchr(" \t\r\n", *end) != NULL)
+		end++;
+	if (doc == NULL || !cJSON_IsObject(doc) ||
+	    end != (const char *)out->data + out->len) {
+		cJSON_Delete(doc);
+		cx_error("'%s' did not print a JSON object", prog);
+		return CX_EXIT_INTERNAL;
+	}
+	cx_json_delete_secure(doc);
+	return 0;
+}
+
+/* Runs one stage; on failure returns the exit status to use (> 0). */
+static int
+stage(struct argv_b *a, struct cx_buf *in, struct cx_buf *out)
+{
+	int r, ws = 0;
+
+	cx_buf_init(out, CX_DRV_MAX_STAGE_OUT);
+	cx_buf_set_secret(out);
+	r = cx_drv_run(a->v, in ? in->data : NULL, in ? in->len : 0, out,
+	    &ws);
+	return stage_result(a->v[0], r, ws, out);
+}
+
+/*
+ * cx-pushkey as a child while this process starts the session: they need
+ * not wait for each other.  On success j3 holds pushkey's JSON and ds the
+ * session.  A failing push wins over a failing session (stage order); a
+ * session started for a failed push is terminated.  Returns 0 or the exit
+ * status to use.
+ */
+static int
+push_and_start(const struct cx_drv_connect_opts *o, struct plan *p,
+    struct cx_buf *j2, struct cx_buf *j3, struct cx_drv_session *ds)
+{
+	uint64_t t0 = cx_now_ms();
+	pid_t pid;
+	int outfd, r, ws = 0, st, sst;
+	long deadline = o->timeout_s > 0 ? (long)o->timeout_s * 1000 : 0;
+
+	cx_info("Pushing SSH key...");
+	r = cx_drv_spawn(p->pushkey.v, j2->data, j2->len, &pid, &outfd);
+	if (r == CX_ERR_TOOBIG) {
+		/* more than a pipe holds: one after the other */
+		if ((st = stage(&p->pushkey, j2, j3)) != 0)
+			return st;
+		cx_info("Starting session...");
+		r = cx_drv_session_start(ds, j3->data, j3->len,
+		    o->instance_id, o->port, deadline);
+		return r == 0 ? 0 : cx_exit_code(r);
+	}
+	if (r != 0)
+		return r == CX_ERR_NOTFOUND ? 127 : cx_exit_code(r);
+	cx_info("Starting session...");
+	r = cx_drv_session_start(ds, j2->data, j2->len, o->instance_id,
+	    o->port, deadline);
+	sst = r == 0 ? 0 : cx_exit_code(r);
+	cx_buf_init(j3, CX_DRV_MAX_STAGE_OUT);
+	cx_buf_set_secret(j3);
+	r = cx_drv_collect(pid, outfd, j3, &ws);
+	if (cx_drv_signal_seen()) {
+		cx_drv_session_end(ds);
+		return 128 + cx_drv_signal_seen();
+	}
+	if ((st = stage_result(p->pushkey.v[0], r, ws, j3)) != 0) {
+		cx_drv_session_end(ds);
+		return st;
+	}
+	if (sst != 0)
+		return sst;
+	/*
+	 * A pushed key is valid for 60 s.  If the agent took long to take
+	 * the session, push it again so that sshd still finds it.
+	 */
+	if (cx_now_ms() - t0 > CX_DRV_REPUSH_MS) {
+		cx_info("Pushing SSH key again (the first push is %llu s old)...",
+		    (unsigned long long)((cx_now_ms() - t0) / 1000));
+		cx_buf_clean_up(j3);
+		if ((st = stage(&p->pushkey, j2, j3)) != 0) {
+			cx_drv_session_end(ds);
+			return st;
+		}
+	}
+	return 0;
+}
+
+static int
+check_pubkey(const char *path)
+{
+	struct cx_buf b;
+	int r;
+
+	cx_buf_init(&b, 16384);
+	r = cx_read_file(path, 16384, &b);
+	if (r == CX_ERR_NOTFOUND) {
+		cx_error("public key '%s' not found: run '%s setup' or give "
+		    "--ssh-key/--ssh-dir", path, cx_progname());
+		r = CX_ERR_CONFIG;
+	} else if (r == 0 && strncmp(cx_buf_str(&b), "ssh-", 4) != 0 &&
+	    strncmp(cx_buf_str(&b), "ecdsa-", 6) != 0 &&
+	    strncmp(cx_buf_str(&b), "sk-", 3) != 0) {
+		cx_error("'%s' is not an OpenSSH public key", path);
+		r = CX_ERR_INPUT;
+	}
+	cx_buf_clean_up(&b);
+	return r;
+}
+
+/*
+ * ssh points a ProxyCommand's stderr at /dev/null when ControlPersist is on
+ * (the generated config's generic tier does that), so a failing first
+ * connect would show nothing but ssh's "Connection closed".  While the
+ * stages run, their messages and ours go to the controlling terminal
+ * instead, when there is one (ssh's own prompts use it too).  Returns the
+ * saved stderr for stderr_restore(), or -1 when nothing was changed.
+ */
+static int
+stderr_to_tty(void)
+{
+	struct stat st, dn;
+	int tty, saved;
+
+	if (fstat(STDERR_FILENO, &st) == -1 || !S_ISCHR(st.st_mode) ||
+	    stat("/dev/null", &dn) == -1 || st.st_rdev != dn.st_rdev)
+		return -1;
+	if ((tty = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (saved == -1 || dup2(tty, STDERR_FILENO) == -1) {
+		if (saved != -1)
+			close(saved);
+		close(tty);
+		return -1;
+	}
+	close(tty);
+	return saved;
+}
+
+/* The tunnel outlives this terminal in a persisting master: it gets the
+ * stderr ssh gave us back. */
+static void
+stderr_restore(int *saved)
+{
+	if (*saved == -1)
+		return;
+	dup2(*saved, STDERR_FILENO);
+	close(*saved);
+	*saved = -1;
+}
+
+static int
+run_connect(const struct cx_drv_connect_opts *o, const char *home)
+{
+	struct plan p;
+	struct cx_buf j1, j2, j3;
+	struct cx_drv_session ds;
+	int st = 0, fd = -1, saved_err = -1, r;
+
+	memset(&ds, 0, sizeof(ds));
+	cx_buf_init(&j1, 0);
+	cx_buf_init(&j2, 0);
+	cx_buf_init(&j3, 0);
+	if ((r = plan_build(o, home, &p)) != 0) {
+		st = cx_exit_code(r);
+		goto out;
+	}
+	if (o->dry_run) {
+		print_plan(o, &p);
+		goto out;
+	}
+	saved_err = stderr_to_tty();
+	if ((r = check_pubkey(p.pubkey)) != 0) {
+		st = cx_exit_code(r);
+		goto out;
+	}
+	cx_drv_signals_init();
+	cx_info("Connecting to instance %s on port %s...", o->instance_id,
+	    p.port);
+	if ((st = stage(&p.creds, NULL, &j1)) != 0)
+		goto out;
+	if ((st = stage(&p.instance, &j1, &j2)) != 0)
+		goto out;
+	cx_buf_clean_up(&j1);
+	if ((st = push_and_start(o, &p, &j2, &j3, &ds)) != 0)
+		goto out;
+	cx_buf_clean_up(&j2);
+	if (cx_drv_signal_seen()) {
+		st = 128 + cx_drv_signal_seen();
+		goto out;
+	}
+	if ((r = cx_drv_session_merge(&ds, &j3)) != 0 ||
+	    (r = cx_drv_context_fd(j3.data, j3.len, &fd)) != 0) {
+		st = cx_exit_code(r);
+		goto out;
+	}
+	cx_buf_clean_up(&j3);
+	snprintf(p.fdstr, sizeof(p.fdstr), "%d", fd);
+	stderr_restore(&saved_err);
+	if (strchr(p.tunnel.v[0], '/') != NULL)
+		execv(p.tunnel.v[0], p.tunnel.v);
+	else
+		execvp(p.tunnel.v[0], p.tunnel.v);
+	cx_error("cannot run '%s': %s", p.tunnel.v[0], strerror(errno));
+	st = errno == ENOENT ? 127 : 126;
+ out:
+	/* a session we started will not be used: end it */
+	if (st != 0)
+		cx_drv_session_end(&ds);
+	cx_drv_session_clean_up(&ds);
+	stderr_restore(&saved_err);
+	if (fd != -1)
+		close(fd);
+	cx_buf_clean_up(&j1);
+	cx_buf_clean_up(&j2);
+	cx_buf_clean_up(&j3);
+	plan_clean_up(&p);
+	return st;
+}
+
+int
+cx_drv_connect_main(int argc, char **argv, const char *argv0)
+{
+	struct cx_drv_connect_opts o;
+	const char *prog = cx_drv_progname(argv0);
+	char *home = NULL;
+	long long port = 22, tmo = 0;
+	int c, st;
+
+	memset(&o, 0, sizeof(o));
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":c:d:e:hk:np:r:t:u:v", long_opts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'c': o.ssh_config = optarg; break;
+		case 'd': o.ssh_dir = optarg; break;
+		case 'e': o.aws_env = optarg; break;
+		case 'h': usage(stdout, prog); return 0;
+		case 'k': o.ssh_key = optarg; break;
+		case 'n': o.dry_run = 1; break;
+		case 'p': o.profile = optarg; break;
+		case 'r': o.region = optarg; break;
+		case 't':
+			if (cx_strtonum(optarg, 1, 86400, &tmo) != 0) {
+				cx_error("connect: --timeout must be 1 to 86400 "
+				    "seconds, not '%s'", optarg);
+				return CX_EXIT_USAGE;
+			}
+			o.timeout_s = (int)tmo;
+			break;
+		case 'u': o.os_user = optarg; break;
+		case 'v': o.verbosity++; break;
+		case ':':
+			cx_error("connect: option '%s' needs a value",
+			    argv[optind - 1]);
+			return CX_EXIT_USAGE;
+		default:
+			cx_error("connect: unknown option '%s' (see '%s "
+			    "connect --help')", argv[optind - 1], prog);
+			return CX_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc || optind + 2 < argc) {
+		cx_error("connect: %s (see '%s connect --help')",
+		    optind >= argc ? "missing INSTANCE_ID" :
+		    "too many arguments", prog);
+		return CX_EXIT_USAGE;
+	}
+	o.instance_id = argv[optind];
+	if (optind + 1 < argc &&
+	    cx_strtonum(argv[optind + 1], 1, 65535, &port) != 0) {
+		cx_error("connect: invalid port '%s'", argv[optind + 1]);
+		return CX_EXIT_USAGE;
+	}
+	o.port = (int)port;
+	if (o.os_user != NULL && !cx_pushkey_os_user_valid(o.os_user)) {
+		cx_error("connect: '%s' is not a user name EC2 Instance Connect "
+		    "accepts", o.os_user);
+		return CX_EXIT_USAGE;
+	}
+	if (!cx_instance_id_valid(o.instance_id)) {
+		cx_drv_bad_instance_id(o.instance_id);
+		return CX_EXIT_USAGE;
+	}
+	cx_log_set_verbosity(o.verbosity);
+	if (cx_home_dir(&home) != 0)
+		return CX_EXIT_TEMP;
+	st = run_connect(&o, home);
+	free(home);
+	return st;
+}

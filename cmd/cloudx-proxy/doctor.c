@@ -1,0 +1,372 @@
+/*
+ * cloudx-proxy doctor [HOST]: checks each prerequisite of a connect, one
+ * line per check ("✓ what: detail" or "✗ what: problem; fix: how"), in the
+ * order a connect needs them.  Read-only, except that the EC2 Instance
+ * Connect permission is checked by a real 60-second key push when the
+ * instance is running (the same push every connect makes).
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
+#include "ec2/instance.h"
+#include "ssh/sshconf.h"
+#include "driver.h"
+#include "setup.h"
+
+static int failures;
+
+static void
+ok(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+ok(const char *what, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printf("\xe2\x9c\x93 %s: %s\n", what, msg);
+}
+
+static void
+bad(const char *what, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+bad(const char *what, const char *fix, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printf("\xe2\x9c\x97 %s: %s; fix: %s\n", what, msg, fix);
+	failures++;
+}
+
+static void
+check_mode(const char *what, const char *path, mode_t want, int required,
+    const char *fix)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		if (required)
+			bad(what, fix, "%s is missing", path);
+		return;
+	}
+	if ((st.st_mode & 07777 & ~want) != 0)
+		bad(what, "chmod it", "%s is mode %o, wanted %o", path,
+		    st.st_mode & 07777, want);
+	else
+		ok(what, "%s (mode %o)", path, st.st_mode & 07777);
+}
+
+static const char *
+fix_for(int r, const char *profile, char *buf, size_t n)
+{
+	switch (r) {
+	case CX_ERR_LOGIN:
+		snprintf(buf, n, "run 'aws sso login --profile %s' (or renew "
+		    "the keys of profile '%s')", profile, profile);
+		break;
+	case CX_ERR_DENIED:
+		snprintf(buf, n, "ask your admin for the cloudX group/"
+		    "permission set (see the README's IAM policy)");
+		break;
+	case CX_ERR_NOTFOUND:
+		snprintf(buf, n, "check the instance id and the region "
+		    "(--region or the profile's region)");
+		break;
+	case CX_ERR_CONFIG:
+		snprintf(buf, n, "check ~/.aws/config and ~/.aws/credentials "
+		    "for profile '%s' (run '%s setup')", profile,
+		    cx_progname());
+		break;
+	default:
+		snprintf(buf, n, "check the network and retry");
+	}
+	return buf;
+}
+
+static void
+check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
+    const struct cx_sshconf_host *h)
+{
+	char fix[512], *dir = NULL, *key = NULL, *pub = NULL, *agent = NULL;
+	const char *profile, *keyname, *a[16], *v;
+	struct cx_buf ctx;
+	cJSON *doc = NULL, *inst_doc = NULL;
+	const cJSON *inst;
+	int n = 0, r;
+
+	cx_buf_init(&ctx, CX_DRV_MAX_STAGE_OUT);
+	cx_buf_set_secret(&ctx);
+	printf("\n%s (%s)\n", h->host, h->hostname ? h->hostname : "?");
+	/* the ssh config, as ssh itself reads it */
+	{
+		char *argv[] = { "ssh", "-T", "-G", "-F", (char *)(uintptr_t)cfg,
+		    h->host, NULL };
+		struct cx_buf out;
+		int st;
+		cx_buf_init(&out, 1 << 20);
+		r = cx_run(argv, NULL, 0, &out, NULL, 10000, &st);
+		if (r != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			bad("ssh config", "fix the lines ssh names above",
+			    "'ssh -G %s' fails", h->host);
+		else if (strstr(cx_buf_str(&out), "\nproxycommand ") == NULL)
+			bad("ssh config", "run setup again for this host",
+			    "%s has no ProxyCommand", h->host);
+		else
+			ok("ssh config", "'ssh -G %s' parses, ProxyCommand set",
+			    h->host);
+		cx_buf_clean_up(&out);
+	}
+	if (h->hostname == NULL || !cx_instance_id_valid(h->hostname)) {
+		bad("instance id", "set 'HostName i-...' for the host",
+		    "'%s' is not an instance id", h->hostname ? h->hostname :
+		    "(none)");
+		goto out;
+	}
+	/* key files, or the agent */
+	if (cx_drv_connect_ssh_dir(home, e->ssh_dir, e->ssh_config, &dir) != 0)
+		goto out;
+	keyname = e->ssh_key ? e->ssh_key : cx_drv_default_name(home);
+	profile = e->profile ? e->profile : cx_drv_default_name(home);
+	if (cx_path_join(dir, keyname, &key) != 0 ||
+	    asprintf(&pub, "%s.pub", key) < 0)
+		goto out;
+	check_mode("key folder", dir, 0700, 1, "run setup");
+	check_mode("public key", pub, 0644, 1, "run setup (it creates or "
+	    "exports the key)");
+	if (e->identity_agent != NULL) {
+		if (cx_expand_user(e->identity_agent, &agent) == 0 &&
+		    cx_file_exists(agent))
+			ok("agent socket", "%s", agent);
+		else
+			bad("agent socket", "start 1Password and enable its "
+			    "SSH agent", "%s is missing", e->identity_agent);
+	} else {
+		check_mode("private key", key, 0600, 1, "run setup");
+	}
+	/* credentials, expiry and region */
+	a[n++] = "--identity";
+	a[n++] = "--profile";
+	a[n++] = profile;
+	if (e->aws_env) {
+		a[n++] = "--aws-env";
+		a[n++] = e->aws_env;
+	}
+	if (e->region) {
+		a[n++] = "--region";
+		a[n++] = e->region;
+	}
+	a[n] = NULL;
+	if ((r = cx_drv_run_stage("cx-creds", a, NULL, &doc)) != 0) {
+		bad("credentials", fix_for(r, profile, fix, sizeof(fix)),
+		    "profile '%s': %s", profile, cx_strerror(r));
+		goto out;
+	}
+	v = cx_json_str(doc, "Expiration");
+	if (v != NULL) {
+		time_t t;
+		if (cx_parse_iso8601(v, &t) == 0 && t - time(NULL) < 300)
+			bad("credentials", fix_for(CX_ERR_LOGIN, profile, fix,
+			    sizeof(fix)), "expire at %s", v);
+		else
+			ok("credentials", "profile '%s' (%s), valid until %s",
+			    profile, cx_json_str(cJSON_GetObjectItem(doc,
+			    "Identity"), "Arn"), v);
+	} else {
+		ok("credentials", "profile '%s' (%s), long-term keys", profile,
+		    cx_json_str(cJSON_GetObjectItem(doc, "Identity"), "Arn"));
+	}
+	ok("region", "%s", cx_json_str(doc, "Region") ?
+	    cx_json_str(doc, "Region") : "?");
+	{
+		char *txt = cJSON_PrintUnformatted(doc);
+		if (txt != NULL) {
+			cx_buf_puts(&ctx, txt);
+			cx_freezero_str(txt);
+		}
+	}
+	/* instance state and SSM: ec2:DescribeInstances and
+	 * ssm:DescribeInstanceInformation */
+	{
+		const char *sa[] = { "status", h->hostname, NULL };
+		r = cx_drv_run_stage("cx-instance", sa, &ctx, &inst_doc);
+	}
+	if (r != 0) {
+		bad("instance", fix_for(r, profile, fix, sizeof(fix)),
+		    "%s: %s", h->hostname, cx_strerror(r));
+		goto out;
+	}
+	inst = cJSON_GetObjectItem(inst_doc, "Instance");
+	v = cx_json_str(inst, "State");
+	ok("instance", "%s is %s (ec2:DescribeInstances allowed)",
+	    h->hostname, v ? v : "?");
+	v = cx_json_str(inst, "PingStatus");
+	if (v != NULL && strcmp(v, "Online") == 0)
+		ok("ssm agent", "Online (ssm:DescribeInstanceInformation "
+		    "allowed)");
+	else if (cx_json_str(inst, "State") != NULL &&
+	    strcmp(cx_json_str(inst, "State"), "running") != 0)
+		ok("ssm agent", "%s (the instance is not running; connect "
+		    "starts it)", v ? v : "not registered");
+	else
+		bad("ssm agent", "check that amazon-ssm-agent runs and the "
+		    "instance role allows SSM", "%s", v ? v : "not registered");
+ out:
+	cx_json_delete_secure(doc);
+	cx_json_delete_secure(inst_doc);
+	cx_buf_clean_up(&ctx);
+	free(dir);
+	free(key);
+	free(pub);
+	free(agent);
+}
+
+static void
+check_vscode(const char *home, const char *cfg)
+{
+	struct cx_buf b;
+	cJSON *j = NULL;
+	const cJSON *v;
+	char *path = NULL, *want = NULL, *got = NULL;
+
+	cx_buf_init(&b, CX_DRV_MAX_TEXT_FILE);
+	if (cx_drv_vscode_settings_path(home, &path) != 0)
+		goto out;
+	if (cx_read_file(path, CX_DRV_MAX_TEXT_FILE, &b) != 0) {
+		ok("vs code", "no %s (VS Code not used here)", path);
+		goto out;
+	}
+	if (cx_drv_jsonc_parse(cx_buf_str(&b), &j) != 0) {
+		bad("vs code", "fix its syntax", "%s is not valid JSON", path);
+		goto out;
+	}
+	v = cJSON_GetObjectItem(j, "remote.SSH.configFile");
+	if (cJSON_IsString(v))
+		cx_expand_user(v->valuestring, &got);
+	cx_expand_user(cfg, &want);
+	if (got == NULL || want == NULL || strcmp(got, want) != 0)
+		bad("vs code", "run setup and accept the merge, or set "
+		    "remote.SSH.configFile", "remote.SSH.configFile is not %s",
+		    cfg);
+	else
+		ok("vs code", "remote.SSH.configFile is %s", cfg);
+	v = cJSON_GetObjectItem(j, "remote.SSH.connectTimeout");
+	if (!cJSON_IsNumber(v) || v->valuedouble < 90)
+		bad("vs code", "set \"remote.SSH.connectTimeout\": 90",
+		    "connectTimeout below 90 s (instance start takes longer)");
+	else
+		ok("vs code", "remote.SSH.connectTimeout is %g", v->valuedouble);
+ out:
+	cJSON_Delete(j);
+	cx_buf_clean_up(&b);
+	free(path);
+	free(want);
+	free(got);
+}
+
+int
+cx_drv_doctor_main(int argc, char **argv, const char *argv0)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "ssh-config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *prog = cx_drv_progname(argv0), *opt = NULL, *only = NULL;
+	struct cx_sshconf *m = NULL;
+	struct cx_sshconf_listing *l = NULL;
+	struct cx_sshconf_include_result inc;
+	char *home = NULL, *cfg = NULL, *pfx = NULL, *main_cfg = NULL;
+	size_t i, k;
+	int c, r, seen = 0;
+
+	opterr = 0;
+	optind = 0;
+	failures = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': opt = optarg; break;
+		case 'h':
+			printf("usage: %s doctor [--ssh-config F] [HOST]\n\n"
+			    "Checks every prerequisite of a connect, one line "
+			    "each, with the fix for each failure.\n", prog);
+			return 0;
+		default:
+			cx_error("doctor: %s '%s' (see '%s doctor --help')",
+			    c == ':' ? "option needs a value:" :
+			    "unknown option", argv[optind - 1], prog);
+			return CX_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 < argc) {
+		cx_error("doctor: too many arguments");
+		return CX_EXIT_USAGE;
+	}
+	only = optind < argc ? argv[optind] : NULL;
+	memset(&inc, 0, sizeof(inc));
+	if ((r = cx_home_dir(&home)) != 0 ||
+	    (r = cx_drv_find_config(home, opt, &cfg)) != 0 ||
+	    (r = cx_path_join(home, ".ssh/config", &main_cfg)) != 0)
+		goto out;
+	if (!cx_file_exists(cfg)) {
+		bad("ssh config", "run setup", "%s is missing", cfg);
+		goto out;
+	}
+	check_mode("ssh config", cfg, 0600, 1, "run setup");
+	r = cx_sshconf_ensure_include(main_cfg, cfg, home, CX_SSHCONF_DRY_RUN,
+	    &inc, NULL);
+	if (r == 0 && (inc.already || inc.same_file))
+		ok("include", "%s includes %s", main_cfg, cfg);
+	else if (r == 0)
+		bad("include", "run setup (it adds the Include line)",
+		    "%s does not include %s", main_cfg, cfg);
+	if ((r = cx_drv_load_any(cfg, cx_drv_prefix(argv0), 0, &m,
+	    &pfx)) != 0 || (r = cx_sshconf_list(m, NULL, &l)) != 0)
+		goto out;
+	check_vscode(home, cfg);
+	for (i = 0; i < l->nenvs; i++)
+		for (k = 0; k < l->envs[i].nhosts; k++) {
+			if (only && strcmp(only, l->envs[i].hosts[k].host) &&
+			    strcmp(only, l->envs[i].hosts[k].name))
+				continue;
+			seen++;
+			check_host(home, cfg, &l->envs[i],
+			    &l->envs[i].hosts[k]);
+		}
+	if (only && seen == 0)
+		bad("host", "run 'cloudx-proxy list' for the names",
+		    "'%s' is not in %s", only, cfg);
+ out:
+	fflush(stdout);
+	cx_sshconf_listing_free(l);
+	cx_sshconf_free(m);
+	free(home);
+	free(cfg);
+	free(pfx);
+	free(main_cfg);
+	if (r != 0)
+		return cx_exit_code(r);
+	return failures ? CX_EXIT_DENIED : 0;
+}

@@ -1,0 +1,146 @@
+/*
+ * The driver, cloudx-proxy: connect (the ProxyCommand), setup, list,
+ * doctor, cleanup, migrate.  cmd/cloudx-proxy/main.c only dispatches; each
+ * subcommand's *_main() parses its own options and returns an exit status.
+ *
+ * Implemented by the .c files of this folder.  Every function returns 0
+ * or a negative CX_ERR_* unless its comment says otherwise.
+ */
+#ifndef CX_DRIVER_H
+#define CX_DRIVER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+#include "ssm/tunnel_aws.h"
+
+/* Limits of what the driver reads (documented in cloudx-proxy(1)). */
+#define CX_DRV_MAX_STAGE_OUT	(1024 * 1024)	/* one stage's JSON */
+#define CX_DRV_MAX_TEXT_FILE	(1024 * 1024)	/* ssh/aws/VS Code files */
+#define CX_DRV_MAX_ANSWER	4096		/* one prompt answer */
+
+/* ---- common (cmd/cloudx-proxy/common.c) ---- */
+
+/* "cloudX" when the basename of argv0 is exactly "cloudX-proxy", else
+ * "cloudx" (static string). */
+const char *cx_drv_prefix(const char *argv0);
+/* The program name for messages: the basename of argv0 (static storage
+ * inside argv0). */
+const char *cx_drv_progname(const char *argv0);
+
+/* Logs the one-line message for an invalid instance id. */
+void cx_drv_bad_instance_id(const char *id);
+
+/*
+ * The seed's default detection: ~/.ssh/cloudX exists -> "cloudX", else
+ * ~/.ssh/vscode exists -> "vscode", else "cloudX".  home: the home folder.
+ * Returns a static string, used as both profile and key name.
+ */
+const char *cx_drv_default_name(const char *home);
+
+/*
+ * The SSH folder for connect: ssh_dir, else the folder of ssh_config,
+ * else ~/.ssh/cloudX if it exists, else ~/.ssh/vscode if it exists, else
+ * ~/.ssh/cloudX.  "~/" is expanded.  *out is malloc'd.
+ */
+int cx_drv_connect_ssh_dir(const char *home, const char *ssh_dir,
+    const char *ssh_config, char **out);
+
+
+/* Replaces the leading home folder of path by "~" (for display and for
+ * configs); *out is malloc'd. */
+int cx_drv_tilde(const char *home, const char *path, char **out);
+
+/* ---- running children (cmd/cloudx-proxy/run.c) ---- */
+
+/*
+ * Installs handlers so that SIGHUP/SIGINT/SIGTERM received while a child
+ * runs are passed on to it (ssh sends SIGHUP to its ProxyCommand).
+ */
+void cx_drv_signals_init(void);
+/* The signal that arrived (0 if none). */
+int cx_drv_signal_seen(void);
+
+/*
+ * Runs one stage: argv[0] is a path or a name looked up in PATH; stdin is
+ * fed from in (NULL or empty: EOF at once), stdout is collected into out
+ * (its max is the cap: over it the stage is killed, CX_ERR_TOOBIG),
+ * stderr is inherited.  *wstatus gets the wait status.  Returns
+ * CX_ERR_NOTFOUND if the program cannot be run, CX_ERR_IO, CX_ERR_TOOBIG.
+ */
+int cx_drv_run(char *const argv[], const void *in, size_t inlen,
+    struct cx_buf *out, int *wstatus);
+
+/* Async variant: starts the stage and returns at once; *pidp and *outfd
+ * (its stdout, to read to EOF) receive the child.  The input is written
+ * before returning, so it must fit a pipe (64 KiB). */
+int cx_drv_spawn(char *const argv[], const void *in, size_t inlen,
+    pid_t *pidp, int *outfd);
+/* Reads the child's stdout to EOF into out, closes outfd, reaps pid. */
+int cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus);
+
+/* A child's wait status as our exit status (execline rule): exit code
+ * unchanged below 128, 128 at or above, 128+signo for a signal. */
+int cx_drv_exit_status(int wstatus);
+
+/*
+ * Puts ctx (ctxlen bytes) on a fresh descriptor (memfd, else an unlinked
+ * 0600 temp file) readable from offset 0, not close-on-exec.  *fdp gets it.
+ */
+int cx_drv_context_fd(const void *ctx, size_t ctxlen, int *fdp);
+
+/* Writes the argv as a shell-quoted line into b (for plans and logs). */
+int cx_drv_argv_str(char *const argv[], struct cx_buf *b);
+
+/* ---- connect's session, started while cx-pushkey runs (driver_session.c) */
+
+struct cx_drv_session {
+	struct cx_tunnel_aws aws;	/* from the stage JSON */
+	struct cx_tunnel_ops ops;	/* the tunnel's AWS calls */
+	struct cx_tunnel_session sess;	/* token: secret */
+	int have_aws, started;
+};
+
+/*
+ * StartSession (AWS-StartSSHSession, port) for instance_id with the
+ * credentials and region of the stage JSON (len bytes), retried while the
+ * agent is not connected for at most deadline_ms (0: 60 s), exactly as
+ * cx-tunnel would; stops retrying once a signal came (CX_ERR_CANCELLED).
+ * Errors are logged (the tunnel's words).  A "Session" already in the JSON
+ * is taken as is.  Release with cx_drv_session_clean_up() in every case.
+ */
+int cx_drv_session_start(struct cx_drv_session *ds, const void *json,
+    size_t len, const char *instance_id, int port, long deadline_ms);
+/* TerminateSession for a session we started and will not use (quiet). */
+void cx_drv_session_end(struct cx_drv_session *ds);
+/* Rewrites the JSON object in ctx with "Session" set (ctx is secret). */
+int cx_drv_session_merge(const struct cx_drv_session *ds, struct cx_buf *ctx);
+void cx_drv_session_clean_up(struct cx_drv_session *ds);
+
+/* ---- subcommands: each returns an exit status ---- */
+int cx_drv_connect_main(int argc, char **argv, const char *argv0);
+int cx_drv_setup_main(int argc, char **argv, const char *argv0);
+int cx_drv_list_main(int argc, char **argv, const char *argv0);
+int cx_drv_doctor_main(int argc, char **argv, const char *argv0);
+int cx_drv_cleanup_main(int argc, char **argv, const char *argv0);
+int cx_drv_migrate_main(int argc, char **argv, const char *argv0);
+
+/* ---- connect internals, for tests (cmd/cloudx-proxy/connect.c) ---- */
+
+struct cx_drv_connect_opts {
+	const char *instance_id;
+	int port;
+	const char *profile;	/* NULL: detected */
+	const char *ssh_key;	/* NULL: detected */
+	const char *ssh_config;
+	const char *ssh_dir;
+	const char *region;
+	const char *aws_env;
+	const char *os_user;	/* NULL: ec2-user (cx-pushkey's default) */
+	int timeout_s;		/* 0: the stages' defaults */
+	int dry_run;
+	int verbosity;
+};
+
+#endif

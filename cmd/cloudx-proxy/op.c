@@ -1,0 +1,356 @@
+/*
+ * setup --1password: the key lives in 1Password and its SSH agent; only
+ * the public key is exported next to the config (seed-behaviour.md §4b),
+ * through the `op` CLI (run without a shell; nothing secret passes).
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
+#include "driver.h"
+#include "setup.h"
+
+#define OP_MAX_OUT	(4 * 1024 * 1024)
+#define OP_TIMEOUT_MS	120000	/* op may wait for a biometric unlock */
+
+/* Runs op with args; stdout into out (may be NULL).  Returns 0 when op
+ * ran and exited 0, CX_ERR_NOTFOUND when there is no op, else CX_ERR_IO. */
+static int
+op(char *const argv[], struct cx_buf *out, struct cx_buf *err)
+{
+	int r, st;
+
+	r = cx_run(argv, NULL, 0, out, err, OP_TIMEOUT_MS, &st);
+	if (r != 0)
+		return r;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : CX_ERR_IO;
+}
+
+static void
+trim(struct cx_buf *b)
+{
+	while (b->len > 0 && strchr(" \t\r\n", b->data[b->len - 1]) != NULL)
+		b->data[--b->len] = '\0';
+}
+
+static int
+check_available(struct cx_drv_setup *s)
+{
+	char *ver[] = { "op", "--version", NULL };
+	char *acc[] = { "op", "account", "list", NULL };
+	struct cx_buf out;
+	char *sock = NULL;
+	int r;
+
+	cx_buf_init(&out, 65536);
+	r = op(ver, &out, NULL);
+	if (r == CX_ERR_NOTFOUND) {
+		cx_drv_status(2, CX_DRV_BAD, "1Password CLI (op) not found: "
+		    "install it from 1password.com/downloads/command-line");
+		goto out;
+	}
+	if (r != 0) {
+		cx_drv_status(2, CX_DRV_BAD, "1Password CLI does not work");
+		r = CX_ERR_NOTFOUND;
+		goto out;
+	}
+	trim(&out);
+	cx_drv_status(2, CX_DRV_OK, "1Password CLI found (version %s)",
+	    cx_buf_str(&out));
+	cx_buf_reset(&out);
+	if (op(acc, &out, NULL) != 0) {
+		cx_drv_status(2, CX_DRV_BAD, "1Password CLI is not "
+		    "authenticated. Run 'op signin' first.");
+		r = CX_ERR_NOTFOUND;
+		goto out;
+	}
+	if ((r = cx_path_join(s->home, ".1password/agent.sock", &sock)) != 0)
+		goto out;
+#ifdef __APPLE__
+	if (!cx_file_exists(sock)) {
+		char *real = NULL, *dir = NULL;
+		if (cx_path_join(s->home, "Library/Group Containers/"
+		    "2BUA8C4S2C.com.1password/t/agent.sock", &real) == 0 &&
+		    cx_path_join(s->home, ".1password", &dir) == 0 &&
+		    cx_file_exists(real) && !s->ui.dry_run) {
+			cx_mkdir_p(dir, 0700);
+			unlink(sock);	/* a dangling link is replaced */
+			if (symlink(real, sock) == 0)
+				cx_drv_status(2, CX_DRV_OK, "Linked %s", sock);
+		}
+		free(real);
+		free(dir);
+	}
+#endif
+	if (!cx_file_exists(sock)) {
+		cx_drv_status(2, CX_DRV_BAD, "1Password SSH agent socket %s "
+		    "not found: enable the SSH agent in 1Password's settings",
+		    sock);
+		r = CX_ERR_NOTFOUND;
+		goto out;
+	}
+	cx_drv_status(2, CX_DRV_OK, "1Password SSH agent found");
+	free(s->identity_agent);
+	if ((s->identity_agent = strdup("~/.1password/agent.sock")) == NULL)
+		r = CX_ERR_NOMEM;
+ out:
+	free(sock);
+	cx_buf_clean_up(&out);
+	return r;
+}
+
+/* The id of the SSH Key item titled t1 (else t2), in any vault. */
+static int
+find_item(const char *t1, const char *t2, char **id)
+{
+	char *argv[] = { "op", "item", "list", "--categories", "SSH Key",
+	    "--format=json", NULL };
+	struct cx_buf out;
+	cJSON *doc = NULL, *it;
+	const char *title, *iid;
+	int r, pass;
+
+	*id = NULL;
+	cx_buf_init(&out, OP_MAX_OUT);
+	if ((r = op(argv, &out, NULL)) != 0) {
+		cx_error("cannot list 1Password items ('op item list' failed)");
+		goto out;
+	}
+	if ((doc = cJSON_Parse(cx_buf_str(&out))) == NULL ||
+	    !cJSON_IsArray(doc)) {
+		cx_error("'op item list' did not print a JSON array");
+		r = CX_ERR_INPUT;
+		goto out;
+	}
+	for (pass = 0; pass < 2 && *id == NULL; pass++) {
+		cJSON_ArrayForEach(it, doc) {
+			title = cx_json_str(it, "title");
+			iid = cx_json_str(it, "id");
+			if (title && iid && strcmp(title, pass ? t2 : t1) == 0) {
+				if ((*id = strdup(iid)) == NULL)
+					r = CX_ERR_NOMEM;
+				break;
+			}
+		}
+	}
+ out:
+	cJSON_Delete(doc);
+	cx_buf_clean_up(&out);
+	return r;
+}
+
+static int
+get_public_key(const char *id, struct cx_buf *pub)
+{
+	char *argv[] = { "op", "item", "get", (char *)(uintptr_t)id,
+	    "--fields", "public key", NULL };
+	int r;
+
+	cx_buf_reset(pub);
+	if ((r = op(argv, pub, NULL)) != 0) {
+		cx_error("cannot read the public key of 1Password item '%s'",
+		    id);
+		return r;
+	}
+	trim(pub);
+	/* some op versions quote the value */
+	if (pub->len >= 2 && pub->data[0] == '"' &&
+	    pub->data[pub->len - 1] == '"') {
+		memmove(pub->data, pub->data + 1, pub->len - 2);
+		pub->len -= 2;
+		pub->data[pub->len] = '\0';
+	}
+	return 0;
+}
+
+static int
+pick_vault(struct cx_drv_setup *s, char **vault_id)
+{
+	char *argv[] = { "op", "vault", "list", "--format=json", NULL };
+	struct cx_buf out;
+	cJSON *doc = NULL, *it;
+	char *ans = NULL;
+	const char *name, *vid;
+	long long k;
+	int r, n = 0, i;
+
+	*vault_id = NULL;
+	cx_buf_init(&out, OP_MAX_OUT);
+	if ((r = op(argv, &out, NULL)) != 0) {
+		cx_error("cannot list 1Password vaults ('op vault list' "
+		    "failed)");
+		goto out;
+	}
+	if ((doc = cJSON_Parse(cx_buf_str(&out))) == NULL ||
+	    !cJSON_IsArray(doc) || cJSON_GetArraySize(doc) == 0) {
+		cx_error("'op vault list' printed no vaults");
+		r = CX_ERR_INPUT;
+		goto out;
+	}
+	cJSON_ArrayForEach(it, doc) {
+		name = cx_json_str(it, "name");
+		vid = cx_json_str(it, "id");
+		if (name && vid && s->vault && *s->vault &&
+		    strcasecmp(name, s->vault) == 0) {
+			cx_drv_status(2, CX_DRV_OK, "Using vault '%s'", name);
+			*vault_id = strdup(vid);
+			r = *vault_id ? 0 : CX_ERR_NOMEM;
+			goto out;
+		}
+	}
+	cx_drv_say("Available 1Password vaults:");
+	cJSON_ArrayForEach(it, doc) {
+		n++;
+		name = cx_json_str(it, "name");
+		cx_drv_say("  %d. %s", n, name ? name : "?");
+	}
+	if ((r = cx_drv_prompt(&s->ui, "Select vault number to store SSH key",
+	    "1", &ans)) != 0)
+		goto out;
+	if (cx_strtonum(ans, 1, n, &k) != 0) {
+		cx_error("no vault number '%s'", ans);
+		r = CX_ERR_USAGE;
+		goto out;
+	}
+	i = 0;
+	cJSON_ArrayForEach(it, doc) {
+		if (++i == k) {
+			vid = cx_json_str(it, "id");
+			*vault_id = vid ? strdup(vid) : NULL;
+			r = *vault_id ? 0 : CX_ERR_INPUT;
+		}
+	}
+ out:
+	free(ans);
+	cJSON_Delete(doc);
+	cx_buf_clean_up(&out);
+	return r;
+}
+
+static int
+create_item(const char *title, const char *vault_id, struct cx_buf *pub)
+{
+	char t[600], v[300];
+	char *argv[] = { "op", "item", "create", "--category=ssh-key", t, v,
+	    "--ssh-generate-key=ed25519", "--format=json", NULL };
+	struct cx_buf out;
+	cJSON *doc = NULL, *f;
+	const char *id = NULL, *label, *val;
+	int r;
+
+	snprintf(t, sizeof(t), "--title=%s", title);
+	snprintf(v, sizeof(v), "--vault=%s", vault_id);
+	cx_buf_init(&out, OP_MAX_OUT);
+	if ((r = op(argv, &out, NULL)) != 0) {
+		cx_error("cannot create the 1Password item '%s'", title);
+		goto out;
+	}
+	if ((doc = cJSON_Parse(cx_buf_str(&out))) == NULL ||
+	    (id = cx_json_str(doc, "id")) == NULL) {
+		cx_error("'op item create' printed no item id");
+		r = CX_ERR_INPUT;
+		goto out;
+	}
+	cx_drv_status(2, CX_DRV_OK, "Created 1Password item '%s'", title);
+	cJSON_ArrayForEach(f, cJSON_GetObjectItem(doc, "fields")) {
+		label = cx_json_str(f, "label");
+		val = cx_json_str(f, "value");
+		if (label && val && strcmp(label, "public key") == 0) {
+			cx_buf_reset(pub);
+			r = cx_buf_puts(pub, val);
+			goto out;
+		}
+	}
+	r = get_public_key(id, pub);
+ out:
+	cJSON_Delete(doc);
+	cx_buf_clean_up(&out);
+	return r;
+}
+
+int
+cx_drv_op_setup(struct cx_drv_setup *s)
+{
+	struct cx_buf pub;
+	char *id = NULL, *vault = NULL, *title = NULL;
+	int r;
+
+	cx_buf_init(&pub, 65536);
+	cx_drv_status(0, CX_DRV_INFO, "Checking 1Password integration...");
+	if ((r = check_available(s)) != 0)
+		goto out;
+	if (s->vault != NULL && strcmp(s->vault, "Private") != 0) {
+		cx_drv_status(2, CX_DRV_WARN, "Vault '%s' is not the "
+		    "'Private' vault:", s->vault);
+		cx_drv_status(2, CX_DRV_WARN, "only 'Private' is enabled for "
+		    "SSH by default in 1Password;");
+		cx_drv_status(2, CX_DRV_WARN, "enable '%s' in Settings > "
+		    "Developer > SSH Agent", s->vault);
+	}
+	if (asprintf(&title, "cloudX SSH Key - %s", s->ssh_key) < 0) {
+		title = NULL;
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = find_item(title, s->ssh_key, &id)) != 0)
+		goto out;
+	if (id != NULL) {
+		cx_drv_status(2, CX_DRV_OK, "Found SSH key '%s' in 1Password",
+		    title);
+		if ((r = get_public_key(id, &pub)) != 0)
+			goto out;
+	} else if (s->ui.dry_run) {
+		cx_drv_say("[DRY RUN] Would create the 1Password item '%s' in "
+		    "vault '%s'", title, s->vault ? s->vault : "Private");
+		cx_drv_say("[DRY RUN] Would export its public key to %s",
+		    s->pub_file);
+		goto out;
+	} else {
+		if ((r = pick_vault(s, &vault)) != 0)
+			goto out;
+		if ((r = create_item(title, vault, &pub)) != 0)
+			goto out;
+		cx_drv_status(2, CX_DRV_WARN, "Important: Make sure the key is "
+		    "enabled in 1Password's SSH agent settings");
+	}
+	if (strncmp(cx_buf_str(&pub), "ssh-", 4) != 0) {
+		cx_error("1Password returned no OpenSSH public key");
+		r = CX_ERR_INPUT;
+		goto out;
+	}
+	if (s->ui.dry_run) {
+		cx_drv_say("[DRY RUN] Would export the public key to %s",
+		    s->pub_file);
+		goto out;
+	}
+	if ((r = cx_mkdir_p(s->ssh_dir, 0700)) != 0)
+		goto out;
+	if (chmod(s->ssh_dir, 0700) == -1)
+		cx_warn("cannot chmod '%s': %s", s->ssh_dir, strerror(errno));
+	cx_buf_putc(&pub, '\n');
+	if ((r = cx_write_file_atomic(s->pub_file, pub.data, pub.len, 0644,
+	    0)) != 0)
+		goto out;
+	chmod(s->pub_file, 0644);
+	cx_drv_status(2, CX_DRV_OK, "Exported the public key to %s",
+	    s->pub_file);
+ out:
+	free(id);
+	free(vault);
+	free(title);
+	cx_buf_clean_up(&pub);
+	return r;
+}

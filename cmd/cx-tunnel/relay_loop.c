@@ -1,0 +1,729 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "ssm/datachan.h"
+#include "ssm/ssmmsg.h"
+#include "ssm/ws.h"
+#include "relay_loop.h"
+
+#define OUT_HIGH	(64 * 1024)	/* stdout queue: stop reading the ws */
+#define WS_HIGH		(64 * 1024)	/* ws send queue: stop producing */
+#define WS_IN_LOW	(64 * 1024)	/* ws input buffered, unparsed: read
+					 * more only below this, or when the
+					 * next frame is incomplete */
+#define STDIN_CHUNK	(64 * 1024)
+#define PING_MS		60000
+#define UPGRADE_MS	45000
+#define CLIENT_VERSION	"1.2.0.0"
+
+struct tun {
+	const struct cx_tunnel_opts *o;
+	const struct cx_tunnel_ops *ops;
+	struct cx_tunnel_session *sess;
+	int in_fd, out_fd;
+	struct cx_ws ws;
+	struct cx_ws_conn *conn;
+	int ws_live;
+	int ws_fatal;		/* the transport said retrying cannot help */
+	struct cx_dc dc;
+	struct cx_ws_q outq;	/* bytes for stdout */
+	char client_id[37];
+	int stdin_eof, stdout_dead, finishing, finish_sent;
+	uint64_t finish_at, next_ping, next_pace, hs_deadline;
+	int ws_starved;		/* the parser wants more input */
+	int stall_resumed;	/* resumed for a stall ... */
+	uint64_t stall_progress; /* ... when dc.n_progress was this */
+	unsigned char *inbuf;
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void
+on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static long
+opt_ms(long v, long def)
+{
+	return v > 0 ? v : def;
+}
+
+static size_t
+q_live(const struct cx_ws_q *q)
+{
+	return q->len - q->off;
+}
+
+/* datachan -> websocket */
+static int
+cb_send(void *ctx, const void *frame, size_t n)
+{
+	struct tun *t = ctx;
+
+	if (!t->ws_live)
+		return 0;	/* sequenced messages stay in the window */
+	return cx_ws_send(&t->ws, CX_WS_OP_BINARY, frame, n);
+}
+
+/* datachan -> stdout queue */
+static int
+cb_deliver(void *ctx, const void *p, size_t n)
+{
+	struct tun *t = ctx;
+	struct cx_ws_q *q = &t->outq;
+	unsigned char *d;
+	size_t live = q_live(q), nc;
+
+	if (t->stdout_dead)
+		return 0;
+	if (q->cap - q->len < n) {
+		if (q->off > 0) {
+			memmove(q->data, q->data + q->off, live);
+			q->off = 0;
+			q->len = live;
+		}
+		if (q->cap - q->len < n) {
+			nc = q->cap ? q->cap : 64 * 1024;
+			while (nc - live < n)
+				nc *= 2;
+			if ((d = realloc(q->data, nc)) == NULL)
+				return CX_ERR_NOMEM;
+			q->data = d;
+			q->cap = nc;
+		}
+	}
+	memcpy(q->data + q->len, p, n);
+	q->len += n;
+	return 0;
+}
+
+static void
+drop_ws(struct tun *t)
+{
+	if (t->ws_live || t->conn != NULL)
+		cx_ws_clean_up(&t->ws);
+	t->ws_live = 0;
+	cx_dc_disconnected(&t->dc);
+	cx_ws_conn_free(t->conn);
+	t->conn = NULL;
+}
+
+/* Waits (at most until deadline) for fd to be ready for ev. */
+static int
+wait_fd(int fd, short ev, uint64_t deadline)
+{
+	struct pollfd p = { fd, ev, 0 };
+	uint64_t now = cx_now_ms();
+	int n;
+
+	if (now >= deadline)
+		return CX_ERR_TIMEOUT;
+	n = poll(&p, 1, (int)(deadline - now));
+	if (n < 0 && errno != EINTR)
+		return CX_ERR_IO;
+	return 0;
+}
+
+/* Waits for the websocket's socket (reading, and writing when frames are
+ * queued); not at all while TLS holds decrypted bytes. */
+static int
+wait_ws(struct tun *t, uint64_t deadline)
+{
+	if (cx_ws_conn_pending(t->conn))
+		return 0;
+	return wait_fd(cx_ws_conn_fd(t->conn), cx_ws_conn_events(t->conn,
+	    cx_ws_pending(&t->ws) ? POLLIN | POLLOUT : POLLIN), deadline);
+}
+
+/* Opens the websocket to sess->stream_url and sends OpenDataChannel. */
+static int
+connect_ws(struct tun *t)
+{
+	struct cx_ws_conn_opts co = { t->o->ca_bundle, 30000, &t->ws_fatal };
+	struct cx_ws_io io;
+	char *curl_url = NULL, *host = NULL, *target = NULL, *open = NULL;
+	char **hdrs = NULL, rid[37];
+	const unsigned char *d;
+	size_t nh = 0, l;
+	uint64_t deadline = cx_now_ms() + UPGRADE_MS;
+	int r, op;
+
+	if ((r = cx_ws_url_split(t->sess->stream_url, &curl_url, &host,
+	    &target)) != 0) {
+		cx_error("bad StreamUrl from the session");
+		goto out;
+	}
+	cx_debug(1, "connecting the data channel to '%s'", host);
+	if ((r = cx_ws_conn_open(curl_url, &co, &t->conn)) != 0)
+		goto out;
+	cx_ws_conn_io(t->conn, &io);
+	cx_ws_init(&t->ws, &io, 0);
+	if (t->ops->sign != NULL &&
+	    (r = t->ops->sign(t->ops->ctx, host, target, &hdrs, &nh)) != 0)
+		goto out;
+	if ((r = cx_ws_start(&t->ws, host, target, (const char *const *)hdrs,
+	    nh)) != 0)
+		goto out;
+	for (;;) {
+		if ((r = cx_ws_flush(&t->ws)) != 0)
+			goto out;
+		if ((r = (int)cx_ws_fill(&t->ws)) < 0)
+			goto out;
+		r = cx_ws_next(&t->ws, &op, &d, &l);
+		if (r == CX_WS_OPENED)
+			break;
+		if (r < 0) {
+			if (t->ws.http_status == 401 ||
+			    t->ws.http_status == 403) {
+				cx_error("the data channel refused the "
+				    "connection: HTTP %d", t->ws.http_status);
+				r = CX_ERR_DENIED;
+			}
+			goto out;
+		}
+		if ((r = wait_ws(t, deadline)) != 0)
+			goto out;
+	}
+	if ((r = cx_uuid4(rid)) != 0 ||
+	    (r = cx_ssm_open_json(rid, t->sess->token, t->client_id,
+	    CLIENT_VERSION, &open)) != 0)
+		goto out;
+	if ((r = cx_ws_send(&t->ws, CX_WS_OP_TEXT, open, strlen(open))) != 0 ||
+	    (r = cx_ws_send(&t->ws, CX_WS_OP_PING, "keepalive", 9)) != 0)
+		goto out;
+	/* the queued OpenDataChannel holds the token: wipe it once sent */
+	t->ws.secret_end = t->ws.out.len;
+	if ((r = cx_ws_flush(&t->ws)) != 0)
+		goto out;
+	t->ws_live = 1;
+	t->next_ping = cx_now_ms() + PING_MS;
+	cx_dc_reconnected(&t->dc);
+	r = 0;
+ out:
+	if (r != 0) {
+		if (r == CX_WS_NONE || r > 0)
+			r = CX_ERR_NETWORK;
+		if (t->conn != NULL)
+			cx_ws_clean_up(&t->ws);
+		cx_ws_conn_free(t->conn);
+		t->conn = NULL;
+		if (r == CX_ERR_PROTOCOL || r == CX_ERR_TIMEOUT)
+			r = CX_ERR_NETWORK;
+	}
+	cx_freezero_str(open);
+	cx_tunnel_free_headers(hdrs, nh);
+	free(curl_url);
+	free(host);
+	free(target);
+	return r;
+}
+
+static void
+sleep_ms(long ms)
+{
+	poll(NULL, 0, (int)ms);
+}
+
+static long
+jitter_ms(void)
+{
+	unsigned char b;
+
+	if (cx_random_bytes(&b, 1) != 0)
+		b = 50;
+	return 100 + b % 100;
+}
+
+/* The websocket is gone: ResumeSession and reconnect (§12). */
+static int
+reconnect(struct tun *t)
+{
+	uint64_t deadline = cx_now_ms() + (uint64_t)opt_ms(
+	    t->o->resume_deadline_ms, 60000);
+	long delay = jitter_ms();
+	int r, attempt = 0;
+
+	drop_ws(t);
+	cx_info("data channel lost, resuming session '%s'",
+	    t->sess->session_id ? t->sess->session_id : "");
+	for (;;) {
+		attempt++;
+		r = t->ops->resume != NULL ?
+		    t->ops->resume(t->ops->ctx, t->sess) : CX_ERR_SESSION;
+		if (r == CX_ERR_SESSION || r == CX_ERR_DENIED ||
+		    r == CX_ERR_LOGIN)
+			break;
+		if (r == 0 && (r = connect_ws(t)) == 0) {
+			cx_info("data channel resumed (attempt %d)", attempt);
+			return 0;
+		}
+		if (r == CX_ERR_DENIED || t->ws_fatal)
+			break;
+		cx_debug(1, "resume attempt %d failed: %s", attempt,
+		    cx_strerror(r));
+		if (cx_now_ms() + (uint64_t)delay >= deadline)
+			break;
+		sleep_ms(delay);
+		delay *= 2;
+		if (delay > 5000)
+			delay = jitter_ms();
+	}
+	cx_error("session '%s' lost and not resumable: %s",
+	    t->sess->session_id ? t->sess->session_id : "", cx_strerror(r));
+	return CX_ERR_SESSION;
+}
+
+static void
+begin_finish(struct tun *t, const char *why)
+{
+	if (t->finishing)
+		return;
+	cx_debug(1, "%s: ending the session", why);
+	t->finishing = 1;
+	t->finish_at = cx_now_ms();
+}
+
+/* Writes what is queued for stdout; returns 1 if something was written. */
+static int
+write_stdout(struct tun *t)
+{
+	struct cx_ws_q *q = &t->outq;
+	ssize_t n;
+
+	if (q_live(q) == 0 || t->stdout_dead)
+		return 0;
+	n = write(t->out_fd, q->data + q->off, q_live(q));
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		cx_debug(1, "stdout: %s", strerror(errno));
+		t->stdout_dead = 1;
+		q->off = q->len = 0;
+		begin_finish(t, "stdout closed");
+		return 0;
+	}
+	q->off += (size_t)n;
+	if (q->off == q->len)
+		q->off = q->len = 0;
+	return 1;
+}
+
+/* At the end: gives stdout its remaining bytes (bounded wait). */
+static void
+drain_stdout(struct tun *t, long ms)
+{
+	uint64_t deadline = cx_now_ms() + (uint64_t)ms;
+
+	while (q_live(&t->outq) > 0 && !t->stdout_dead) {
+		write_stdout(t);
+		if (q_live(&t->outq) > 0 &&
+		    wait_fd(t->out_fd, POLLOUT, deadline) != 0)
+			break;
+	}
+}
+
+/* Sends a close frame and waits a little for the peer's. */
+static void
+close_ws(struct tun *t, long ms)
+{
+	uint64_t deadline = cx_now_ms() + (uint64_t)ms;
+	const unsigned char *d;
+	size_t l;
+	int op, r;
+
+	if (!t->ws_live)
+		return;
+	if (cx_ws_close(&t->ws, 1000) != 0)
+		return;
+	for (;;) {
+		if (cx_ws_flush(&t->ws) != 0 || cx_ws_fill(&t->ws) < 0)
+			break;
+		while ((r = cx_ws_next(&t->ws, &op, &d, &l)) == CX_WS_MSG)
+			;
+		if (r != CX_WS_NONE)
+			break;
+		if (wait_ws(t, deadline) != 0)
+			break;
+	}
+	drop_ws(t);
+}
+
+static int
+initial_connect(struct tun *t)
+{
+	long delay = jitter_ms();
+	int r, i;
+
+	/* like the plugin: 5 more tries with the same token */
+	for (i = 0; ; i++) {
+		if ((r = connect_ws(t)) == 0)
+			return 0;
+		if (i == 5 || r == CX_ERR_NOMEM || r == CX_ERR_DENIED ||
+		    t->ws_fatal)
+			break;
+		sleep_ms(delay);
+		delay *= 2;
+	}
+	cx_error("cannot open the data channel: %s", cx_strerror(r));
+	return r;
+}
+
+static long
+min_timeout(long a, long b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static long
+until(uint64_t when, uint64_t now)
+{
+	return when > now ? (long)(when - now) : 0;
+}
+
+/* One pass over what can be done without waiting; *lost set when the
+ * websocket broke.  Returns 0, 1 (session over) or a negative error. */
+static int
+step(struct tun *t, uint64_t now, int *lost)
+{
+	const unsigned char *d;
+	size_t l, pend, budget;
+	uint64_t sent;
+	int op, r;
+
+	t->ws_starved = 0;
+	while (t->ws_live && q_live(&t->outq) < OUT_HIGH) {
+		r = cx_ws_next(&t->ws, &op, &d, &l);
+		if (r == CX_WS_NONE) {
+			t->ws_starved = 1;
+			break;
+		}
+		if (r == CX_WS_MSG) {
+			if ((r = cx_dc_on_message(&t->dc, d, l, now)) < 0)
+				return r;
+			if (r == 1)
+				return 1;
+			continue;
+		}
+		if (r == CX_WS_PEER_CLOSED)
+			cx_debug(1, "data channel closed by the peer (%d)",
+			    t->ws.close_code);
+		else
+			cx_debug(1, "data channel: %s", cx_strerror(r));
+		*lost = 1;
+		return 0;
+	}
+	if (t->dc.customer_message != NULL) {
+		if (t->dc.customer_message[0] != '\0')
+			cx_info("%s", t->dc.customer_message);
+		free(t->dc.customer_message);
+		t->dc.customer_message = NULL;
+	}
+	if (!t->ws_live)
+		return 0;
+	pend = cx_ws_pending(&t->ws);
+	if (pend < WS_HIGH) {
+		budget = (WS_HIGH - pend) / (CX_SSMMSG_HDR + CX_SSMMSG_CHUNK)
+		    + 1;
+		if (t->o->pacing_ms > 0)
+			budget = now >= t->next_pace ? 1 : 0;
+		sent = t->dc.n_sent;
+		if ((r = cx_dc_pump(&t->dc, now, budget)) != 0)
+			return r;
+		if (t->dc.n_sent != sent && t->o->pacing_ms > 0)
+			t->next_pace = now + (uint64_t)t->o->pacing_ms;
+	}
+	if (now >= t->next_ping) {
+		if ((r = cx_ws_send(&t->ws, CX_WS_OP_PING, "keepalive", 9)) != 0)
+			return r;
+		t->next_ping = now + PING_MS;
+	}
+	if (cx_ws_flush(&t->ws) != 0)
+		*lost = 1;
+	return 0;
+}
+
+/*
+ * Read the websocket only while stdout has room and what is buffered is
+ * little or not yet a whole frame: backpressure reaches the gateway
+ * through TCP instead of piling up here.
+ */
+static int
+want_input(const struct tun *t)
+{
+	return q_live(&t->outq) < OUT_HIGH &&
+	    (t->ws.in.len - t->ws.in.off < WS_IN_LOW || t->ws_starved);
+}
+
+static uint64_t
+stall_ms(const struct tun *t)
+{
+	return (uint64_t)opt_ms(t->o->stall_ms, 20000);
+}
+
+/*
+ * Messages in flight and none acked for stall_ms: the connection is dead
+ * without saying so (a NAT forgot it, the gateway hung).  Resume the
+ * session once; if nothing moves after that either, give up.
+ */
+static int
+check_stall(struct tun *t, uint64_t now)
+{
+	uint64_t st = cx_dc_stalled_ms(&t->dc, now);
+
+	if (st < stall_ms(t))
+		return 0;
+	if (t->stall_resumed && t->dc.n_progress == t->stall_progress) {
+		cx_error("the data channel stalled: nothing acknowledged for "
+		    "%llu s, even after resuming the session",
+		    (unsigned long long)(st / 1000));
+		return CX_ERR_SESSION;
+	}
+	cx_warn("nothing acknowledged for %llu s: reconnecting the data "
+	    "channel", (unsigned long long)(st / 1000));
+	t->stall_resumed = 1;
+	t->stall_progress = t->dc.n_progress;
+	return reconnect(t);
+}
+
+static int
+relay(struct tun *t)
+{
+	struct pollfd pf[3];
+	sigset_t none;
+	struct timespec ts, *tsp;
+	uint64_t now;
+	size_t room;
+	ssize_t n;
+	long tmo, fr;
+	int r, lost, progress, ni, si, oi, np;
+
+	sigemptyset(&none);
+	for (;;) {
+		now = cx_now_ms();
+		lost = 0;
+		if (t->finishing && !t->finish_sent) {
+			t->finish_sent = 1;
+			if ((r = cx_dc_finish(&t->dc, now)) != 0)
+				return r;
+		}
+		if ((r = step(t, now, &lost)) != 0)
+			return r;
+		if (t->dc.state == CX_DC_DONE)
+			return 0;
+		if (t->dc.state == CX_DC_HANDSHAKE && now >= t->hs_deadline) {
+			cx_error("no handshake from the agent within %ld s",
+			    opt_ms(t->o->handshake_ms, 30000) / 1000);
+			return CX_ERR_DEADLINE;
+		}
+		if ((r = check_stall(t, now)) != 0)
+			return r;
+		if (t->finishing && now >= t->finish_at +
+		    (uint64_t)opt_ms(t->o->drain_ms, 5000)) {
+			if (cx_dc_unacked(&t->dc) > 0)
+				cx_warn("%zu messages were not acknowledged "
+				    "before the end", cx_dc_unacked(&t->dc));
+			return 0;
+		}
+		progress = write_stdout(t);
+		if (!lost && t->ws_live && want_input(t)) {
+			fr = cx_ws_fill(&t->ws);
+			if (fr < 0)
+				lost = 1;
+			else if (fr > 0)
+				progress = 1;
+		}
+		if (lost) {
+			if (t->finishing && t->dc.state != CX_DC_DRAINING &&
+			    t->dc.state != CX_DC_TERMINATING)
+				return 0;
+			if ((r = reconnect(t)) != 0)
+				return r;
+			continue;
+		}
+		np = 0;
+		si = oi = ni = -1;
+		room = cx_dc_room(&t->dc);
+		if (!t->stdin_eof && !t->finishing && room > 0) {
+			pf[np].fd = t->in_fd;
+			pf[np].events = POLLIN;
+			ni = np++;
+		}
+		if (q_live(&t->outq) > 0 && !t->stdout_dead) {
+			pf[np].fd = t->out_fd;
+			pf[np].events = POLLOUT;
+			oi = np++;
+		}
+		pf[np].fd = cx_ws_conn_fd(t->conn);
+		pf[np].events = cx_ws_conn_events(t->conn,
+		    (want_input(t) ? POLLIN : 0) |
+		    (cx_ws_pending(&t->ws) ? POLLOUT : 0));
+		si = np++;
+		(void)si;
+		tmo = cx_dc_timeout_ms(&t->dc, now);
+		tmo = min_timeout(tmo, until(t->next_ping, now));
+		if (t->o->pacing_ms > 0 && t->dc.out_unsent < t->dc.out_next)
+			tmo = min_timeout(tmo, until(t->next_pace, now));
+		if (t->dc.state == CX_DC_HANDSHAKE)
+			tmo = min_timeout(tmo, until(t->hs_deadline, now));
+		if (cx_dc_stalled_ms(&t->dc, now) > 0)
+			tmo = min_timeout(tmo, (long)(stall_ms(t) -
+			    cx_dc_stalled_ms(&t->dc, now)));
+		if (t->finishing)
+			tmo = min_timeout(tmo, until(t->finish_at +
+			    (uint64_t)opt_ms(t->o->drain_ms, 5000), now));
+		if (progress || (want_input(t) &&
+		    cx_ws_conn_pending(t->conn)))
+			tmo = 0;
+		tsp = NULL;
+		if (tmo >= 0) {
+			ts.tv_sec = tmo / 1000;
+			ts.tv_nsec = (tmo % 1000) * 1000000L;
+			tsp = &ts;
+		}
+		if (ppoll(pf, (nfds_t)np, tsp, &none) < 0) {
+			if (errno != EINTR)
+				return CX_ERR_IO;
+			if (got_signal) {
+				cx_debug(1, "signal %d", (int)got_signal);
+				got_signal = 0;
+				t->stdin_eof = 1;
+				begin_finish(t, "signal");
+			}
+			continue;
+		}
+		if (oi >= 0 && (pf[oi].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
+		    !(pf[oi].revents & POLLOUT)) {
+			t->stdout_dead = 1;
+			begin_finish(t, "stdout closed");
+		}
+		if (ni >= 0 && pf[ni].revents) {
+			if (room > STDIN_CHUNK)
+				room = STDIN_CHUNK;
+			n = read(t->in_fd, t->inbuf, room);
+			if (n > 0) {
+				if ((r = cx_dc_write(&t->dc, t->inbuf,
+				    (size_t)n, cx_now_ms())) != 0)
+					return r;
+			} else if (n == 0 || (errno != EAGAIN &&
+			    errno != EINTR)) {
+				t->stdin_eof = 1;
+				begin_finish(t, "end of input");
+			}
+		}
+	}
+}
+
+int
+cx_tunnel_run(const struct cx_tunnel_opts *o,
+    const struct cx_tunnel_ops *ops, struct cx_tunnel_session *sess,
+    int in_fd, int out_fd)
+{
+	struct cx_dc_opts dco = { o->window, 0, CLIENT_VERSION };
+	struct cx_dc_cb cb = { cb_send, cb_deliver, NULL };
+	struct sigaction sa;
+	struct rusage ru;
+	sigset_t block, old;
+	struct tun t;
+	int r, fl, out_fl = -1;
+
+	memset(&t, 0, sizeof(t));
+	t.o = o;
+	t.ops = ops;
+	t.sess = sess;
+	t.in_fd = in_fd;
+	t.out_fd = out_fd;
+	cb.ctx = &t;
+	if ((t.inbuf = malloc(STDIN_CHUNK)) == NULL)
+		return CX_ERR_NOMEM;
+	if ((r = cx_dc_init(&t.dc, &dco, &cb)) != 0) {
+		free(t.inbuf);
+		return r;
+	}
+	/* signals are only taken inside ppoll() */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	if ((r = cx_uuid4(t.client_id)) != 0)
+		goto out;
+	if ((fl = fcntl(out_fd, F_GETFL)) != -1 && !isatty(out_fd)) {
+		out_fl = fl;
+		fcntl(out_fd, F_SETFL, fl | O_NONBLOCK);
+	}
+	if (sess->token == NULL || sess->stream_url == NULL) {
+		if ((r = cx_tunnel_start(ops, sess, o->start_deadline_ms)) != 0)
+			goto out;
+	}
+	cx_debug(1, "session '%s' started", sess->session_id ?
+	    sess->session_id : "");
+	if ((r = initial_connect(&t)) != 0)
+		goto out;
+	t.hs_deadline = cx_now_ms() + (uint64_t)opt_ms(o->handshake_ms, 30000);
+	r = relay(&t);
+	if (r == 1 || t.dc.closed) {
+		/* channel_closed */
+		drain_stdout(&t, 5000);
+		if (t.dc.close_output != NULL && t.dc.close_output[0] != '\0') {
+			cx_error("session closed: %s", t.dc.close_output);
+			r = CX_ERR_SESSION;
+		} else {
+			cx_debug(1, "session closed by the service");
+			r = 0;
+		}
+	} else
+		drain_stdout(&t, 2000);
+	close_ws(&t, 1000);
+	if (cx_log_verbosity() >= 1 && getrusage(RUSAGE_SELF, &ru) == 0) {
+		cx_debug(1, "cpu %ld.%06ld s user, %ld.%06ld s system, "
+		    "peak rss %ld KiB", (long)ru.ru_utime.tv_sec,
+		    (long)ru.ru_utime.tv_usec, (long)ru.ru_stime.tv_sec,
+		    (long)ru.ru_stime.tv_usec, ru.ru_maxrss);
+		/* cx-session runs (if any): short-lived, not in the above */
+		if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && ru.ru_maxrss > 0)
+			cx_debug(1, "helpers: cpu %ld.%06ld s, peak rss %ld KiB",
+			    (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec),
+			    (long)((ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) %
+			    1000000), ru.ru_maxrss);
+	}
+	cx_debug(1, "sent %llu messages (%llu resent), %llu bytes up, "
+	    "%llu down; %llu duplicates, %llu reordered, %llu corrupted, "
+	    "%llu unknown", (unsigned long long)t.dc.n_sent,
+	    (unsigned long long)t.dc.n_resent,
+	    (unsigned long long)t.dc.bytes_up,
+	    (unsigned long long)t.dc.bytes_down,
+	    (unsigned long long)t.dc.n_dup,
+	    (unsigned long long)t.dc.n_reordered,
+	    (unsigned long long)t.dc.n_corrupt,
+	    (unsigned long long)t.dc.n_unknown);
+ out:
+	drop_ws(&t);
+	if (out_fl != -1)
+		fcntl(out_fd, F_SETFL, out_fl);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	cx_dc_clean_up(&t.dc);
+	free(t.outq.data);
+	free(t.inbuf);
+	return r;
+}

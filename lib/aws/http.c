@@ -1,0 +1,419 @@
+/*
+ * libcurl client.  See http.h.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "core/buf.h"
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "http.h"
+
+#ifndef CX_VERSION
+#define CX_VERSION "0"
+#endif
+
+#define HTTP_MAX_HEADER_LINES	200
+
+struct cx_http {
+	CURL *curl;
+	char *ca_bundle;
+	char *user_agent;
+	long connect_timeout_ms;
+	long timeout_ms;
+	size_t max_body;
+	int max_attempts;
+};
+
+static int curl_ready;
+
+static int
+global_init(void)
+{
+	/* the toolkit is single-threaded: a flag is enough */
+	if (curl_ready)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return CX_ERR_INTERNAL;
+	curl_ready = 1;
+	return 0;
+}
+
+static long
+env_ms(const char *name, long def)
+{
+	const char *v = getenv(name);
+	long long n;
+
+	if (v == NULL || *v == '\0')
+		return def;
+	if (cx_strtonum(v, 1, 24LL * 3600 * 1000, &n) != 0) {
+		cx_warn("ignoring bad %s '%s'", name, v);
+		return def;
+	}
+	return (long)n;
+}
+
+int
+cx_http_new(const struct cx_http_opts *o, struct cx_http **out)
+{
+	struct cx_http *h = NULL;
+	struct cx_http_opts def;
+	int r;
+
+	*out = NULL;
+	if (o == NULL) {
+		memset(&def, 0, sizeof(def));
+		o = &def;
+	}
+	if ((r = global_init()) != 0)
+		return r;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return CX_ERR_NOMEM;
+	if ((h->curl = curl_easy_init()) == NULL) {
+		r = CX_ERR_INTERNAL;
+		goto out;
+	}
+	if (o->ca_bundle != NULL && (h->ca_bundle = strdup(o->ca_bundle)) ==
+	    NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	if (o->user_agent != NULL)
+		h->user_agent = strdup(o->user_agent);
+	else
+		h->user_agent = strdup("cloudx-proxy/" CX_VERSION);
+	if (h->user_agent == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	h->connect_timeout_ms = env_ms("CX_HTTP_CONNECT_TIMEOUT_MS",
+	    o->connect_timeout_ms > 0 ? o->connect_timeout_ms :
+	    CX_HTTP_CONNECT_TIMEOUT_MS);
+	h->timeout_ms = env_ms("CX_HTTP_TIMEOUT_MS", o->timeout_ms > 0 ?
+	    o->timeout_ms : CX_HTTP_TIMEOUT_MS);
+	h->max_body = o->max_body ? o->max_body : CX_HTTP_MAX_BODY;
+	h->max_attempts = o->max_attempts;
+	*out = h;
+	h = NULL; /* transferred */
+	r = 0;
+ out:
+	cx_http_free(h);
+	return r;
+}
+
+void
+cx_http_free(struct cx_http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->curl != NULL)
+		curl_easy_cleanup(h->curl);
+	free(h->ca_bundle);
+	free(h->user_agent);
+	free(h);
+}
+
+int
+cx_http_max_attempts(const struct cx_http *h)
+{
+	return h ? h->max_attempts : 0;
+}
+
+void
+cx_http_response_clean_up(struct cx_http_response *rs)
+{
+	cx_buf_clean_up(&rs->body);
+	free(rs->request_id);
+	free(rs->query_error);
+	free(rs->content_type);
+	memset(rs, 0, sizeof(*rs));
+}
+
+struct xfer {
+	struct cx_http_response *rs;
+	size_t max;
+	int toobig;
+	int nomem;
+	int nlines;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	int r;
+
+	if ((r = cx_buf_append(&x->rs->body, p, size * n)) != 0) {
+		if (r == CX_ERR_TOOBIG)
+			x->toobig = 1;
+		else
+			x->nomem = 1;
+		return 0;	/* aborts the transfer */
+	}
+	return size * n;
+}
+
+/* Copies the trimmed value of header line p (len bytes) if its name is
+ * name; returns 1 if it matched. */
+static int
+grab_header(const char *p, size_t len, const char *name, char **dst,
+    int *nomem)
+{
+	size_t nl = strlen(name);
+	const char *v, *e;
+
+	if (len <= nl || p[nl] != ':' || strncasecmp(p, name, nl) != 0)
+		return 0;
+	v = p + nl + 1;
+	e = p + len;
+	while (v < e && (*v == ' ' || *v == '\t'))
+		v++;
+	while (e > v && isspace((unsigned char)e[-1]))
+		e--;
+	free(*dst);
+	if ((*dst = strndup(v, (size_t)(e - v))) == NULL)
+		*nomem = 1;
+	return 1;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	struct cx_http_response *rs = x->rs;
+	size_t len = size * n;
+
+	if (++x->nlines > HTTP_MAX_HEADER_LINES) {
+		x->toobig = 1;
+		return 0;
+	}
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		/* a new response (after 100 Continue): forget the old one */
+		free(rs->request_id);
+		free(rs->query_error);
+		free(rs->content_type);
+		rs->request_id = rs->query_error = rs->content_type = NULL;
+		x->nlines = 1;
+		return len;
+	}
+	if (!grab_header(p, len, "x-amzn-requestid", &rs->request_id,
+	    &x->nomem) &&
+	    !grab_header(p, len, "x-amz-request-id", &rs->request_id,
+	    &x->nomem) &&
+	    !grab_header(p, len, "x-amzn-query-error", &rs->query_error,
+	    &x->nomem))
+		grab_header(p, len, "content-type", &rs->content_type,
+		    &x->nomem);
+	return len;
+}
+
+static int
+map_curl_error(CURLcode c, const struct xfer *x)
+{
+	if (x->toobig)
+		return CX_ERR_TOOBIG;
+	if (x->nomem)
+		return CX_ERR_NOMEM;
+	switch (c) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return CX_ERR_TIMEOUT;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return CX_ERR_INPUT;
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+		return CX_ERR_CONFIG;
+	case CURLE_OUT_OF_MEMORY:
+		return CX_ERR_NOMEM;
+	default:
+		return CX_ERR_NETWORK;
+	}
+}
+
+int
+cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
+    struct cx_http_response *rs)
+{
+	struct curl_slist *hl = NULL, *tmp;
+	struct xfer x;
+	CURL *c = h->curl;
+	CURLcode cc;
+	size_t i;
+	int r;
+
+	memset(rs, 0, sizeof(*rs));
+	cx_buf_init(&rs->body, h->max_body);
+	memset(&x, 0, sizeof(x));
+	x.rs = rs;
+	x.max = h->max_body;
+
+	for (i = 0; i < rq->nheaders; i++) {
+		if ((tmp = curl_slist_append(hl, rq->headers[i])) == NULL) {
+			r = CX_ERR_NOMEM;
+			goto out;
+		}
+		hl = tmp;
+	}
+	/* no 100-continue round trip; we never send large bodies */
+	if ((tmp = curl_slist_append(hl, "Expect:")) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	hl = tmp;
+
+	curl_easy_reset(c);	/* keeps the connection cache */
+	curl_easy_setopt(c, CURLOPT_URL, rq->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, rs->curl_error);
+	if (h->ca_bundle != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
+	if (strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+		    rq->body ? (const char *)rq->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(rq->body ? rq->body_len : 0));
+	} else if (strcmp(rq->method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	}
+
+	cc = curl_easy_perform(c);
+	/* the slist and body pointer must not outlive this call */
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	if (cc != CURLE_OK) {
+		r = map_curl_error(cc, &x);
+		if (rs->curl_error[0] == '\0')
+			snprintf(rs->curl_error, sizeof(rs->curl_error), "%s",
+			    curl_easy_strerror(cc));
+		if (r == CX_ERR_TOOBIG)
+			snprintf(rs->curl_error, sizeof(rs->curl_error),
+			    "response over %zu bytes", h->max_body);
+		cx_debug(1, "http: %s: %s", rq->method, rs->curl_error);
+		goto out;
+	}
+	if (x.nomem) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+	r = 0;
+ out:
+	/* the header lines may hold secrets (Authorization, tokens) */
+	for (tmp = hl; tmp != NULL; tmp = tmp->next)
+		cx_wipe(tmp->data, strlen(tmp->data));
+	curl_slist_free_all(hl);
+	return r;
+}
+
+int
+cx_http_url_split(const char *url, char **host, char **path)
+{
+	return cx_http_url_parts(url, host, path, NULL);
+}
+
+static int
+default_port(const char *scheme, const char *port)
+{
+	if (port == NULL)
+		return 1;
+	if (strcmp(scheme, "http") == 0 || strcmp(scheme, "ws") == 0)
+		return strcmp(port, "80") == 0;
+	return strcmp(port, "443") == 0;
+}
+
+int
+cx_http_url_parts(const char *url, char **host, char **path, char **query)
+{
+	CURLU *u = NULL;
+	char *scheme = NULL, *hn = NULL, *port = NULL, *p = NULL, *q = NULL;
+	char *h = NULL, *pa = NULL, *qu = NULL;
+	struct cx_buf b;
+	int r;
+
+	if (host)
+		*host = NULL;
+	if (path)
+		*path = NULL;
+	if (query)
+		*query = NULL;
+	cx_buf_init(&b, 4096);
+	if ((r = global_init()) != 0)
+		return r;
+	if ((u = curl_url()) == NULL)
+		return CX_ERR_NOMEM;
+	if (url == NULL ||
+	    curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &hn, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0 &&
+	    strcmp(scheme, "ws") != 0 && strcmp(scheme, "wss") != 0)) {
+		r = CX_ERR_INPUT;
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	if ((r = cx_buf_puts(&b, hn)) != 0 || (!default_port(scheme, port) &&
+	    (r = cx_buf_printf(&b, ":%s", port)) != 0))
+		goto out;
+	if ((h = cx_buf_steal_str(&b)) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK)
+		p = NULL;
+	if ((pa = strdup(p && *p ? p : "/")) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK && q &&
+	    *q && (qu = strdup(q)) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	if (host) {
+		*host = h;
+		h = NULL; /* transferred */
+	}
+	if (path) {
+		*path = pa;
+		pa = NULL; /* transferred */
+	}
+	if (query) {
+		*query = qu;
+		qu = NULL; /* transferred */
+	}
+	r = 0;
+ out:
+	free(h);
+	free(pa);
+	free(qu);
+	cx_buf_clean_up(&b);
+	curl_free(scheme);
+	curl_free(hn);
+	curl_free(port);
+	curl_free(p);
+	curl_free(q);
+	curl_url_cleanup(u);
+	return r;
+}

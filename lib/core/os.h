@@ -1,0 +1,97 @@
+/*
+ * The small OS layer: everything that differs between POSIX systems and
+ * Windows lives behind these functions (os_posix.c implements them).
+ * All functions return 0 or a negative CX_ERR_* unless said otherwise.
+ */
+#ifndef CX_OS_H
+#define CX_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "buf.h"
+#include "wipe.h"
+
+/*
+ * Process start-up for every command: opens fds 0-2 on /dev/null if they
+ * are closed, ignores SIGPIPE (writes then fail with EPIPE), and makes the
+ * process non-dumpable with no core files (it holds AWS secrets).
+ */
+void cx_os_init(const char *argv0);
+
+/* Milliseconds on a monotonic clock (for deadlines and timers). */
+uint64_t cx_now_ms(void);
+/* Milliseconds since the Unix epoch (wall clock). */
+int64_t cx_wall_ms(void);
+
+/* Fills p with n cryptographically random bytes (OpenSSL). */
+int cx_random_bytes(void *p, size_t n);
+/* Writes a random v4 UUID as 36 lowercase chars + NUL into out. */
+int cx_uuid4(char out[37]);
+
+/* The user's home directory: $HOME, else the passwd entry.  *out is
+ * malloc'd (caller frees). */
+int cx_home_dir(char **out);
+/* Expands a leading "~/" (or a lone "~"); *out is malloc'd. */
+int cx_expand_user(const char *path, char **out);
+/* Joins a and b with one '/'; *out is malloc'd. */
+int cx_path_join(const char *a, const char *b, char **out);
+int cx_file_exists(const char *path);
+int cx_is_dir(const char *path);
+
+/* Reads a whole file (at most max bytes, else CX_ERR_TOOBIG) into out,
+ * appending.  A missing file is CX_ERR_NOTFOUND (nothing logged); other
+ * failures are logged and return CX_ERR_IO. */
+int cx_read_file(const char *path, size_t max, struct cx_buf *out);
+/* Reads fd to EOF, at most max bytes. */
+int cx_read_fd(int fd, size_t max, struct cx_buf *out);
+/* Writes all of p to fd, retrying on EINTR/short writes. */
+int cx_write_all(int fd, const void *p, size_t n);
+
+#define CX_ATOMIC_BACKUP	0x1	/* keep the previous file as PATH.bak */
+/*
+ * Replaces path atomically: temp file in the same folder, fsync, rename,
+ * fsync of the folder.  An existing file keeps its permission bits (and
+ * owner when we may); a new one gets mode_new.  Never leaves a partial file
+ * at path.  Symlinks at path are followed (the target is replaced).
+ */
+int cx_write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode_new, int flags);
+/* mkdir -p; each created folder gets mode. */
+int cx_mkdir_p(const char *path, mode_t mode);
+/* Takes an exclusive lock on path + ".lock" (created 0600), waiting at most
+ * timeout_ms; *fdp receives the lock descriptor for cx_unlock(). */
+int cx_lock(const char *path, int timeout_ms, int *fdp);
+void cx_unlock(int fd);
+
+/* Checked string to integer conversion in [min, max]. */
+int cx_strtonum(const char *s, long long min, long long max, long long *out);
+
+/* ISO 8601 / RFC 3339 UTC ("2025-01-02T03:04:05Z", fractions and "+00:00"
+ * offsets accepted) to time_t. */
+int cx_parse_iso8601(const char *s, time_t *out);
+/* Formats t as "YYYY-MM-DDTHH:MM:SSZ". */
+void cx_format_iso8601(time_t t, char out[21]);
+
+/*
+ * Runs argv[0] (looked up in PATH, no shell) with stdin fed from in/inlen
+ * (NULL: /dev/null), capturing stdout into out and stderr into err (either
+ * may be NULL: discarded... out NULL sends it to /dev/null, err NULL leaves
+ * stderr inherited).  Kills the child after timeout_ms (0: no limit).
+ * *status receives the wait status.  Returns CX_ERR_NOTFOUND if the program
+ * does not exist, CX_ERR_TIMEOUT, CX_ERR_TOOBIG (output over its buffer's
+ * max), CX_ERR_IO.
+ */
+int cx_run(char *const argv[], const void *in, size_t inlen,
+    struct cx_buf *out, struct cx_buf *err, int timeout_ms, int *status);
+
+/*
+ * Where a sibling program of ours lives: the folder of the running
+ * executable if it holds an executable of that name, else the bare name
+ * (looked up in PATH when run).  *out is malloc'd.
+ */
+int cx_find_prog(const char *name, char **out);
+
+#endif

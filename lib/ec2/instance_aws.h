@@ -1,0 +1,39 @@
+/*
+ * The real AWS calls behind lib/ec2/instance.h: EC2 DescribeInstances and
+ * StartInstances (EC2 query protocol, XML answers) and SSM
+ * DescribeInstanceInformation (JSON 1.1), plus the stage glue used by
+ * cx-instance.  Implemented in lib/ec2/instance_aws.c.
+ */
+#ifndef CX_INSTANCE_AWS_H
+#define CX_INSTANCE_AWS_H
+
+#include <cjson/cJSON.h>
+
+#include "aws/aws.h"
+#include "aws/creds.h"
+#include "instance.h"
+
+struct cx_instance_aws {
+	struct cx_aws_ctx *ctx;		/* borrowed */
+	struct cx_aws_target ec2;
+	struct cx_aws_target ssm;
+};
+
+/*
+ * Resolves the EC2 and SSM endpoints of ctx and fills ops with the real
+ * calls, the monotonic clock and nanosleep.  a owns the targets
+ * (cx_instance_aws_clean_up); ctx must outlive it.
+ */
+int cx_instance_aws_init(struct cx_instance_aws *a, struct cx_aws_ctx *ctx,
+    struct cx_instance_ops *ops);
+void cx_instance_aws_clean_up(struct cx_instance_aws *a);
+
+/*
+ * The whole stage: runs o->mode for id against AWS and, on success, sets
+ * doc["Instance"] (see cx_instance_to_json).  Returns 0 or the error of
+ * cx_instance_run() (already logged).
+ */
+int cx_instance_stage(struct cx_aws_ctx *ctx, const struct cx_instance_opts *o,
+    const char *id, cJSON *doc);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * A started session as the context carries it: "Session": {"SessionId",
+ * "TokenValue" (secret), "StreamUrl"}.  Shared by the driver, cx-session
+ * and cx-tunnel; no HTTP here.
+ */
+#include <stdlib.h>
+#include <poll.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/cxerr.h"
+#include "core/log.h"
+#include "core/os.h"
+#include "core/stage.h"
+#include "tunnel.h"
+
+int
+cx_tunnel_session_from_json(const cJSON *doc, struct cx_tunnel_session *s)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(doc, "Session");
+	struct cx_tunnel_session n;
+	int r;
+
+	if (o == NULL)
+		return 0;
+	memset(&n, 0, sizeof(n));
+	if (!cJSON_IsObject(o) ||
+	    (r = cx_json_dup_str(o, "SessionId", &n.session_id)) != 0 ||
+	    (r = cx_json_dup_str(o, "TokenValue", &n.token)) != 0 ||
+	    (r = cx_json_dup_str(o, "StreamUrl", &n.stream_url)) != 0 ||
+	    n.session_id == NULL || n.token == NULL || n.stream_url == NULL) {
+		cx_tunnel_session_clean_up(&n);
+		cx_error("bad 'Session' in the context: SessionId, "
+		    "TokenValue and StreamUrl are needed");
+		return CX_ERR_INPUT;
+	}
+	cx_tunnel_session_clean_up(s);
+	*s = n;
+	return 0;
+}
+
+int
+cx_tunnel_session_to_json(const struct cx_tunnel_session *s, cJSON *doc)
+{
+	cJSON *o;
+
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(o, "SessionId", s->session_id) == NULL ||
+	    cJSON_AddStringToObject(o, "TokenValue", s->token) == NULL ||
+	    cJSON_AddStringToObject(o, "StreamUrl", s->stream_url) == NULL) {
+		cx_json_delete_secure(o);
+		return CX_ERR_NOMEM;
+	}
+	return cx_json_set(doc, "Session", o);	/* o taken in every case */
+}
+
+void
+cx_tunnel_session_clean_up(struct cx_tunnel_session *s)
+{
+	free(s->session_id);
+	cx_freezero_str(s->token);
+	free(s->stream_url);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+cx_tunnel_free_headers(char **hdrs, size_t n)
+{
+	size_t i;
+
+	if (hdrs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		cx_freezero_str(hdrs[i]);
+	free(hdrs);
+}
+
+int
+cx_tunnel_start(const struct cx_tunnel_ops *ops,
+    struct cx_tunnel_session *sess, long deadline_ms)
+{
+	uint64_t deadline = cx_now_ms() + (uint64_t)(deadline_ms > 0 ? deadline_ms :
+	    60000);
+	long delay = 500;
+	int r, n = 0;
+
+	for (;;) {
+		r = ops->start(ops->ctx, sess);
+		if (r != CX_TUNNEL_RETRY)
+			return r;
+		n++;
+		if (cx_now_ms() + (uint64_t)delay >= deadline) {
+			cx_error("the instance's agent did not take the "
+			    "session in time (TargetNotConnected, %d tries)",
+			    n);
+			return CX_ERR_DEADLINE;
+		}
+		cx_info("agent not connected yet (TargetNotConnected), "
+		    "retrying in %ld ms", delay);
+		poll(NULL, 0, (int)delay);
+		delay = delay * 3 / 2;
+		if (delay > 4000)
+			delay = 4000;
+	}
+}
