@@ -259,3 +259,47 @@ JSON
 	run -0 drv setup --help
 	assert_line -n 0 --partial "usage: cloudx-proxy setup"
 }
+
+# issue 16 item 2: a value with a line break must not add a section (a
+# credential_process) to the AWS files: refused before anything is written
+@test "setup: a line break in --region, --profile, AWS_REGION or AWS_ACCESS_KEY_ID is refused, nothing written (exit 100)" {
+	local inj=$'\n[profile dev2]\ncredential_process = touch '"$BATS_TEST_TMPDIR/pwned"
+	local out
+	# each: exit 100, one line naming the value, no AWS file, no section
+	check_refused() {
+		[ "$status" -eq 100 ] || fail "exit $status: $stderr"
+		[[ "$stderr" == *"$1"* ]] || fail "no '$1' in: $stderr"
+		[ ! -e "$HOME/.aws/credentials" ] || fail "credentials written: $(cat "$HOME/.aws/credentials")"
+		[ ! -e "$HOME/.aws/config" ] || fail "config written: $(cat "$HOME/.aws/config")"
+		[ ! -e "$BATS_TEST_TMPDIR/pwned" ]
+	}
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev \
+	    --region "eu-west-1$inj"
+	check_refused "invalid region"
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" \
+	    --profile $'x]\ncredential_process = touch '"$BATS_TEST_TMPDIR/pwned"$'\n[y'
+	check_refused "invalid profile name"
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s \
+	    AWS_REGION="eu-west-1$inj" \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev
+	check_refused "invalid region"
+	run --separate-stderr env AWS_ACCESS_KEY_ID="AKIATEST$inj" AWS_SECRET_ACCESS_KEY=s \
+	    AWS_REGION=eu-west-1 \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev
+	check_refused "invalid access key id"
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY="s$inj" \
+	    AWS_REGION=eu-west-1 \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev
+	check_refused "invalid secret access key"
+	[[ "$stderr" != *"s$inj"* ]]
+	# the same values, well formed: written (the test is not vacuous)
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s \
+	    AWS_REGION=eu-west-1 \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	grep -qx 'aws_access_key_id = AKIATEST' "$HOME/.aws/credentials"
+	grep -qx 'region = eu-west-1' "$HOME/.aws/config"
+	! grep -q credential_process "$HOME/.aws/config"
+}
