@@ -27,6 +27,8 @@
 #include "sigv4.h"
 #include "xml.h"
 
+#define STR_(x)	#x
+#define XSTR(x)	STR_(x)	/* a macro's value as a string */
 #define AWS_DEFAULT_ATTEMPTS	3
 #define AWS_MAX_ATTEMPTS_LIMIT	20
 #define AWS_MAX_BACKOFF_MS	20000
@@ -722,7 +724,8 @@ aws_call(struct cx_aws_target *t, const struct call *c,
 			    "%llu ms)", c->method, hostport, c->what,
 			    cx_strerror(r), rs->curl_error, attempt, maxn,
 			    (unsigned long long)(cx_now_ms() - t0));
-			retry = r == CX_ERR_NETWORK || r == CX_ERR_TIMEOUT;
+			retry = (r == CX_ERR_NETWORK || r == CX_ERR_TIMEOUT) &&
+			    !rs->no_retry;
 			cost = r == CX_ERR_TIMEOUT ? AWS_QUOTA_COST_TIMEOUT :
 			    AWS_QUOTA_COST;
 		}
@@ -737,6 +740,9 @@ aws_call(struct cx_aws_target *t, const struct call *c,
 		backoff(attempt);
 	}
  out:
+	/* a transport failure we can name: the line for the user */
+	if (r != 0 && e->code == NULL && rs->problem[0] != '\0')
+		set_str(&e->message, rs->problem, sizeof(rs->problem));
 	if (r != 0 && rs->status >= 200 && rs->status < 300)
 		cx_http_response_clean_up(rs);
 	if (priv)
@@ -800,6 +806,13 @@ cx_aws_query(struct cx_aws_target *t, const struct cx_query *q,
 		cx_debug(1, "aws: %s: unparsable XML answer", action);
 		if (r == CX_ERR_INPUT)
 			r = CX_ERR_PROTOCOL;
+		if (r == CX_ERR_PROTOCOL || r == CX_ERR_TOOBIG) {
+			r = CX_ERR_PROTOCOL;
+			set_str(&err->message, "bad answer: unreadable XML "
+			    "(malformed, or nested over " XSTR(CX_XML_MAX_DEPTH)
+			    " levels or with over " XSTR(CX_XML_MAX_NODES)
+			    " elements)", 256);
+		}
 	}
  out:
 	cx_http_response_clean_up(&rs);
@@ -808,7 +821,8 @@ cx_aws_query(struct cx_aws_target *t, const struct cx_query *q,
 }
 
 static int
-parse_json_answer(struct cx_http_response *rs, const char *what, cJSON **out)
+parse_json_answer(struct cx_http_response *rs, const char *what, cJSON **out,
+    struct cx_aws_error *err)
 {
 	const char *p = cx_buf_str(&rs->body);
 	const char *end = NULL;
@@ -824,6 +838,8 @@ parse_json_answer(struct cx_http_response *rs, const char *what, cJSON **out)
 	if (j == NULL || !cJSON_IsObject(j)) {
 		cx_debug(1, "aws: %s: unparsable JSON answer", what);
 		cx_json_delete_secure(j);
+		set_str(&err->message, j == NULL ? "bad answer: malformed "
+		    "JSON" : "bad answer: JSON that is not an object", 256);
 		return CX_ERR_PROTOCOL;
 	}
 	*out = j;
@@ -864,7 +880,7 @@ cx_aws_json(struct cx_aws_target *t, const char *amz_target,
 	c.what = amz_target;
 	if ((r = aws_call(t, &c, &rs, err)) != 0)
 		goto out;
-	r = parse_json_answer(&rs, amz_target, out);
+	r = parse_json_answer(&rs, amz_target, out, err);
  out:
 	if (text != NULL) {
 		/* the request may carry secrets (a key, a token) */
@@ -912,7 +928,7 @@ cx_aws_get_json(struct cx_aws_target *t, const char *path_and_query,
 	c.what = path;
 	if ((r = aws_call(t, &c, &rs, err)) != 0)
 		goto out;
-	r = parse_json_answer(&rs, path, out);
+	r = parse_json_answer(&rs, path, out, err);
  out:
 	cx_http_response_clean_up(&rs);
 	cx_aws_error_clean_up(&local);
@@ -930,6 +946,10 @@ cx_aws_log_error(const char *what, int r, const struct cx_aws_error *err)
 		 * a proxy or load balancer, say) */
 		cx_error("%s: HTTP %s from the server%s", what, err->code,
 		    r == CX_ERR_AWS_SERVER ? " (after retries)" : "");
+	} else if (err != NULL && err->code == NULL && err->message != NULL) {
+		/* a transport failure or an answer we could not read, named
+		 * where it was found */
+		cx_error("%s: %s", what, err->message);
 	} else if (r == CX_ERR_TOOBIG) {
 		cx_error("%s: the answer is larger than %u bytes", what,
 		    CX_HTTP_MAX_BODY);
