@@ -19,6 +19,7 @@
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/text.h"
 #include "core/stage.h"
 #include "aws.h"
 #include "awscfg.h"
@@ -215,26 +216,7 @@ cx_aws_target_clean_up(struct cx_aws_target *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* --- error bodies --- */
-
-static char *
-dup_clean(const char *s, size_t max)
-{
-	size_t i, n;
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	if (n > max)
-		n = max;
-	if ((d = strndup(s, n)) == NULL)
-		return NULL;
-	for (i = 0; d[i] != '\0'; i++)
-		if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f)
-			d[i] = ' ';
-	return d;
-}
+/* --- error bodies (shown: cleaned by core/text.h's sanitiser) --- */
 
 /*
  * AWS (and moto) put the expected canonical request and string to sign in
@@ -263,7 +245,7 @@ dup_message(const char *m)
 	if ((d = strndup(m, n < AWS_MAX_MESSAGE ? n : AWS_MAX_MESSAGE)) ==
 	    NULL)
 		return NULL;
-	c = dup_clean(d, AWS_MAX_MESSAGE);
+	c = cx_text_safe_dup(d, AWS_MAX_MESSAGE);
 	free(d);
 	return c;
 }
@@ -273,7 +255,7 @@ set_str(char **dst, const char *src, size_t max)
 {
 	if (*dst != NULL || src == NULL || *src == '\0')
 		return;
-	*dst = dup_clean(src, max);
+	*dst = cx_text_safe_dup(src, max);
 }
 
 /* Depth-first: the first <Error> element with a <Code> child. */
@@ -332,7 +314,7 @@ set_json_code(char **dst, const char *t)
 	if (n == 0 || n > 128)
 		return;
 	if ((*dst = strndup(t, n)) != NULL) {
-		char *c = dup_clean(*dst, 128);
+		char *c = cx_text_safe_dup(*dst, 128);
 
 		free(*dst);
 		*dst = c;
@@ -375,7 +357,7 @@ parse_error(const struct cx_http_response *rs, struct cx_aws_error *e)
 	cx_aws_error_clean_up(e);
 	e->http_status = rs->status;
 	if (rs->query_error != NULL && *rs->query_error != '\0') {
-		if ((e->code = dup_clean(rs->query_error, 128)) != NULL &&
+		if ((e->code = cx_text_safe_dup(rs->query_error, 128)) != NULL &&
 		    (semi = strchr(e->code, ';')) != NULL)
 			*semi = '\0';
 	}
