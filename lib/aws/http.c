@@ -246,7 +246,7 @@ static int
 map_curl_error(CURLcode c, const struct xfer *x, const char *url)
 {
 	struct cx_http_response *rs = x->rs;
-	char host[256];
+	char host[200];
 
 	if (x->manylines) {
 		snprintf(rs->problem, sizeof(rs->problem), "bad answer: "

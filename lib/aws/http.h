@@ -69,7 +69,7 @@ struct cx_http_response {
 	char *query_error;		/* x-amzn-query-error, or NULL */
 	char *content_type;		/* or NULL */
 	char curl_error[256];		/* transport failure text ("" if none) */
-	char problem[512];		/* what was wrong, one line for the
+	char problem[600];		/* what was wrong, one line for the
 					 * user ("" when a plain network
 					 * error; curl_error at -v then) */
 	int no_retry;			/* the failure would recur: do not
