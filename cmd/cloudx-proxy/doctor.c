@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/os.h"
 #include "core/stage.h"
+#include "core/text.h"
 #include "ec2/instance.h"
 #include "ssh/sshconf.h"
 #include "driver.h"
@@ -42,7 +43,17 @@ ok(const char *what, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	cx_text_sanitise(msg, strlen(msg), 0);
 	printf("\xe2\x9c\x93 %s: %s\n", what, msg);
+}
+
+static void
+print_fix(const char *fix)
+{
+	char *f = cx_text_safe_dup(fix, 1024);
+
+	printf("%s\n", f ? f : "");
+	free(f);
 }
 
 static void
@@ -57,7 +68,10 @@ bad(const char *what, const char *fix, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printf("\xe2\x9c\x97 %s: %s; fix: %s\n", what, msg, fix);
+	cx_text_sanitise(msg, strlen(msg), 0);
+	printf("\xe2\x9c\x97 %s: %s; fix: ", what, msg);
+	/* the fix may name a profile or a path: shown safely too */
+	print_fix(fix);
 	failures++;
 }
 
@@ -119,15 +133,31 @@ check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
 
 	cx_buf_init(&ctx, CX_DRV_MAX_STAGE_OUT);
 	cx_buf_set_secret(&ctx);
-	printf("\n%s (%s)\n", h->host, h->hostname ? h->hostname : "?");
+	{
+		char *sh = cx_text_safe_dup(h->host, 1024);
+		char *sn = cx_text_safe_dup(h->hostname ? h->hostname : "?",
+		    1024);
+
+		printf("\n%s (%s)\n", sh ? sh : "?", sn ? sn : "?");
+		free(sh);
+		free(sn);
+	}
 	/* the ssh config, as ssh itself reads it */
 	{
 		char *argv[] = { "ssh", "-T", "-G", "-F", (char *)(uintptr_t)cfg,
 		    h->host, NULL };
-		struct cx_buf out;
+		struct cx_buf out, err;
 		int st;
 		cx_buf_init(&out, 1 << 20);
-		r = cx_run(argv, NULL, 0, &out, NULL, 10000, &st);
+		cx_buf_init(&err, 64 * 1024);
+		r = cx_run(argv, NULL, 0, &out, &err, 10000, &st);
+		/* ssh quotes the config's lines: shown safely */
+		if (err.len > 0) {
+			err.len = cx_text_sanitise((char *)err.data, err.len,
+			    1);
+			(void)!write(STDERR_FILENO, err.data, err.len);
+		}
+		cx_buf_clean_up(&err);
 		if (r != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			bad("ssh config", "fix the lines ssh names above",
 			    "'ssh -G %s' fails", h->host);

@@ -17,6 +17,7 @@
 #include "core/hardening.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/valid.h"
 #include "driver.h"
 #include "setup.h"
 
@@ -191,6 +192,13 @@ cx_drv_ini_set(struct cx_buf *text, const char *section,
 	/* the lines are C strings: a NUL would cut the file short */
 	if (text->len > 0 && memchr(text->data, '\0', text->len) != NULL)
 		return CX_ERR_INPUT;
+	/* one line each: a line break would let a value add a section */
+	if (!cx_line_name_valid(section))
+		return CX_ERR_USAGE;
+	for (k = 0; k < nkeys; k++)
+		if (!cx_line_name_valid(keys[k]) || strchr(keys[k], '=') ||
+		    !cx_line_value_valid(vals[k]))
+			return CX_ERR_USAGE;
 	cx_buf_init(&o, text->max);
 	if (text->secret)
 		cx_buf_set_secret(&o);
@@ -373,6 +381,9 @@ edit_file(const char *path, const char *section, const char *const *keys,
 	if ((r = cx_drv_ini_set(&b, section, keys, vals, n)) != 0) {
 		if (r == CX_ERR_INPUT)
 			cx_error("'%s' holds a NUL byte: not editing it", path);
+		else if (r == CX_ERR_USAGE)
+			cx_error("not writing '%s': a name or value holds a "
+			    "line break or a bracket", path);
 		goto out;
 	}
 	if ((r = cx_write_file_atomic(path, b.data, b.len, 0600, 0)) != 0)
@@ -389,6 +400,32 @@ edit_file(const char *path, const char *section, const char *const *keys,
 }
 
 int
+cx_drv_aws_profile_check(const char *profile, const char *access_key,
+    const char *secret_key, const char *region)
+{
+	if (!cx_profile_name_valid(profile)) {
+		cx_error("invalid profile name '%s' (expected 1-128 of A-Z a-z "
+		    "0-9 . _ + @ / -)", profile ? profile : "");
+		return CX_ERR_USAGE;
+	}
+	if (!cx_access_key_id_valid(access_key)) {
+		cx_error("invalid access key id '%s' (expected 1-128 of A-Z "
+		    "0-9)", access_key ? access_key : "");
+		return CX_ERR_USAGE;
+	}
+	if (!cx_secret_valid(secret_key)) {
+		cx_error("invalid secret access key (empty, or holds a control "
+		    "character)");
+		return CX_ERR_USAGE;
+	}
+	if (region != NULL && *region != '\0' && !cx_region_valid(region)) {
+		cx_error("invalid region '%s'", region);
+		return CX_ERR_USAGE;
+	}
+	return 0;
+}
+
+int
 cx_drv_aws_write_profile(const char *config, const char *credentials,
     const char *profile, const char *access_key, const char *secret_key,
     const char *region)
@@ -400,6 +437,10 @@ cx_drv_aws_write_profile(const char *config, const char *credentials,
 	char *sec = NULL;
 	int r;
 
+	/* all of them before either file is touched */
+	if ((r = cx_drv_aws_profile_check(profile, access_key, secret_key,
+	    region)) != 0)
+		return r;
 	if ((r = edit_file(credentials, profile, ck, cv, 2)) != 0)
 		return r;
 	if (region == NULL || *region == '\0')

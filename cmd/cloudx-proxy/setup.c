@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/os.h"
 #include "core/stage.h"
+#include "core/valid.h"
 #include "ec2/instance.h"
 #include "driver.h"
 #include "setup.h"
@@ -210,6 +211,11 @@ step_profile(struct cx_drv_setup *s)
 		if ((r = cx_drv_prompt(&s->ui, "Default region name",
 		    s->region ? s->region : ereg ? ereg : "eu-west-1",
 		    &region)) != 0)
+			goto out;
+		/* typed, or from the environment under --yes: checked
+		 * before anything is written */
+		if ((r = cx_drv_aws_profile_check(s->profile, ak, sk,
+		    region)) != 0)
 			goto out;
 		if (s->ui.dry_run) {
 			cx_drv_say("[DRY RUN] Would write profile '%s' to %s "
@@ -645,6 +651,43 @@ setup_clean_up(struct cx_drv_setup *s)
 	free(s->self);
 }
 
+/* Every option that ends up in a file, checked before anything is
+ * written or called. */
+static int
+check_opts(const struct cx_drv_setup *s)
+{
+	const struct { const char *what, *v; int path; } o[] = {
+		{ "ssh key name", s->ssh_key, 0 },
+		{ "host prefix", s->prefix, 0 },
+		{ "environment", s->opt_env, 0 },
+		{ "host name", s->opt_hostname, 0 },
+		{ "aws-env name", s->aws_env, 0 },
+		{ "ssh folder", s->opt_ssh_dir, 1 },
+		{ "ssh config path", s->opt_ssh_config, 1 },
+	};
+	size_t i;
+
+	if (!cx_profile_name_valid(s->profile)) {
+		cx_error("invalid profile name '%s' (expected 1-128 of A-Z a-z "
+		    "0-9 . _ + @ / -)", s->profile);
+		return CX_ERR_USAGE;
+	}
+	if (s->region != NULL && !cx_region_valid(s->region)) {
+		cx_error("invalid region '%s'", s->region);
+		return CX_ERR_USAGE;
+	}
+	for (i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+		if (o[i].v == NULL)
+			continue;
+		if (o[i].path ? cx_ssh_path_valid(o[i].v) :
+		    cx_ssh_word_valid(o[i].v) && strchr(o[i].v, '/') == NULL)
+			continue;
+		cx_error("invalid %s '%s'", o[i].what, o[i].v);
+		return CX_ERR_USAGE;
+	}
+	return 0;
+}
+
 static int
 run_setup(struct cx_drv_setup *s)
 {
@@ -758,6 +801,8 @@ cx_drv_setup_main(int argc, char **argv, const char *argv0)
 		cx_drv_bad_instance_id(s.opt_instance);
 		return CX_EXIT_USAGE;
 	}
+	if (check_opts(&s) != 0)
+		return CX_EXIT_USAGE;
 	cx_log_set_verbosity(verbosity);
 	s.verbosity = verbosity;
 	r = run_setup(&s);

@@ -61,7 +61,9 @@ int cx_drv_ini_has_section(const char *text, const char *section);
  * occurrence; case-insensitive key match), missing ones appended at the
  * end of the section; a missing section is appended at the end of the
  * file.  Every other byte is kept.  CX_ERR_INPUT (text unchanged) when
- * text holds a NUL byte.
+ * text holds a NUL byte; CX_ERR_USAGE (text unchanged) when the section or
+ * a key is empty or holds CR, LF, '[' or ']', or a value holds CR or LF:
+ * no caller can add a line of its own.
  */
 int cx_drv_ini_set(struct cx_buf *text, const char *section,
     const char *const *keys, const char *const *vals, size_t n);
@@ -78,10 +80,17 @@ int cx_drv_aws_paths(const char *home, const char *aws_env, char **config,
 int cx_drv_aws_profile_exists(const char *config, const char *credentials,
     const char *profile);
 
+/* The checks of cx_drv_aws_write_profile alone (for --dry-run too). */
+int cx_drv_aws_profile_check(const char *profile, const char *access_key,
+    const char *secret_key, const char *region);
+
 /*
  * Writes profile's keys into credentials (section [profile]) and region
  * into config ([profile P], [default] for "default"), atomically, files
- * 0600 and their folder 0700, other profiles untouched.
+ * 0600 and their folder 0700, other profiles untouched.  Every value is
+ * checked first (cx_profile_name_valid, cx_access_key_id_valid,
+ * cx_secret_valid, cx_region_valid): CX_ERR_USAGE, one line naming the
+ * value (never the secret), and nothing written.
  */
 int cx_drv_aws_write_profile(const char *config, const char *credentials,
     const char *profile, const char *access_key, const char *secret_key,

@@ -19,6 +19,7 @@
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/text.h"
 #include "core/stage.h"
 #include "ssh/sshconf.h"
 #include "driver.h"
@@ -278,11 +279,16 @@ cx_drv_list_main(int argc, char **argv, const char *argv0)
 	    (r = cx_drv_find_config(home, opt, &path)) != 0)
 		goto out;
 	if (dry) {
+		char *sp = cx_text_safe_dup(path, 4096);
+		char *se = env ? cx_text_safe_dup(env, 1024) : NULL;
+
 		printf("=== %s List (DRY RUN) ===\n[DRY RUN] Would read SSH "
-		    "config from: %s\n", prog, path);
-		if (env)
+		    "config from: %s\n", prog, sp ? sp : "?");
+		if (se)
 			printf("[DRY RUN] Would filter by environment: %s\n",
-			    env);
+			    se);
+		free(sp);
+		free(se);
 		goto out;
 	}
 	if (!cx_file_exists(path)) {

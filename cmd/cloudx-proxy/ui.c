@@ -17,6 +17,7 @@
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/text.h"
 #include "driver.h"
 #include "setup.h"
 
@@ -39,6 +40,8 @@ cx_drv_say(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
+	/* the arguments may be outside text: tags, names, paths */
+	cx_text_sanitise(s, (size_t)n, 1);
 	cx_buf_init(&b, 0);
 	cx_buf_puts(&b, s);
 	cx_buf_putc(&b, '\n');
@@ -64,6 +67,7 @@ cx_drv_status(int indent, int kind, const char *fmt, ...)
 		return;
 	if (kind < 0 || kind > 3)
 		kind = 0;
+	cx_text_sanitise(s, (size_t)n, 0);
 	cx_buf_init(&b, 0);
 	cx_buf_printf(&b, "%*s%s %s\n", indent, "", sym[kind], s);
 	emit(cx_buf_str(&b), b.len);
@@ -150,6 +154,8 @@ cx_drv_prompt(const struct cx_drv_ui *ui, const char *msg, const char *dflt,
 		cx_buf_printf(&b, "%s [%s]: ", msg, dflt);
 	else
 		cx_buf_printf(&b, "%s: ", msg);
+	if (b.data != NULL)	/* the default may come from a tag */
+		b.len = cx_text_sanitise((char *)b.data, b.len, 0);
 	for (;;) {
 		emit(cx_buf_str(&b), b.len);
 		if ((r = read_line(&ans, 0)) != 0) {

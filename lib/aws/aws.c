@@ -19,6 +19,7 @@
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/text.h"
 #include "core/stage.h"
 #include "aws.h"
 #include "awscfg.h"
@@ -27,6 +28,8 @@
 #include "sigv4.h"
 #include "xml.h"
 
+#define STR_(x)	#x
+#define XSTR(x)	STR_(x)	/* a macro's value as a string */
 #define AWS_DEFAULT_ATTEMPTS	3
 #define AWS_MAX_ATTEMPTS_LIMIT	20
 #define AWS_MAX_BACKOFF_MS	20000
@@ -213,26 +216,7 @@ cx_aws_target_clean_up(struct cx_aws_target *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* --- error bodies --- */
-
-static char *
-dup_clean(const char *s, size_t max)
-{
-	size_t i, n;
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	if (n > max)
-		n = max;
-	if ((d = strndup(s, n)) == NULL)
-		return NULL;
-	for (i = 0; d[i] != '\0'; i++)
-		if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f)
-			d[i] = ' ';
-	return d;
-}
+/* --- error bodies (shown: cleaned by core/text.h's sanitiser) --- */
 
 /*
  * AWS (and moto) put the expected canonical request and string to sign in
@@ -261,7 +245,7 @@ dup_message(const char *m)
 	if ((d = strndup(m, n < AWS_MAX_MESSAGE ? n : AWS_MAX_MESSAGE)) ==
 	    NULL)
 		return NULL;
-	c = dup_clean(d, AWS_MAX_MESSAGE);
+	c = cx_text_safe_dup(d, AWS_MAX_MESSAGE);
 	free(d);
 	return c;
 }
@@ -271,7 +255,7 @@ set_str(char **dst, const char *src, size_t max)
 {
 	if (*dst != NULL || src == NULL || *src == '\0')
 		return;
-	*dst = dup_clean(src, max);
+	*dst = cx_text_safe_dup(src, max);
 }
 
 /* Depth-first: the first <Error> element with a <Code> child. */
@@ -330,7 +314,7 @@ set_json_code(char **dst, const char *t)
 	if (n == 0 || n > 128)
 		return;
 	if ((*dst = strndup(t, n)) != NULL) {
-		char *c = dup_clean(*dst, 128);
+		char *c = cx_text_safe_dup(*dst, 128);
 
 		free(*dst);
 		*dst = c;
@@ -373,7 +357,7 @@ parse_error(const struct cx_http_response *rs, struct cx_aws_error *e)
 	cx_aws_error_clean_up(e);
 	e->http_status = rs->status;
 	if (rs->query_error != NULL && *rs->query_error != '\0') {
-		if ((e->code = dup_clean(rs->query_error, 128)) != NULL &&
+		if ((e->code = cx_text_safe_dup(rs->query_error, 128)) != NULL &&
 		    (semi = strchr(e->code, ';')) != NULL)
 			*semi = '\0';
 	}
@@ -722,7 +706,8 @@ aws_call(struct cx_aws_target *t, const struct call *c,
 			    "%llu ms)", c->method, hostport, c->what,
 			    cx_strerror(r), rs->curl_error, attempt, maxn,
 			    (unsigned long long)(cx_now_ms() - t0));
-			retry = r == CX_ERR_NETWORK || r == CX_ERR_TIMEOUT;
+			retry = (r == CX_ERR_NETWORK || r == CX_ERR_TIMEOUT) &&
+			    !rs->no_retry;
 			cost = r == CX_ERR_TIMEOUT ? AWS_QUOTA_COST_TIMEOUT :
 			    AWS_QUOTA_COST;
 		}
@@ -737,6 +722,9 @@ aws_call(struct cx_aws_target *t, const struct call *c,
 		backoff(attempt);
 	}
  out:
+	/* a transport failure we can name: the line for the user */
+	if (r != 0 && e->code == NULL && rs->problem[0] != '\0')
+		set_str(&e->message, rs->problem, sizeof(rs->problem));
 	if (r != 0 && rs->status >= 200 && rs->status < 300)
 		cx_http_response_clean_up(rs);
 	if (priv)
@@ -800,6 +788,13 @@ cx_aws_query(struct cx_aws_target *t, const struct cx_query *q,
 		cx_debug(1, "aws: %s: unparsable XML answer", action);
 		if (r == CX_ERR_INPUT)
 			r = CX_ERR_PROTOCOL;
+		if (r == CX_ERR_PROTOCOL || r == CX_ERR_TOOBIG) {
+			r = CX_ERR_PROTOCOL;
+			set_str(&err->message, "bad answer: unreadable XML "
+			    "(malformed, or nested over " XSTR(CX_XML_MAX_DEPTH)
+			    " levels or with over " XSTR(CX_XML_MAX_NODES)
+			    " elements)", 256);
+		}
 	}
  out:
 	cx_http_response_clean_up(&rs);
@@ -808,7 +803,8 @@ cx_aws_query(struct cx_aws_target *t, const struct cx_query *q,
 }
 
 static int
-parse_json_answer(struct cx_http_response *rs, const char *what, cJSON **out)
+parse_json_answer(struct cx_http_response *rs, const char *what, cJSON **out,
+    struct cx_aws_error *err)
 {
 	const char *p = cx_buf_str(&rs->body);
 	const char *end = NULL;
@@ -824,6 +820,8 @@ parse_json_answer(struct cx_http_response *rs, const char *what, cJSON **out)
 	if (j == NULL || !cJSON_IsObject(j)) {
 		cx_debug(1, "aws: %s: unparsable JSON answer", what);
 		cx_json_delete_secure(j);
+		set_str(&err->message, j == NULL ? "bad answer: malformed "
+		    "JSON" : "bad answer: JSON that is not an object", 256);
 		return CX_ERR_PROTOCOL;
 	}
 	*out = j;
@@ -864,7 +862,7 @@ cx_aws_json(struct cx_aws_target *t, const char *amz_target,
 	c.what = amz_target;
 	if ((r = aws_call(t, &c, &rs, err)) != 0)
 		goto out;
-	r = parse_json_answer(&rs, amz_target, out);
+	r = parse_json_answer(&rs, amz_target, out, err);
  out:
 	if (text != NULL) {
 		/* the request may carry secrets (a key, a token) */
@@ -912,7 +910,7 @@ cx_aws_get_json(struct cx_aws_target *t, const char *path_and_query,
 	c.what = path;
 	if ((r = aws_call(t, &c, &rs, err)) != 0)
 		goto out;
-	r = parse_json_answer(&rs, path, out);
+	r = parse_json_answer(&rs, path, out, err);
  out:
 	cx_http_response_clean_up(&rs);
 	cx_aws_error_clean_up(&local);
@@ -930,6 +928,10 @@ cx_aws_log_error(const char *what, int r, const struct cx_aws_error *err)
 		 * a proxy or load balancer, say) */
 		cx_error("%s: HTTP %s from the server%s", what, err->code,
 		    r == CX_ERR_AWS_SERVER ? " (after retries)" : "");
+	} else if (err != NULL && err->code == NULL && err->message != NULL) {
+		/* a transport failure or an answer we could not read, named
+		 * where it was found */
+		cx_error("%s: %s", what, err->message);
 	} else if (r == CX_ERR_TOOBIG) {
 		cx_error("%s: the answer is larger than %u bytes", what,
 		    CX_HTTP_MAX_BODY);

@@ -9,6 +9,7 @@
 #include "core/hardening.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/valid.h"
 #include "awscfg.h"
 #include "creds.h"
 #include "ini.h"
@@ -298,15 +299,7 @@ cx_awscfg_services(const struct cx_awscfg *c, const char *name)
 int
 cx_aws_region_valid(const char *region)
 {
-	size_t i;
-
-	if (region == NULL || *region == '\0' || strlen(region) > 32)
-		return 0;
-	for (i = 0; region[i] != '\0'; i++)
-		if (!islower((unsigned char)region[i]) &&
-		    !isdigit((unsigned char)region[i]) && region[i] != '-')
-			return 0;
-	return 1;
+	return cx_region_valid(region);
 }
 
 int

@@ -141,6 +141,7 @@ struct xfer {
 	int toobig;
 	int nomem;
 	int nlines;
+	int manylines;		/* over HTTP_MAX_HEADER_LINES */
 };
 
 static size_t
@@ -190,8 +191,8 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	if (++x->nlines > HTTP_MAX_HEADER_LINES) {
-		x->toobig = 1;
-		return 0;
+		x->manylines = 1;
+		return 0;	/* aborts the transfer */
 	}
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* a new response (after 100 Continue): forget the old one */
@@ -213,9 +214,50 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static int
-map_curl_error(CURLcode c, const struct xfer *x)
+/* The host of url for messages (into out, "" if none). */
+static void
+url_host(const char *url, char *out, size_t n)
 {
+	char *h = NULL;
+
+	out[0] = '\0';
+	if (url != NULL && cx_http_url_split(url, &h, NULL) == 0 && h != NULL)
+		snprintf(out, n, "%s", h);
+	free(h);
+}
+
+/* A header line over libcurl's limit: libcurl up to 8.5 says only "out of
+ * memory", after the status line and before any body; later ones say
+ * CURLE_TOO_LARGE or name the headers. */
+static int
+giant_header(CURLcode c, const struct xfer *x, const char *errbuf)
+{
+	if (c == CURLE_OUT_OF_MEMORY && !x->nomem && x->nlines >= 1 &&
+	    x->rs->body.len == 0)
+		return 1;
+#if LIBCURL_VERSION_NUM >= 0x080600
+	if (c == CURLE_TOO_LARGE)
+		return 1;
+#endif
+	return c == CURLE_RECV_ERROR && strstr(errbuf, "eader") != NULL;
+}
+
+static int
+map_curl_error(CURLcode c, const struct xfer *x, const char *url)
+{
+	struct cx_http_response *rs = x->rs;
+	char host[200];
+
+	if (x->manylines) {
+		snprintf(rs->problem, sizeof(rs->problem), "bad answer: "
+		    "over %d header lines", HTTP_MAX_HEADER_LINES);
+		return CX_ERR_PROTOCOL;
+	}
+	if (giant_header(c, x, rs->curl_error)) {
+		snprintf(rs->problem, sizeof(rs->problem), "bad answer: a "
+		    "header line over %d bytes", CURL_MAX_HTTP_HEADER);
+		return CX_ERR_PROTOCOL;
+	}
 	if (x->toobig)
 		return CX_ERR_TOOBIG;
 	if (x->nomem)
@@ -229,6 +271,18 @@ map_curl_error(CURLcode c, const struct xfer *x)
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CRL_BADFILE:
 		return CX_ERR_CONFIG;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		/* as the data channel does (ssm/ws_tls.c): it would only
+		 * fail again, so no retry */
+		url_host(url, host, sizeof(host));
+		snprintf(rs->problem, sizeof(rs->problem), "the TLS "
+		    "certificate of '%s' was not accepted: %s (a private CA: "
+		    "set AWS_CA_BUNDLE to its certificate file)", host,
+		    rs->curl_error[0] ? rs->curl_error :
+		    curl_easy_strerror(c));
+		rs->no_retry = 1;
+		return CX_ERR_NETWORK;
 	case CURLE_OUT_OF_MEMORY:
 		return CX_ERR_NOMEM;
 	default:
@@ -301,7 +355,7 @@ cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	if (cc != CURLE_OK) {
-		r = map_curl_error(cc, &x);
+		r = map_curl_error(cc, &x, rq->url);
 		if (rs->curl_error[0] == '\0')
 			snprintf(rs->curl_error, sizeof(rs->curl_error), "%s",
 			    curl_easy_strerror(cc));
@@ -309,6 +363,8 @@ cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
 			snprintf(rs->curl_error, sizeof(rs->curl_error),
 			    "response over %zu bytes", h->max_body);
 		cx_debug(1, "http: %s: %s", rq->method, rs->curl_error);
+		if (rs->problem[0] != '\0')
+			cx_debug(1, "http: %s", rs->problem);
 		goto out;
 	}
 	if (x.nomem) {

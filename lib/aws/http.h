@@ -69,13 +69,21 @@ struct cx_http_response {
 	char *query_error;		/* x-amzn-query-error, or NULL */
 	char *content_type;		/* or NULL */
 	char curl_error[256];		/* transport failure text ("" if none) */
+	char problem[600];		/* what was wrong, one line for the
+					 * user ("" when a plain network
+					 * error; curl_error at -v then) */
+	int no_retry;			/* the failure would recur: do not
+					 * retry (a rejected certificate) */
 };
 
 /*
  * Performs one request.  rs must be zeroed (or cleaned up) before; it is
  * filled even on failure as far as known.  Returns 0 when an HTTP answer
  * arrived (whatever its status), CX_ERR_TIMEOUT (connect or total timeout),
- * CX_ERR_NETWORK (DNS, connect, TLS, connection lost), CX_ERR_TOOBIG (body
+ * CX_ERR_NETWORK (DNS, connect, TLS, connection lost; a rejected server
+ * certificate with no_retry set and problem naming it and AWS_CA_BUNDLE),
+ * CX_ERR_PROTOCOL (headers over HTTP_MAX_HEADER_LINES lines, or a header
+ * line over libcurl's 100 KB: problem says which), CX_ERR_TOOBIG (body
  * over max_body), CX_ERR_CONFIG (unusable CA bundle), CX_ERR_INPUT (bad
  * URL), CX_ERR_NOMEM.  Transport errors are logged at debug level 1 only.
  */

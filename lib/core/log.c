@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "text.h"
 
 static const char *progname = "cloudx-proxy";
 static int verbosity;
@@ -57,6 +58,9 @@ cx_vlog(const char *tag, const char *fmt, va_list ap)
 		memcpy(line + len, "...", 3);
 		len += 3;
 	}
+	/* the arguments may be outside text (AWS messages, tags, paths):
+	 * no terminal control sequence, one line */
+	len = cx_text_sanitise(line, len, 0);
 	line[len++] = '\n';
 	/* one write, so lines from several processes do not interleave */
 	(void)!write(STDERR_FILENO, line, len);

@@ -26,36 +26,17 @@
 /* ------------------------------------------------------------------ */
 /* Names and paths                                                     */
 
+/* the rules live with the other validators (core/valid.c) */
 int
 cx_sshconf_valid_name(const char *s)
 {
-	const unsigned char *p;
-
-	if (s == NULL || *s == '\0' || strlen(s) > 255)
-		return 0;
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p <= ' ' || *p == 0x7f)
-			return 0;
-		if (strchr("#\"'\\%,*?!`$=", *p) != NULL)
-			return 0;
-	}
-	return 1;
+	return cx_ssh_word_valid(s);
 }
 
 int
 cx_sshconf_valid_path(const char *s)
 {
-	const unsigned char *p;
-
-	if (s == NULL || *s == '\0' || strlen(s) > 4096)
-		return 0;
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p < ' ' || *p == 0x7f)
-			return 0;
-		if (strchr("\"'\\$`%#", *p) != NULL)
-			return 0;
-	}
-	return 1;
+	return cx_ssh_path_valid(s);
 }
 
 const char *
@@ -1343,6 +1324,11 @@ check_env_opts(const struct cx_sshconf_env_opts *o)
 	    (r = check_opt_name("region", o->region, 0)) ||
 	    (r = check_opt_path("identity agent path", o->identity_agent, 0)))
 		return r;
+	if (o->region != NULL && *o->region != '\0' &&
+	    !cx_region_valid(o->region)) {
+		cx_error("invalid region '%s'", o->region);
+		return CX_ERR_INPUT;
+	}
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/cxerr.h"
+#include "core/text.h"
 #include "sshconf.h"
 #include "sshconf_int.h"
 
@@ -335,8 +336,8 @@ cx_sshconf_listing_json(const struct cx_sshconf_listing *l, cJSON **out)
 	return r;
 }
 
-int
-cx_sshconf_listing_text(const struct cx_sshconf_listing *l, int detailed,
+static int
+listing_text(const struct cx_sshconf_listing *l, int detailed,
     struct cx_buf *out)
 {
 	size_t i, k;
@@ -381,4 +382,18 @@ cx_sshconf_listing_text(const struct cx_sshconf_listing *l, int detailed,
 	}
 	return cx_buf_puts(out, "Usage:\n  Connect with SSH:  ssh <hostname>\n"
 	    "  Connect with VSCode: Use Remote Explorer in VSCode\n");
+}
+
+int
+cx_sshconf_listing_text(const struct cx_sshconf_listing *l, int detailed,
+    struct cx_buf *out)
+{
+	size_t from = out->len;
+	int r;
+
+	/* names and comments come from a file: shown safely */
+	if ((r = listing_text(l, detailed, out)) == 0)
+		out->len = from + cx_text_sanitise((char *)out->data + from,
+		    out->len - from, 1);
+	return r;
 }

@@ -259,3 +259,90 @@ JSON
 	run -0 drv setup --help
 	assert_line -n 0 --partial "usage: cloudx-proxy setup"
 }
+
+# issue 16 item 2: a value with a line break must not add a section (a
+# credential_process) to the AWS files: refused before anything is written
+@test "setup: a line break in --region, --profile, AWS_REGION or AWS_ACCESS_KEY_ID is refused, nothing written (exit 100)" {
+	local inj=$'\n[profile dev2]\ncredential_process = touch '"$BATS_TEST_TMPDIR/pwned"
+	local out
+	# each: exit 100, one line naming the value, no AWS file, no section
+	check_refused() {
+		[ "$status" -eq 100 ] || fail "exit $status: $stderr"
+		[[ "$stderr" == *"$1"* ]] || fail "no '$1' in: $stderr"
+		[ ! -e "$HOME/.aws/credentials" ] || fail "credentials written: $(cat "$HOME/.aws/credentials")"
+		[ ! -e "$HOME/.aws/config" ] || fail "config written: $(cat "$HOME/.aws/config")"
+		[ ! -e "$BATS_TEST_TMPDIR/pwned" ]
+	}
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev \
+	    --region "eu-west-1$inj"
+	check_refused "invalid region"
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" \
+	    --profile $'x]\ncredential_process = touch '"$BATS_TEST_TMPDIR/pwned"$'\n[y'
+	check_refused "invalid profile name"
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s \
+	    AWS_REGION="eu-west-1$inj" \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev
+	check_refused "invalid region"
+	run --separate-stderr env AWS_ACCESS_KEY_ID="AKIATEST$inj" AWS_SECRET_ACCESS_KEY=s \
+	    AWS_REGION=eu-west-1 \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev
+	check_refused "invalid access key id"
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY="s$inj" \
+	    AWS_REGION=eu-west-1 \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev
+	check_refused "invalid secret access key"
+	[[ "$stderr" != *"s$inj"* ]]
+	# the same values, well formed: written (the test is not vacuous)
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIATEST AWS_SECRET_ACCESS_KEY=s \
+	    AWS_REGION=eu-west-1 \
+	    "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID" --profile dev
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	grep -qx 'aws_access_key_id = AKIATEST' "$HOME/.aws/credentials"
+	grep -qx 'region = eu-west-1' "$HOME/.aws/config"
+	! grep -q credential_process "$HOME/.aws/config"
+}
+
+# issue 16 item 6: text from a stage's stdin/AWS (a Name tag) reaches the
+# terminal only through the sanitiser: no ESC, BEL or C1 byte gets out
+@test "setup: a Name tag with ESC ] 0 ; ... BEL and ESC [ 2 J is shown safely, in the status line and in 'invalid host name'" {
+	profile cloudX
+	export FAKE_TAGS='{"Name":"cloudx-qa-web\u001b]0;OWNED\u0007\u001b[2J\u009b"}'
+	run --separate-stderr drv setup --yes --no-check --instance "$ID"
+	[ "$status" -eq 100 ] || fail "exit $status: $stderr"
+	# the raw bytes appear nowhere
+	! printf '%s%s' "$output" "$stderr" | grep -q -P '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' ||
+	    fail "control bytes reached the terminal: $(printf '%s' "$stderr" | od -c | head -20)"
+	[[ "$stderr" == *"Found hostname from Name tag: web?]0;OWNED??[2J?"* ]] || fail "$stderr"
+	[[ "$stderr" == *"invalid host name 'web?]0;OWNED??[2J?'"* ]] || fail "$stderr"
+	# nothing was written for that host
+	! grep -q OWNED "$HOME/.ssh/cloudX/config" 2>/dev/null
+}
+
+@test "list, doctor and the stages show names from files and stdin safely" {
+	mkdir -p "$HOME/.ssh/cloudX"
+	# a config as setup writes it, then a hostile comment and host added by hand
+	run -0 cx cx-sshconf -c "$HOME/.ssh/cloudX/config" -e dev -x /usr/bin/cloudx-proxy \
+	    -d "$HOME/.ssh/cloudX" -k cloudX set-env
+	run -0 cx cx-sshconf -c "$HOME/.ssh/cloudX/config" -e dev -N box \
+	    -i i-0123456789abcdef0 add-host
+	sed -i "s/^Host cloudx-dev-box.*/Host cloudx-dev-box$(printf '\033')]0;OWNED$(printf '\007')/" \
+	    "$HOME/.ssh/cloudX/config"
+	grep -q OWNED "$HOME/.ssh/cloudX/config"
+	run --separate-stderr drv list
+	! printf '%s%s' "$output" "$stderr" | grep -q -P '[\x00-\x08\x0b-\x1f\x7f]' ||
+	    fail "control bytes in list: $(printf '%s' "$output" | od -c | head)"
+	[[ "$output" == *"OWNED"* ]] || fail "host not listed: $output"
+	# a stage given a hostile instance id on stdin
+	run --separate-stderr cx cx-instance status \
+	    <<<'{"Instance":{"InstanceId":"i-\u001b[2J\u0007"}}'
+	[ "$status" -ne 0 ]
+	! printf '%s' "$stderr" | grep -q -P '[\x00-\x08\x0b-\x1f\x7f]' ||
+	    fail "control bytes from cx-instance: $(printf '%s' "$stderr" | od -c | head)"
+	[[ "$stderr" == *"i-?[2J?"* ]] || fail "$stderr"
+	# doctor on that host: its name shown safely
+	run --separate-stderr drv doctor "cloudx-dev-box$(printf '\033')]0;OWNED$(printf '\007')"
+	! printf '%s%s' "$output" "$stderr" | grep -q -P '[\x00-\x08\x0b-\x1f\x7f]' ||
+	    fail "control bytes in doctor: $(printf '%s%s' "$output" "$stderr" | od -c | head -30)"
+}

@@ -110,6 +110,75 @@ one_line() {
 	[[ "$stderr" == "cx-creds: cannot get the caller identity: "* ]]
 }
 
+# issue 16 item 7: hostile headers and bodies give a transport verdict that
+# names what was wrong, exit 111, once (not retried)
+@test "faults: a header line over 100 KB: 'bad answer: a header line over 102400 bytes', exit 111, not retried" {
+	sts hugeheader
+	[ "$status" -eq 111 ] || fail "exit $status: $stderr"
+	one_line "cx-creds: cannot get the caller identity: bad answer: a header line over 102400 bytes"
+	[ "$(count hugeheader)" -eq 1 ]
+}
+
+@test "faults: endless 1 KB header lines: 'bad answer: over 200 header lines', exit 111, not retried" {
+	sts manyheaders
+	[ "$status" -eq 111 ] || fail "exit $status: $stderr"
+	one_line "cx-creds: cannot get the caller identity: bad answer: over 200 header lines"
+	[ "$(count manyheaders)" -eq 1 ]
+}
+
+@test "faults: malformed JSON and XML answers name the parser that ran, exit 111, not retried" {
+	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/k"
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIAFAULT \
+	    AWS_SECRET_ACCESS_KEY=fault-secret AWS_REGION=eu-west-1 \
+	    AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT="$FAULT_URL/badjson" \
+	    ${CX_WRAP:-} "$CX_BIN_DIR/cx-pushkey" -k "$BATS_TEST_TMPDIR/k.pub" \
+	    i-0123456789abcdef0 </dev/null
+	[ "$status" -eq 111 ] || fail "exit $status: $stderr"
+	one_line "bad answer: malformed JSON"
+	[[ "$stderr" != *XML* ]] || fail "names XML for a JSON answer: $stderr"
+	[ "$(count badjson)" -eq 1 ]
+	sts badxml
+	[ "$status" -eq 111 ] || fail "exit $status: $stderr"
+	one_line "cx-creds: cannot get the caller identity: bad answer: unreadable XML"
+	[ "$(count badxml)" -eq 1 ]
+}
+
+# issue 16 item 8: a rejected certificate on the AWS API path is named with
+# its fix, and not retried (as cx-tunnel does for wss://)
+@test "faults: a self-signed certificate on the AWS API: one line naming it and AWS_CA_BUNDLE, exit 111, one attempt" {
+	local d=$BATS_TEST_TMPDIR tpid
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/tls.key" \
+	    -out "$d/tls.crt" -days 2 -subj /CN=127.0.0.1 \
+	    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	python3 "$CX_ROOT/tests/tools/tlsproxy.py" --cert "$d/tls.crt" \
+	    --key "$d/tls.key" --target-port "${FAULT_URL##*:}" \
+	    --port-file "$d/tls.port" >/dev/null 2>&1 3>&- &
+	tpid=$!
+	wait_until 10 test -s "$d/tls.port"
+	local url="https://127.0.0.1:$(cat "$d/tls.port")/ok"
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIAFAULT \
+	    AWS_SECRET_ACCESS_KEY=fault-secret AWS_REGION=eu-west-1 \
+	    AWS_ENDPOINT_URL_STS="$url" \
+	    ${CX_WRAP:-} "$CX_BIN_DIR/cx-creds" -vv --identity
+	local st=$status err=$stderr
+	# with the CA named, the same server is trusted (the check is real)
+	run --separate-stderr env AWS_ACCESS_KEY_ID=AKIAFAULT \
+	    AWS_SECRET_ACCESS_KEY=fault-secret AWS_REGION=eu-west-1 \
+	    AWS_ENDPOINT_URL_STS="$url" AWS_CA_BUNDLE="$d/tls.crt" \
+	    ${CX_WRAP:-} "$CX_BIN_DIR/cx-creds" --identity
+	stop_pid "$tpid"
+	[ "$status" -eq 0 ] || fail "with AWS_CA_BUNDLE: exit $status: $stderr"
+	[ "$st" -eq 111 ] || fail "exit $st: $err"
+	local errors
+	errors=$(grep -v ': debug: ' <<<"$err")
+	[ "$(grep -c . <<<"$errors")" -eq 1 ] || fail "not one line: $errors"
+	[[ "$errors" == *"cx-creds: cannot get the caller identity: the TLS certificate of '127.0.0.1:"*"' was not accepted: SSL certificate problem: self-signed certificate"*"AWS_CA_BUNDLE"* ]] ||
+	    fail "unclear: $errors"
+	# one attempt: the debug lines show no second one
+	grep -q 'attempt 1/3' <<<"$err" || fail "no attempt line: $err"
+	! grep -q 'attempt 2/3' <<<"$err" || fail "retried: $err"
+}
+
 # --- config writes ------------------------------------------------------------
 
 # A config with one environment, big enough that writing it takes a moment.

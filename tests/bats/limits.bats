@@ -150,7 +150,7 @@ static_keys() {
 	export AWS_ENDPOINT_URL_STS=$CANNED_URL
 	run --separate-stderr cx cx-creds -i
 	[ "$status" -eq 111 ]
-	one_line "cx-creds: cannot get the caller identity: unreadable answer (malformed, or XML nested over 64 levels or with over 200000 elements)"
+	one_line "cx-creds: cannot get the caller identity: bad answer: unreadable XML (malformed, or nested over 64 levels or with over 200000 elements)"
 	[ "$(curl -sf "$CANNED_URL/_count")" -eq 1 ]
 	stop_pid "${PIDS[0]}"; PIDS=(); rm -f "$BATS_TEST_TMPDIR/port"
 	python3 -c 'import sys; sys.stdout.write("<r>" + "<i/>"*200001 + "</r>")' >"$BATS_TEST_TMPDIR/wide"
@@ -158,7 +158,7 @@ static_keys() {
 	export AWS_ENDPOINT_URL_STS=$CANNED_URL
 	run --separate-stderr cx cx-creds -i
 	[ "$status" -eq 111 ]
-	one_line "unreadable answer"
+	one_line "bad answer: unreadable XML"
 }
 
 @test "limits: a websocket message over 1 MiB from the gateway: one clear line, resumed, bytes exact" {

@@ -8,7 +8,11 @@
 # during the test (the fake cloud's own logs excepted), or in a core file.
 #
 # Every stage runs behind tests/tools/audit-wrap, which records the argv
-# and environment the driver gave it.  The real cx-tunnel runs
+# and environment the driver gave it before it execs the real program, so
+# a stage that lives a few milliseconds (cx-creds, cx-instance, cx-pushkey,
+# a credential_process child) cannot be missed; records_exist fails the
+# test when a spy was bypassed, and one test shows the check catching a
+# planted leak.  The real cx-tunnel runs
 # (AUDIT_REAL_TUNNEL) against a loopback echo target, so /proc of the
 # running tree is read while bytes really flow; the stand-in issues a
 # canary stream token (token_prefix).
@@ -140,7 +144,7 @@ user_files() {
 # target; while bytes flow, no canary in argv/environ of the running tree;
 # then stdin EOF ends the session (bounded) and the records are checked
 connect_audit() {
-	user_files
+	[ -n "${KEEP_USER_FILES:-}" ] || user_files
 	export AUDIT_REAL_TUNNEL=1
 	local fifo="$BATS_TEST_TMPDIR/in" out="$BATS_TEST_TMPDIR/out" p
 	mkfifo "$fifo"
@@ -175,6 +179,19 @@ connect_audit() {
 	[ -z "$(leaks_in "$BATS_TEST_TMPDIR/err" "$out")" ] ||
 	    fail "canary on stderr/stdout: $(cat "$BATS_TEST_TMPDIR/err")"
 	no_leak_in_files "$HOME/.aws/credentials"
+}
+
+# records OF...: each NAME has at least one argv and one non-empty env record
+# (so a test fails if a spy was bypassed)
+records_exist() {
+	local n f found
+	for n in "$@"; do
+		found=
+		for f in "$AUDIT_DIR/$n".*.argv; do
+			[ -s "$f" ] && [ -s "${f%.argv}.env" ] && found=1
+		done
+		[ -n "$found" ] || fail "no record of $n: $(ls "$AUDIT_DIR")"
+	done
 }
 
 @test "secrets: connect with canary keys in ~/.aws/credentials: no leak in argv, env, stderr, files" {
@@ -271,3 +288,50 @@ connect_audit() {
 	standin_config '{"drop_after_bytes":0}'
 }
 
+# issue 16: the short-lived stages and the credential_process children live
+# a few milliseconds; polling /proc could miss them, so each is a spy that
+# records its own argv and environment before it execs the real program
+@test "secrets: a connect whose profile is a credential_process: every short-lived stage and the credential_process child recorded, no canary in argv or environment" {
+	user_files
+	# the canary keys sit in profile base; cloudX gets them through a
+	# credential_process (a spy, then cx-creds behind its own spy)
+	printf '[base]\naws_access_key_id = %s\naws_secret_access_key = %s\naws_session_token = %s\n' \
+	    "$AKID" "$SECRET" "$TOKEN" >"$HOME/.aws/credentials"
+	cat >"$BIN/cp-spy" <<'SPY'
+#!/usr/bin/env bash
+printf '%s\0' "$0" "$@" >"$AUDIT_DIR/credproc.$$.argv"
+cat /proc/$$/environ >"$AUDIT_DIR/credproc.$$.env"
+exec "$(dirname "$0")/cx-creds" "$@"
+SPY
+	chmod +x "$BIN/cp-spy"
+	printf '[profile cloudX]\nregion = eu-west-1\ncredential_process = %s --profile base\n[profile base]\nregion = eu-west-1\n' \
+	    "$BIN/cp-spy" >"$HOME/.aws/config"
+	KEEP_USER_FILES=1 connect_audit
+	records_exist cx-creds cx-instance cx-pushkey cx-tunnel credproc
+	# cx-creds ran twice: for the driver (cloudX) and as the
+	# credential_process child (base)
+	grep -l -a -F -x base < <(for f in "$AUDIT_DIR"/cx-creds.*.argv; do tr '\0' '\n' <"$f"; echo; done) >/dev/null ||
+	    fail "cx-creds did not run as the credential_process child"
+	[ "$(ls "$AUDIT_DIR"/cx-creds.*.argv | wc -l)" -ge 2 ]
+	# the child really produced the canary keys (the test is not vacuous)
+	grep -q -a "credential_process\|credentials of profile 'cloudX'" "$BATS_TEST_TMPDIR/err" ||
+	    fail "no credential_process in the log: $(cat "$BATS_TEST_TMPDIR/err")"
+	no_leak_in_argv_env
+	no_leak_in_files "$HOME/.aws/credentials"
+}
+
+@test "secrets: the check itself catches a stage given a secret in its environment" {
+	# cx-instance started with the canary in a variable: the same records
+	# and check must report it (so the tests above would see a leak)
+	user_files
+	mkdir -p "$BATS_TEST_TMPDIR/leak"
+	ln -s "$CX_ROOT/tests/tools/audit-wrap" "$BATS_TEST_TMPDIR/leak/cx-instance"
+	rm "$BIN/cx-instance"
+	printf '#!/usr/bin/env bash\nLEAKED=%s exec %s "$@"\n' "$SECRET" \
+	    "$BATS_TEST_TMPDIR/leak/cx-instance" >"$BIN/cx-instance"
+	chmod +x "$BIN/cx-instance"
+	run timeout 60 "$BIN/cloudx-proxy" connect "$ID" 22 </dev/null
+	records_exist cx-instance
+	run no_leak_in_argv_env
+	[ "$status" -ne 0 ] || fail "a secret in a stage's environment was not caught"
+}

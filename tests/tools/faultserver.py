@@ -18,6 +18,11 @@ X-Amz-Security-Token presence and the User-Agent are recorded:
   /jsonerr/...    400 JSON __type with a namespace, x-amzn-RequestId header
   /queryerr/...   400 JSON with header x-amzn-query-error: Code;Sender
   /big/...        200 with a 9 MiB body
+  /hugeheader/... 200 with one header line of 200 KB
+  /manyheaders/.. 200 with header lines of 1 KB until the client hangs up
+                  (at most 16 MiB)
+  /badjson/...    200 application/x-amz-json-1.1 with a malformed body
+  /badxml/...     200 text/xml with a malformed body
   /ok*/...        200 GetCallerIdentity answer (XML) or {} for JSON
 POST /_reset forgets every count.  GET /_count/NAME returns {"count": N, "dates": [...], "auth": [...],
 "token": [...], "ua": [...], "targets": [...], "ports": [client ports],
@@ -142,6 +147,27 @@ class H(BaseHTTPRequestHandler):
                 "application/x-amz-json-1.1",
                 [("x-amzn-query-error", "AWS.Custom.Code;Sender"),
                  ("x-amzn-RequestId", "q-req")])
+        if name == "hugeheader":
+            self.send_response(200)
+            self.send_header("X-Huge", "h" * (200 * 1024))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if name == "manyheaders":
+            self.send_response(200)
+            try:
+                for i in range(16 * 1024):
+                    self.send_header("X-Filler-%d" % i, "f" * 1000)
+                    self.flush_headers()
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if name == "badjson":
+            return self.send(200, b'{"InstanceInformationList": [ {"x": ',
+                             "application/x-amz-json-1.1")
+        if name == "badxml":
+            return self.send(200, b"<GetCallerIdentityResponse><a></b>")
         if name == "big":
             return self.send(200, b"x" * (9 * 1024 * 1024))
         if name.startswith("ok"):

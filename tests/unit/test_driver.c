@@ -157,6 +157,55 @@ test_ini(void **state)
 	free(v);
 }
 
+/* the writer itself refuses what would add a line: text unchanged */
+static void
+ini_refused(const char *sec, const char *k, const char *v)
+{
+	struct cx_buf b;
+	const char *keys[1] = { k }, *vals[1] = { v };
+
+	cx_buf_init(&b, 0);
+	cx_buf_puts(&b, "[p]\na = 1\n");
+	assert_int_equal(cx_drv_ini_set(&b, sec, keys, vals, 1),
+	    CX_ERR_USAGE);
+	assert_string_equal(cx_buf_str(&b), "[p]\na = 1\n");
+	cx_buf_clean_up(&b);
+}
+
+static void
+test_ini_injection(void **state)
+{
+	(void)state;
+	ini_refused("p", "region", "eu-west-1\n[profile x]\n"
+	    "credential_process = touch /tmp/pwned");
+	ini_refused("p", "region", "eu-west-1\rcredential_process = x");
+	ini_refused("x]\ncredential_process = touch /tmp/pwned\n[y", "a", "1");
+	ini_refused("profile x]", "a", "1");
+	ini_refused("[x", "a", "1");
+	ini_refused("", "a", "1");
+	ini_refused("p", "a\nb", "1");
+	ini_refused("p", "a = b", "1");
+	ini_refused("p", "", "1");
+	/* the same values through the profile writer: nothing checked
+	 * passes, so no file is touched (paths that cannot exist) */
+	assert_int_equal(cx_drv_aws_write_profile("/nonexistent/c",
+	    "/nonexistent/k", "p", "AKIAOK", "s", "eu-west-1\n[x]"),
+	    CX_ERR_USAGE);
+	assert_int_equal(cx_drv_aws_write_profile("/nonexistent/c",
+	    "/nonexistent/k", "x]\n[y", "AKIAOK", "s", "eu-west-1"),
+	    CX_ERR_USAGE);
+	assert_int_equal(cx_drv_aws_write_profile("/nonexistent/c",
+	    "/nonexistent/k", "p", "AKIA\ncredential_process = x", "s",
+	    "eu-west-1"), CX_ERR_USAGE);
+	assert_int_equal(cx_drv_aws_write_profile("/nonexistent/c",
+	    "/nonexistent/k", "p", "AKIAOK", "s\n[x]", "eu-west-1"),
+	    CX_ERR_USAGE);
+	assert_int_equal(cx_drv_aws_profile_check("p", "AKIAOK", "s/+=",
+	    "eu-west-1"), 0);
+	assert_int_equal(cx_drv_aws_profile_check("p", "AKIAOK", "s", NULL),
+	    0);
+}
+
 static void
 merge_case(const char *in, const char *want, int want_changed)
 {
@@ -241,6 +290,7 @@ main(void)
 		cmocka_unit_test(test_arn),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_ini),
+		cmocka_unit_test(test_ini_injection),
 		cmocka_unit_test(test_vscode),
 	};
 
