@@ -419,10 +419,6 @@ cx_write_file_atomic(const char *path, const void *data, size_t len,
 	if (!(flags & CX_ATOMIC_SECRET) &&
 	    fchmod(fd, have_old ? (st.st_mode & 07777) : mode_new) == -1)
 		goto fail;
-	if ((flags & CX_ATOMIC_SECRET) && have_old && (st.st_mode & 077))
-		cx_warn("'%s' holds secrets but had mode %04o (open to %s): "
-		    "it is now 0600", target, (unsigned)(st.st_mode & 07777),
-		    st.st_mode & 07 ? "others" : "its group");
 	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
@@ -444,6 +440,10 @@ cx_write_file_atomic(const char *path, const void *data, size_t len,
 	if (rename(tmp, target) == -1)
 		goto fail;
 	fsync_dir_of(target);
+	if ((flags & CX_ATOMIC_SECRET) && have_old && (st.st_mode & 077))
+		cx_warn("'%s' holds secrets but had mode %04o (open to %s): "
+		    "it is now 0600", target, (unsigned)(st.st_mode & 07777),
+		    st.st_mode & 07 ? "others" : "its group");
 	free(tmp);
 	free(bak);
 	return 0;
@@ -570,9 +570,10 @@ cx_lock(const char *path, int timeout_ms, int *fdp)
 	}
 	if ((fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK, 0600)) == -1) {
-		cx_error("cannot open lock file '%s': %s", lp, errno == ELOOP ?
-		    "a symbolic link" : strerror(errno));
-		r = errno == ELOOP ? CX_ERR_INPUT : CX_ERR_IO;
+		int e = errno;
+		cx_error("cannot open lock file '%s': %s", lp, e == ELOOP ?
+		    "a symbolic link" : strerror(e));
+		r = e == ELOOP ? CX_ERR_INPUT : CX_ERR_IO;
 		goto out;
 	}
 	if (fstat(fd, &st) == -1) {
