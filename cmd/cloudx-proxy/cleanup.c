@@ -118,6 +118,9 @@ cx_drv_cleanup_main(int argc, char **argv, const char *argv0)
 		st = CX_EXIT_NOTFOUND;
 		goto out;
 	}
+	/* ours to rewrite? (the same rule as setup, docs/limits.md) */
+	if (r == 0 && !dry)
+		r = cx_sshconf_check_owner(path);
 	if (r != 0)
 		goto out;
 	cx_drv_say("=== %s-proxy Cleanup%s ===", prefix, dry ? " (DRY RUN)" :
@@ -205,7 +208,8 @@ drop_old_include(const char *main_cfg, const char *old_cfg, int dry)
 		}
 		r = cx_buf_append(&out, p, (size_t)(nl - p));
 	}
-	if (r == 0 && n > 0 && !dry)
+	if (r == 0 && n > 0 && !dry &&
+	    (r = cx_sshconf_check_owner(main_cfg)) == 0)
 		r = cx_write_file_atomic(main_cfg, out.data, out.len, 0600,
 		    CX_ATOMIC_BACKUP);
  out:
@@ -242,6 +246,10 @@ cx_drv_migrate(const char *home, const char *target, int dry_run)
 		r = CX_ERR_USAGE;
 		goto out;
 	}
+	/* only a folder and config of ours become ours under a new name */
+	if ((r = cx_drv_trusted(src, CX_TRUST_DIR)) != 0 ||
+	    (r = cx_sshconf_check_owner(old_cfg)) != 0)
+		goto out;
 	if (dry_run) {
 		cx_drv_say("[DRY RUN] Would move %s to %s", src, target);
 		cx_drv_say("[DRY RUN] Would point each environment of %s at %s "

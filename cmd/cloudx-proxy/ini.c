@@ -356,9 +356,28 @@ dir_of(const char *path, char **out)
 	return *out ? 0 : CX_ERR_NOMEM;
 }
 
+/* edit_file's rule: the folder and the file are ours, not writable by
+ * group or others (a file planted there is not rewritten as ours) */
+static int
+check_owner(const char *dir, const char *path)
+{
+	char why[160];
+	int r;
+
+	if ((r = cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why))) ==
+	    CX_ERR_DENIED)
+		cx_error("not editing '%s': its folder '%s' is %s", path, dir,
+		    why);
+	else if ((r = cx_path_trusted(path, CX_TRUST_FILE, why,
+	    sizeof(why))) == CX_ERR_DENIED)
+		cx_error("not editing '%s': it is %s", path, why);
+	return r == CX_ERR_DENIED ? CX_ERR_INPUT : 0;
+}
+
+/* flags: CX_ATOMIC_SECRET for the credentials file */
 static int
 edit_file(const char *path, const char *section, const char *const *keys,
-    const char *const *vals, size_t n)
+    const char *const *vals, size_t n, int flags)
 {
 	struct cx_buf b;
 	char *dir = NULL;
@@ -372,6 +391,8 @@ edit_file(const char *path, const char *section, const char *const *keys,
 		cx_error("cannot create '%s': %s", dir, strerror(errno));
 		goto out;
 	}
+	if ((r = check_owner(dir, path)) != 0)
+		goto out;
 	/* two setups at once: one read-modify-write after the other */
 	if ((r = cx_lock(path, CX_DRV_LOCK_MS, &lockfd)) != 0)
 		goto out;
@@ -386,11 +407,9 @@ edit_file(const char *path, const char *section, const char *const *keys,
 			    "line break or a bracket", path);
 		goto out;
 	}
-	if ((r = cx_write_file_atomic(path, b.data, b.len, 0600, 0)) != 0)
-		goto out;
-	/* holds secrets: 0600 even if it existed with wider bits */
-	if (chmod(path, 0600) == -1)
-		cx_warn("cannot chmod '%s': %s", path, strerror(errno));
+	/* the credentials: 0600 from creation, even if the old file was
+	 * wider (CX_ATOMIC_SECRET) */
+	r = cx_write_file_atomic(path, b.data, b.len, 0600, flags);
  out:
 	if (lockfd != -1)
 		cx_unlock(lockfd);
@@ -441,7 +460,8 @@ cx_drv_aws_write_profile(const char *config, const char *credentials,
 	if ((r = cx_drv_aws_profile_check(profile, access_key, secret_key,
 	    region)) != 0)
 		return r;
-	if ((r = edit_file(credentials, profile, ck, cv, 2)) != 0)
+	if ((r = edit_file(credentials, profile, ck, cv, 2,
+	    CX_ATOMIC_SECRET)) != 0)
 		return r;
 	if (region == NULL || *region == '\0')
 		return 0;
@@ -451,7 +471,7 @@ cx_drv_aws_write_profile(const char *config, const char *credentials,
 		sec = NULL;
 	if (sec == NULL)
 		return CX_ERR_NOMEM;
-	r = edit_file(config, sec, rk, rv, 1);
+	r = edit_file(config, sec, rk, rv, 1, 0);
 	free(sec);
 	return r;
 }

@@ -336,7 +336,8 @@ cx_drv_op_setup(struct cx_drv_setup *s)
 		    s->pub_file);
 		goto out;
 	}
-	if ((r = cx_mkdir_p(s->ssh_dir, 0700)) != 0)
+	if ((r = cx_mkdir_p(s->ssh_dir, 0700)) != 0 ||
+	    (r = cx_drv_trusted(s->ssh_dir, CX_TRUST_DIR)) != 0)
 		goto out;
 	if (chmod(s->ssh_dir, 0700) == -1)
 		cx_warn("cannot chmod '%s': %s", s->ssh_dir, strerror(errno));

@@ -125,6 +125,61 @@ choose_paths(struct cx_drv_setup *s)
 	return r;
 }
 
+int
+cx_drv_trusted(const char *path, int what)
+{
+	char why[160];
+
+	if (cx_path_trusted(path, what, why, sizeof(why)) != CX_ERR_DENIED)
+		return 0;
+	cx_error("not using '%s': it is %s (it must be yours and not "
+	    "writable by group or others)", path, why);
+	return CX_ERR_INPUT;
+}
+
+int
+cx_drv_check_paths(const struct cx_drv_setup *s)
+{
+	char *ssh = NULL, *main_cfg = NULL, *control = NULL, *cfg_dir = NULL;
+	char *config = NULL, *creds = NULL, *config_dir = NULL;
+	char *creds_dir = NULL;
+	size_t i;
+	int r;
+
+	if ((r = cx_path_join(s->home, ".ssh", &ssh)) != 0 ||
+	    (r = cx_path_join(ssh, "config", &main_cfg)) != 0 ||
+	    (r = cx_path_join(ssh, "control", &control)) != 0 ||
+	    (r = dir_of(s->config_file, &cfg_dir)) != 0 ||
+	    (r = cx_drv_aws_paths(s->home, s->aws_env, &config,
+	    &creds)) != 0 ||
+	    (r = dir_of(config, &config_dir)) != 0 ||
+	    (r = dir_of(creds, &creds_dir)) != 0)
+		goto out;
+	{
+		const struct { const char *path; int what; } c[] = {
+			{ ssh, CX_TRUST_DIR }, { main_cfg, CX_TRUST_FILE },
+			{ control, CX_TRUST_DIR },
+			{ s->ssh_dir, CX_TRUST_DIR },
+			{ cfg_dir, CX_TRUST_DIR },
+			{ s->config_file, CX_TRUST_FILE },
+			{ config_dir, CX_TRUST_DIR }, { config, CX_TRUST_FILE },
+			{ creds_dir, CX_TRUST_DIR }, { creds, CX_TRUST_FILE },
+		};
+		for (i = 0; i < sizeof(c) / sizeof(c[0]) && r == 0; i++)
+			r = cx_drv_trusted(c[i].path, c[i].what);
+	}
+ out:
+	free(ssh);
+	free(main_cfg);
+	free(control);
+	free(cfg_dir);
+	free(config);
+	free(creds);
+	free(config_dir);
+	free(creds_dir);
+	return r;
+}
+
 /* Step 1: the migration offer. */
 static int
 step_migration(struct cx_drv_setup *s)
@@ -235,7 +290,18 @@ step_profile(struct cx_drv_setup *s)
 		goto out;
 	}
 	if ((r = cx_drv_aws_identity(s, &arn)) != 0) {
-		cx_drv_status(0, CX_DRV_BAD, "Invalid AWS credentials");
+		/* only AWS's own refusal is a verdict on the keys; a network
+		 * error (cx-creds named the endpoint) keeps what was written */
+		if (r == CX_ERR_DENIED)
+			cx_drv_status(0, CX_DRV_BAD, "Invalid AWS credentials");
+		else if (r == CX_ERR_NETWORK)
+			cx_drv_status(0, CX_DRV_BAD, "Could not reach AWS to "
+			    "check the credentials (see above); profile '%s' "
+			    "is kept: run setup again when AWS is reachable",
+			    s->profile);
+		else
+			cx_drv_status(0, CX_DRV_BAD, "Could not check the AWS "
+			    "credentials: %s", cx_strerror(r));
 		goto out;
 	}
 	cx_debug(1, "identity: %s", arn);
@@ -339,6 +405,9 @@ step_key_file(struct cx_drv_setup *s)
 			    strerror(errno));
 			return r;
 		}
+		/* made by another user between our check and mkdir? */
+		if ((r = cx_drv_trusted(s->ssh_dir, CX_TRUST_DIR)) != 0)
+			return r;
 		cx_drv_status(0, CX_DRV_OK, "SSH directory exists");
 		chmod_warn(s->ssh_dir, 0700);
 		cx_drv_status(0, CX_DRV_OK, "Set %s permissions to 700",
@@ -696,7 +765,8 @@ run_setup(struct cx_drv_setup *s)
 
 	cx_drv_say("=== %s-proxy Setup%s ===", s->prefix,
 	    s->ui.dry_run ? " (DRY RUN)" : "");
-	if ((r = cx_home_dir(&s->home)) != 0 || (r = choose_paths(s)) != 0)
+	if ((r = cx_home_dir(&s->home)) != 0 || (r = choose_paths(s)) != 0 ||
+	    (r = cx_drv_check_paths(s)) != 0)
 		return r;
 	if ((r = step_migration(s)) != 0)
 		return r;

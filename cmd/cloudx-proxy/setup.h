@@ -76,6 +76,16 @@ int cx_drv_ini_get(const char *text, const char *section, const char *key,
 int cx_drv_aws_paths(const char *home, const char *aws_env, char **config,
     char **credentials);
 
+/*
+ * Files and folders setup writes must be ours and not writable by group or
+ * others (cx_path_trusted; docs/limits.md): CX_ERR_INPUT after one line
+ * naming path and why, else 0 (a missing one is fine).  cx_drv_check_paths
+ * runs the checks on every SSH and AWS path of s before anything is
+ * written.
+ */
+int cx_drv_trusted(const char *path, int what);
+struct cx_drv_setup;
+int cx_drv_check_paths(const struct cx_drv_setup *s);
 /* 1 if profile is defined in either file, else 0. */
 int cx_drv_aws_profile_exists(const char *config, const char *credentials,
     const char *profile);

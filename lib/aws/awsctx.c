@@ -215,6 +215,25 @@ cx_aws_ctx_to_json(const struct cx_aws_ctx *ctx, cJSON *doc)
 	return r;
 }
 
+/* url without a user:password@ part, for a message */
+static const char *
+host_part(const char *url, char *buf, size_t len)
+{
+	const char *p = strstr(url, "://"), *host, *end, *at = NULL, *c;
+
+	if (p == NULL)
+		return url;
+	host = p + 3;
+	end = host + strcspn(host, "/?#");
+	for (c = host; c < end; c++)
+		if (*c == '@')
+			at = c;
+	if (at == NULL)
+		return url;
+	snprintf(buf, len, "%.*s%s", (int)(host - url), url, at + 1);
+	return buf;
+}
+
 int
 cx_aws_caller_identity(struct cx_aws_ctx *ctx, cJSON **out)
 {
@@ -224,6 +243,7 @@ cx_aws_caller_identity(struct cx_aws_ctx *ctx, cJSON **out)
 	struct cx_xml *x = NULL;
 	const char *arn, *acct, *uid;
 	cJSON *id = NULL;
+	char where[512];
 	int r;
 
 	*out = NULL;
@@ -233,7 +253,15 @@ cx_aws_caller_identity(struct cx_aws_ctx *ctx, cJSON **out)
 	if ((r = cx_aws_target_init(&t, ctx, "sts", NULL)) != 0)
 		goto out;
 	if ((r = cx_aws_query(&t, &q, &x, &err)) != 0) {
-		cx_aws_log_error("cannot get the caller identity", r, &err);
+		/* a transport failure names where we tried to go */
+		if ((r == CX_ERR_NETWORK || r == CX_ERR_TIMEOUT) &&
+		    t.endpoint != NULL)
+			cx_error("cannot get the caller identity: %s (AWS "
+			    "endpoint %s)", cx_strerror(r), host_part(
+			    t.endpoint, where, sizeof(where)));
+		else
+			cx_aws_log_error("cannot get the caller identity", r,
+			    &err);
 		goto out;
 	}
 	arn = cx_xml_text(x->root, "GetCallerIdentityResult/Arn");

@@ -4,10 +4,10 @@
  * 0700, one 0600 file per call identity, named by the SHA-256 of a JSON
  * description of the call, holding the credential_process JSON shape.
  * Entries are used while more than CX_CREDS_MIN_VALID_S seconds remain;
- * expired or unreadable entries are ignored and later replaced.
+ * expired or unreadable entries are ignored and later replaced.  A folder
+ * or entry that another user owns or could write is never used: someone
+ * else's "credentials" would be used as ours (one warning, no cache).
  */
-#include <sys/stat.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,17 +62,77 @@ cx_creds_cache_path(const cJSON *key, char **out)
 	return r;
 }
 
+/* one warning per process: the folder's or the first bad entry's */
+static void
+warn_untrusted(const char *what, const char *path, const char *why)
+{
+	static int warned;
+
+	if (warned++)
+		return;
+	cx_warn("not using the credential cache %s '%s': it is %s", what,
+	    path, why);
+}
+
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+}
+
+/* 1 when dir exists and is trusted (create: made 0700 if missing) */
+static int
+dir_usable(const char *dir, int create)
+{
+	char why[160];
+	int r;
+
+	r = cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why));
+	if (r == CX_ERR_NOTFOUND && create) {
+		if (cx_mkdir_p(dir, 0700) != 0) {
+			cx_debug(1, "cannot create the cache folder '%s'", dir);
+			return 0;
+		}
+		r = cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why));
+	}
+	if (r == CX_ERR_DENIED)
+		warn_untrusted("folder", dir, why);
+	return r == 0;
+}
+
+int
+cx_creds_cache_usable(const char *path)
+{
+	char *dir = dir_of(path);
+	int ok;
+
+	ok = dir != NULL && dir_usable(dir, 1);
+	free(dir);
+	return ok;
+}
+
 int
 cx_creds_cache_get(const char *path, struct cx_creds *out)
 {
 	struct cx_buf b;
 	cJSON *doc = NULL;
+	char *dir = NULL, why[160];
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	cx_buf_init(&b, CX_CACHE_FILE_MAX);
 	cx_buf_set_secret(&b);
-	if ((r = cx_read_file(path, CX_CACHE_FILE_MAX, &b)) != 0) {
+	if ((dir = dir_of(path)) == NULL || !dir_usable(dir, 0)) {
+		r = CX_CREDS_NONE;
+		goto out;
+	}
+	r = cx_read_file_trusted(path, CX_CACHE_FILE_MAX, &b, why,
+	    sizeof(why));
+	if (r == CX_ERR_DENIED)
+		warn_untrusted("entry", path, why);
+	if (r != 0) {
 		r = CX_CREDS_NONE;
 		goto out;
 	}
@@ -105,6 +165,7 @@ cx_creds_cache_get(const char *path, struct cx_creds *out)
  out:
 	cx_json_delete_secure(doc);
 	cx_buf_clean_up(&b);
+	free(dir);
 	return r;
 }
 
@@ -112,18 +173,18 @@ void
 cx_creds_cache_put(const char *path, const struct cx_creds *c)
 {
 	cJSON *doc = NULL;
-	char *dir = NULL, *s = NULL, *slash;
-	int r;
+	char *s = NULL, why[160];
 
 	if (c->expiration == 0)
 		return;		/* only temporary credentials are cached */
-	if ((dir = strdup(path)) == NULL)
-		goto out;
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	if ((r = cx_mkdir_p(dir, 0700)) != 0 || chmod(dir, 0700) != 0) {
-		cx_debug(1, "cannot create the cache folder '%s'", dir);
-		goto out;
+	if (!cx_creds_cache_usable(path))
+		return;
+	/* an entry that is not ours stays as it is (get warned once) */
+	if (cx_path_trusted(path, CX_TRUST_FILE, why, sizeof(why)) ==
+	    CX_ERR_DENIED) {
+		cx_debug(1, "not replacing the cache entry '%s': it is %s",
+		    path, why);
+		return;
 	}
 	if ((doc = cJSON_CreateObject()) == NULL ||
 	    cx_creds_to_process_json(c, doc) != 0 ||
@@ -132,15 +193,13 @@ cx_creds_cache_put(const char *path, const struct cx_creds *c)
 		goto out;
 	if ((s = cJSON_PrintUnformatted(doc)) == NULL)
 		goto out;
-	if (cx_write_file_atomic(path, s, strlen(s), 0600, 0) != 0)
+	if (cx_write_file_atomic(path, s, strlen(s), 0600,
+	    CX_ATOMIC_SECRET) != 0)
 		cx_debug(1, "cannot write the cache entry '%s'", path);
-	else
-		(void)chmod(path, 0600);
  out:
 	if (s != NULL) {
 		cx_wipe(s, strlen(s));
 		cJSON_free(s);
 	}
 	cx_json_delete_secure(doc);
-	free(dir);
 }

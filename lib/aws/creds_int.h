@@ -54,6 +54,14 @@ int cx_creds_assume_role(struct cx_aws_ctx *ctx, const char *profile,
 /* Cache of temporary credentials (lib/aws/creds_cache.c).  key is a JSON
  * object describing the call; its SHA-256 names the file. */
 int cx_creds_cache_path(const cJSON *key, char **out);
+/*
+ * The cache is used only when its folder and each entry follow
+ * cx_path_trusted()'s rule (ours, not writable by group or others);
+ * otherwise it is skipped with one warning and credentials are fetched
+ * as if nothing were cached.
+ */
+/* 1 when the folder of path is usable (created 0700 if missing), else 0. */
+int cx_creds_cache_usable(const char *path);
 /* 0 and *out filled if a usable entry exists, else CX_CREDS_NONE. */
 int cx_creds_cache_get(const char *path, struct cx_creds *out);
 /* Stores c (errors are logged at debug level and ignored). */

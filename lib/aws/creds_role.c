@@ -314,16 +314,9 @@ cx_creds_assume_role(struct cx_aws_ctx *ctx, const char *profile,
 		goto out;
 	/* two connects at once should not both call STS: the second waits
 	 * and finds the first one's result */
-	{
-		char *dir = strdup(path), *slash;
-		if (dir != NULL && (slash = strrchr(dir, '/')) != NULL) {
-			*slash = '\0';
-			if (cx_mkdir_p(dir, 0700) == 0 &&
-			    cx_lock(path, LOCK_WAIT_MS, &lockfd) != 0)
-				lockfd = -1;
-		}
-		free(dir);
-	}
+	if (cx_creds_cache_usable(path) &&
+	    cx_lock(path, LOCK_WAIT_MS, &lockfd) != 0)
+		lockfd = -1;
 	if (lockfd != -1 && cx_creds_cache_get(path, out) == 0)
 		goto out;
 	if ((r = source_creds(ctx, profile, chain, nvisited, &src)) != 0)

@@ -190,7 +190,8 @@ refresh_token(struct cx_aws_ctx *ctx, const struct sso_cfg *s,
 		r = CX_ERR_NOMEM;
 		goto out;
 	}
-	if (cx_write_file_atomic(path, text, strlen(text), 0600, 0) != 0)
+	if (cx_write_file_atomic(path, text, strlen(text), 0600,
+	    CX_ATOMIC_SECRET) != 0)
 		cx_debug(1, "cannot rewrite the SSO token cache '%s'", path);
 	r = 0;
  out:
@@ -210,6 +211,27 @@ refresh_token(struct cx_aws_ctx *ctx, const struct sso_cfg *s,
 	return r;
 }
 
+/* CX_ERR_LOGIN after one line when the folder of the token is not
+ * trusted (cx_path_trusted), else 0 */
+static int
+untrusted_cache(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, why[160];
+	int r;
+
+	if (slash == NULL)
+		return 0;
+	if ((dir = strndup(path, (size_t)(slash - path))) == NULL)
+		return CX_ERR_NOMEM;
+	r = cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why));
+	if (r == CX_ERR_DENIED)
+		cx_error("not using the SSO token cache '%s': it is %s", dir,
+		    why);
+	free(dir);
+	return r == CX_ERR_DENIED ? CX_ERR_LOGIN : 0;
+}
+
 /* Loads a usable access token into *tokp (owned by the caller). */
 static int
 load_token(struct cx_aws_ctx *ctx, const char *profile,
@@ -217,7 +239,7 @@ load_token(struct cx_aws_ctx *ctx, const char *profile,
 {
 	struct cx_buf b;
 	cJSON *tok = NULL;
-	char *path = NULL;
+	char *path = NULL, why[160];
 	const char *at, *ea, *reg;
 	time_t exp = 0, regexp = 0, now = time(NULL);
 	int r;
@@ -228,7 +250,17 @@ load_token(struct cx_aws_ctx *ctx, const char *profile,
 	if ((r = token_path(s, &path)) != 0)
 		goto out;
 	cx_debug(1, "SSO token cache '%s'", path);
-	r = cx_read_file(path, CX_SSO_TOKEN_MAX, &b);
+	/* a token another user could have written is not our login */
+	if ((r = untrusted_cache(path)) != 0)
+		goto out;
+	r = cx_read_file_trusted(path, CX_SSO_TOKEN_MAX, &b, why,
+	    sizeof(why));
+	if (r == CX_ERR_DENIED) {
+		cx_error("not using the SSO token cache '%s': it is %s", path,
+		    why);
+		r = CX_ERR_LOGIN;
+		goto out;
+	}
 	if (r == CX_ERR_NOTFOUND) {
 		r = login_error(profile);
 		goto out;

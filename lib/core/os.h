@@ -50,20 +50,58 @@ int cx_read_fd(int fd, size_t max, struct cx_buf *out);
 /* Writes all of p to fd, retrying on EINTR/short writes. */
 int cx_write_all(int fd, const void *p, size_t n);
 
+/*
+ * The rule for files and folders whose contents we act on (caches, locks,
+ * the SSH and AWS files we rewrite; docs/limits.md, "Files and folders we
+ * trust"): owned by the effective user and not writable by group or
+ * others.  flags: CX_TRUST_DIR (path must be a folder) or CX_TRUST_FILE (a
+ * regular file); a symlink is followed (its target is judged).  Returns 0
+ * when path is trusted, CX_ERR_NOTFOUND when it does not exist, else
+ * CX_ERR_DENIED with the reason ("owned by user 'eve'", "writable by
+ * others", "not a folder") in why (always NUL-terminated).  Logs nothing.
+ */
+#define CX_TRUST_DIR	0x1
+#define CX_TRUST_FILE	0x2
+int cx_path_trusted(const char *path, int flags, char *why, size_t whylen);
+
+/*
+ * Like cx_read_file(), for a file whose contents must be ours (a cache
+ * entry, a token): opened without following a symlink, then judged by
+ * cx_path_trusted()'s rule on the open file.  An untrusted one is
+ * CX_ERR_DENIED with the reason in why, nothing read and nothing logged.
+ */
+int cx_read_file_trusted(const char *path, size_t max, struct cx_buf *out,
+    char *why, size_t whylen);
+
 #define CX_ATOMIC_BACKUP	0x1	/* keep the previous file as PATH.bak */
+#define CX_ATOMIC_SECRET	0x2	/* 0600 from creation, whatever the old
+					 * mode (one warning if it was wider) */
 /*
  * Replaces path atomically: temp file in the same folder, fsync, rename,
- * fsync of the folder.  An existing file keeps its permission bits (and
- * owner when we may); a new one gets mode_new.  Never leaves a partial file
+ * fsync of the folder.  An existing file keeps its permission bits
+ * (CX_ATOMIC_SECRET: 0600); a new one gets mode_new.  The temporary file
+ * is 0600 until its contents are written.  A file owned by another user is
+ * never rewritten (CX_ERR_INPUT, one line).  Never leaves a partial file
  * at path.  Symlinks at path are followed (the target is replaced).
  */
 int cx_write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode_new, int flags);
 /* mkdir -p; each created folder gets mode. */
 int cx_mkdir_p(const char *path, mode_t mode);
-/* Takes an exclusive lock on path + ".lock" (created 0600), waiting at most
- * timeout_ms; *fdp receives the lock descriptor for cx_unlock(). */
+/*
+ * Takes an exclusive lock for the file path, waiting at most timeout_ms;
+ * *fdp receives the lock descriptor for cx_unlock().  The lock file is not
+ * beside path but in our state folder,
+ * ${XDG_STATE_HOME:-~/.local/state}/cloudx-proxy/locks/ (created 0700, and
+ * used only when cx_path_trusted()), named "<base>.<hash>.lock" after the
+ * folder (resolved) and name of path; it is opened with O_NOFOLLOW, 0600.
+ * Errors: CX_ERR_INPUT (an untrusted lock folder or file), CX_ERR_IO
+ * (locked by another run past the timeout, or a system error); one line
+ * logged.
+ */
 int cx_lock(const char *path, int timeout_ms, int *fdp);
+/* The lock file cx_lock() uses for path; *out is malloc'd. */
+int cx_lock_path(const char *path, char **out);
 void cx_unlock(int fd);
 
 /* Checked string to integer conversion in [min, max]. */

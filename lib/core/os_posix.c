@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "cxerr.h"
@@ -264,6 +265,93 @@ cx_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* cx_path_trusted()'s rule on one stat result */
+static int
+judge(const struct stat *st, int flags, char *why, size_t whylen)
+{
+	struct passwd *pw;
+
+	if ((flags & CX_TRUST_DIR) && !S_ISDIR(st->st_mode)) {
+		snprintf(why, whylen, "not a folder");
+		return CX_ERR_DENIED;
+	}
+	if ((flags & CX_TRUST_FILE) && !S_ISREG(st->st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+		return CX_ERR_DENIED;
+	}
+	if (st->st_uid != geteuid()) {
+		if ((pw = getpwuid(st->st_uid)) != NULL)
+			snprintf(why, whylen, "owned by user '%s'",
+			    pw->pw_name);
+		else
+			snprintf(why, whylen, "owned by uid %u",
+			    (unsigned)st->st_uid);
+		return CX_ERR_DENIED;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, whylen, "writable by %s (mode %04o)",
+		    st->st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st->st_mode & 07777));
+		return CX_ERR_DENIED;
+	}
+	return 0;
+}
+
+int
+cx_path_trusted(const char *path, int flags, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (whylen > 0)
+		why[0] = '\0';
+	if (stat(path, &st) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return CX_ERR_NOTFOUND;
+		snprintf(why, whylen, "not readable (%s)", strerror(errno));
+		return CX_ERR_DENIED;
+	}
+	return judge(&st, flags, why, whylen);
+}
+
+int
+cx_read_file_trusted(const char *path, size_t max, struct cx_buf *out,
+    char *why, size_t whylen)
+{
+	struct stat st;
+	int fd, r;
+
+	if (whylen > 0)
+		why[0] = '\0';
+	/* O_NONBLOCK: a FIFO planted there must not hang us before fstat */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return CX_ERR_NOTFOUND;
+		if (errno == ELOOP) {
+			snprintf(why, whylen, "a symbolic link");
+			return CX_ERR_DENIED;
+		}
+		cx_error("cannot open '%s': %s", path, strerror(errno));
+		return CX_ERR_IO;
+	}
+	if (fstat(fd, &st) == -1) {
+		cx_error("cannot read '%s': %s", path, strerror(errno));
+		close(fd);
+		return CX_ERR_IO;
+	}
+	if ((r = judge(&st, CX_TRUST_FILE, why, whylen)) != 0) {
+		close(fd);
+		return r;
+	}
+	r = cx_read_fd(fd, max, out);
+	close(fd);
+	if (r == CX_ERR_IO)
+		cx_error("cannot read '%s': %s", path, strerror(errno));
+	else if (r == CX_ERR_TOOBIG)
+		cx_error("'%s' is larger than %zu bytes", path, max);
+	return r;
+}
+
 static int
 fsync_dir_of(const char *path)
 {
@@ -304,21 +392,32 @@ cx_write_file_atomic(const char *path, const void *data, size_t len,
 	    realpath(path, real) != NULL)
 		target = real;
 	have_old = stat(target, &st) == 0;
+	if (have_old && st.st_uid != geteuid()) {
+		/* another user's file is theirs to change, not ours (a config
+		 * planted in a shared folder must not become ours) */
+		char why[128];
+		(void)judge(&st, 0, why, sizeof(why));
+		cx_error("not rewriting '%s': it is %s", target, why);
+		return CX_ERR_INPUT;
+	}
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", target) < 0) {
 		tmp = NULL;
 		return CX_ERR_NOMEM;
 	}
+	/* mkostemp makes it 0600: a secret is never in a wider file */
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		cx_error("cannot create a temporary file next to '%s': %s",
 		    target, strerror(errno));
 		free(tmp);
 		return CX_ERR_IO;
 	}
-	if (fchmod(fd, have_old ? (st.st_mode & 07777) : mode_new) == -1)
-		goto fail;
-	if (have_old && (st.st_uid != geteuid() || st.st_gid != getegid()))
-		(void)!fchown(fd, st.st_uid, st.st_gid);
+	if (have_old && st.st_gid != getegid())
+		(void)!fchown(fd, (uid_t)-1, st.st_gid);
 	if (cx_write_all(fd, data, len) != 0 || fsync(fd) == -1)
+		goto fail;
+	/* the final bits only once the contents are complete */
+	if (!(flags & CX_ATOMIC_SECRET) &&
+	    fchmod(fd, have_old ? (st.st_mode & 07777) : mode_new) == -1)
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
@@ -341,6 +440,10 @@ cx_write_file_atomic(const char *path, const void *data, size_t len,
 	if (rename(tmp, target) == -1)
 		goto fail;
 	fsync_dir_of(target);
+	if ((flags & CX_ATOMIC_SECRET) && have_old && (st.st_mode & 077))
+		cx_warn("'%s' holds secrets but had mode %04o (open to %s): "
+		    "it is now 0600", target, (unsigned)(st.st_mode & 07777),
+		    st.st_mode & 07 ? "others" : "its group");
 	free(tmp);
 	free(bak);
 	return 0;
@@ -385,39 +488,126 @@ cx_mkdir_p(const char *path, mode_t mode)
 	return r;
 }
 
+/* ${XDG_STATE_HOME:-~/.local/state}/cloudx-proxy/locks; *out malloc'd */
+static int
+lock_dir(char **out)
+{
+	const char *x = getenv("XDG_STATE_HOME");
+	char *base = NULL;
+	int r;
+
+	*out = NULL;
+	/* the XDG spec: a relative value is invalid and must be ignored */
+	if (x != NULL && x[0] == '/')
+		r = (base = strdup(x)) ? 0 : CX_ERR_NOMEM;
+	else
+		r = cx_expand_user("~/.local/state", &base);
+	if (r == 0)
+		r = cx_path_join(base, "cloudx-proxy/locks", out);
+	free(base);
+	return r;
+}
+
+int
+cx_lock_path(const char *path, char **out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char real[PATH_MAX], *dir = NULL, *full = NULL, *ldir = NULL;
+	char hex[17], name[100];
+	const char *slash = strrchr(path, '/'), *base;
+	unsigned int mdlen = 0, i;
+	int r;
+
+	*out = NULL;
+	base = slash ? slash + 1 : path;
+	/* the same file reached through another spelling of its folder gets
+	 * the same lock: the folder is resolved (the file may not exist) */
+	dir = slash ? (slash == path ? strdup("/") :
+	    strndup(path, (size_t)(slash - path))) : strdup(".");
+	if (dir == NULL)
+		return CX_ERR_NOMEM;
+	if ((r = cx_path_join(realpath(dir, real) ? real : dir, base,
+	    &full)) != 0)
+		goto out;
+	if (EVP_Digest(full, strlen(full), md, &mdlen, EVP_sha256(),
+	    NULL) != 1 || mdlen < 8) {
+		r = CX_ERR_INTERNAL;
+		goto out;
+	}
+	for (i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	snprintf(name, sizeof(name), "%.64s.%s.lock", *base ? base : "_",
+	    hex);
+	if ((r = lock_dir(&ldir)) != 0)
+		goto out;
+	r = cx_path_join(ldir, name, out);
+ out:
+	free(dir);
+	free(full);
+	free(ldir);
+	return r;
+}
+
 int
 cx_lock(const char *path, int timeout_ms, int *fdp)
 {
-	char *lp = NULL;
+	char *lp = NULL, *ldir = NULL, why[160];
 	uint64_t deadline = cx_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-	int fd;
+	struct stat st;
+	int fd = -1, r;
 
 	*fdp = -1;
-	if (asprintf(&lp, "%s.lock", path) < 0)
-		return CX_ERR_NOMEM;
-	if ((fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		cx_error("cannot open lock file '%s': %s", lp, strerror(errno));
-		free(lp);
-		return CX_ERR_IO;
+	if ((r = cx_lock_path(path, &lp)) != 0 || (r = lock_dir(&ldir)) != 0)
+		goto out;
+	if ((r = cx_mkdir_p(ldir, 0700)) != 0)
+		goto out;
+	/* only in a folder nobody else can write: no planted lock files */
+	if ((r = cx_path_trusted(ldir, CX_TRUST_DIR, why, sizeof(why))) != 0) {
+		cx_error("cannot lock '%s': the lock folder '%s' is %s", path,
+		    ldir, why);
+		r = CX_ERR_INPUT;
+		goto out;
 	}
+	if ((fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK, 0600)) == -1) {
+		int e = errno;
+		cx_error("cannot open lock file '%s': %s", lp, e == ELOOP ?
+		    "a symbolic link" : strerror(e));
+		r = e == ELOOP ? CX_ERR_INPUT : CX_ERR_IO;
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		cx_error("cannot use lock file '%s': %s", lp, strerror(errno));
+		r = CX_ERR_IO;
+		goto out;
+	}
+	if (judge(&st, CX_TRUST_FILE, why, sizeof(why)) != 0) {
+		cx_error("cannot use lock file '%s': it is %s", lp, why);
+		r = CX_ERR_INPUT;
+		goto out;
+	}
+	r = CX_ERR_IO;
 	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			cx_error("cannot lock '%s': %s", lp, strerror(errno));
-			goto fail;
+			goto out;
 		}
 		if (cx_now_ms() >= deadline) {
-			cx_error("'%s' is locked by another run", path);
-			goto fail;
+			cx_error("'%s' is locked by another run (lock '%s')",
+			    path, lp);
+			goto out;
 		}
 		(void)poll(NULL, 0, 20);	/* waiting on another process */
 	}
-	free(lp);
 	*fdp = fd;
-	return 0;
- fail:
-	close(fd);
+	fd = -1;	/* transferred */
+	r = 0;
+ out:
+	if (fd != -1)
+		close(fd);
 	free(lp);
-	return CX_ERR_IO;
+	free(ldir);
+	return r;
 }
 
 void

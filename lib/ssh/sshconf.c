@@ -513,6 +513,25 @@ cx_sshconf_parse(const void *data, size_t len, const char *prefix, int flags,
 }
 
 int
+cx_sshconf_check_owner(const char *path)
+{
+	char *dir, why[160];
+	int r;
+
+	if ((dir = xdirname(path)) == NULL)
+		return CX_ERR_NOMEM;
+	r = cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why));
+	if (r == CX_ERR_DENIED)
+		cx_error("not using '%s': its folder '%s' is %s", path, dir,
+		    why);
+	else if ((r = cx_path_trusted(path, CX_TRUST_FILE, why,
+	    sizeof(why))) == CX_ERR_DENIED)
+		cx_error("not using '%s': it is %s", path, why);
+	free(dir);
+	return r == CX_ERR_DENIED ? CX_ERR_INPUT : 0;
+}
+
+int
 cx_sshconf_load(const char *path, const char *prefix, int flags,
     struct cx_sshconf **out)
 {
@@ -530,9 +549,11 @@ cx_sshconf_load(const char *path, const char *prefix, int flags,
 		}
 		if (!cx_is_dir(dir) && (r = cx_mkdir_p(dir, 0700)) != 0)
 			goto out;
+		if ((r = cx_sshconf_check_owner(path)) != 0)
+			goto out;
 		if ((r = cx_lock(path, CX_SSHCONF_LOCK_MS, &lockfd)) != 0)
 			goto out;
-		cx_debug(2, "holding '%s.lock'", path);
+		cx_debug(2, "holding the lock of '%s'", path);
 	}
 	r = cx_read_file(path, CX_SSHCONF_MAX_FILE, &b);
 	if (r == CX_ERR_NOTFOUND)

@@ -92,11 +92,21 @@ int cx_sshconf_parse(const void *data, size_t len, const char *prefix,
     int flags, struct cx_sshconf **out);
 
 /*
+ * The config we are about to rewrite, and its folder, must be trusted
+ * (cx_path_trusted: ours, not writable by group or others): else one line
+ * and CX_ERR_INPUT, so that a config another user planted or could change
+ * is never adopted as ours.  A missing file or folder is fine (0).
+ */
+int cx_sshconf_check_owner(const char *path);
+
+/*
  * Reads path into a new model.  A missing file gives an empty model that
  * cx_sshconf_save() will create (0600, parent folders 0700).  With
- * CX_SSHCONF_LOCK, path.lock is taken first (waiting at most
- * CX_SSHCONF_LOCK_MS; CX_ERR_IO when another run holds it) and held until
- * cx_sshconf_free(), so a read-modify-write is never interleaved.
+ * CX_SSHCONF_LOCK (the caller means to write), path and its folder must
+ * pass cx_sshconf_check_owner(), then the lock of path (cx_lock(), in our
+ * state folder) is taken (waiting at most CX_SSHCONF_LOCK_MS; CX_ERR_IO
+ * when another run holds it) and held until cx_sshconf_free(), so a
+ * read-modify-write is never interleaved.
  */
 int cx_sshconf_load(const char *path, const char *prefix, int flags,
     struct cx_sshconf **out);

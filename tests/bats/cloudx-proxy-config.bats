@@ -2,8 +2,13 @@
 # cloudx-proxy list, cleanup, migrate and doctor on configs written by setup
 # (fake AWS stages beside a copy of the driver) or by the Python tool.
 load ../helpers/common
+load ../helpers/otheruser
 
 ID=i-0123456789abcdef0
+
+teardown() {
+	other_user_remove
+}
 
 setup() {
 	common_setup
@@ -81,6 +86,23 @@ CFG
 	assert_line "Host cloudx-prod-api"
 	assert_line "    ProxyCommand $BIN/cloudx-proxy connect %h %p --profile prod --ssh-key k --region us-east-1"
 	assert_line "    ControlMaster auto"
+}
+
+@test "cleanup and migrate never rewrite or adopt a config another user owns (exit 100)" {
+	other_user_create
+	mkdir -p "$HOME/.ssh/cloudX" "$HOME/.ssh/vscode"
+	printf 'Host cloudX-*\n    ProxyCommand touch %s/pwned\n' "$BATS_TEST_TMPDIR" >"$HOME/.ssh/cloudX/config"
+	cp "$HOME/.ssh/cloudX/config" "$HOME/.ssh/vscode/config"
+	chown "$OTHER_USER" "$HOME/.ssh/cloudX/config" "$HOME/.ssh/vscode/config"
+	cp "$HOME/.ssh/cloudX/config" "$BATS_TEST_TMPDIR/orig"
+	run -100 --separate-stderr drv cleanup
+	assert_equal "$stderr" "cloudx-proxy: not using '$HOME/.ssh/cloudX/config': it is owned by user '$OTHER_USER'"
+	cmp "$HOME/.ssh/cloudX/config" "$BATS_TEST_TMPDIR/orig"
+	rm -rf "$HOME/.ssh/cloudX"
+	run -100 --separate-stderr drv migrate
+	assert_equal "${stderr_lines[-1]}" "cloudx-proxy: not using '$HOME/.ssh/vscode/config': it is owned by user '$OTHER_USER'"
+	[ -d "$HOME/.ssh/vscode" ] && [ ! -e "$HOME/.ssh/cloudX" ]
+	other_user_remove
 }
 
 @test "migrate: ~/.ssh/vscode moves to ~/.ssh/cloudX and keeps its vscode profile and key" {

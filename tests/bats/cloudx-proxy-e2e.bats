@@ -146,6 +146,10 @@ $(uname -s)" ]
 	# closed: the master is gone with it, see the next test for masters)
 	wait_until 10 no_procs_left
 	standin_wait_for '[.sessions[] | select(.status != "ended")] | length == 0' 10
+	# after setup and a connect the user's folders hold no lock files:
+	# they are in our state folder (issue 11 §3)
+	[ -z "$(find "$HOME/.aws" "$HOME/.ssh" -name '*.lock')" ]
+	ls "$HOME/.local/state/cloudx-proxy/locks/"*.lock >/dev/null
 }
 
 @test "e2e: setup's own access check (ssh HOST exit) goes through the whole chain" {

@@ -5,6 +5,7 @@
 # asks cx-creds --identity and cx-instance status); the real stages against
 # moto are in cloudx-proxy-e2e.bats.
 load ../helpers/common
+load ../helpers/otheruser
 
 ID=i-0123456789abcdef0
 
@@ -17,6 +18,10 @@ setup() {
 	cp -P "$CX_ROOT"/tests/tools/fake-stages/* "$BIN/"
 	export FAKE_LOG="$BATS_TEST_TMPDIR/log"
 	export FAKE_TAGS='{"Name":"cloudx-qa-web | alice"}'
+}
+
+teardown() {
+	other_user_remove
 }
 
 drv() {
@@ -345,4 +350,124 @@ JSON
 	run --separate-stderr drv doctor "cloudx-dev-box$(printf '\033')]0;OWNED$(printf '\007')"
 	! printf '%s%s' "$output" "$stderr" | grep -q -P '[\x00-\x08\x0b-\x1f\x7f]' ||
 	    fail "control bytes in doctor: $(printf '%s%s' "$output" "$stderr" | od -c | head -30)"
+}
+
+# ---------------------------------------------- files and folders we trust
+
+@test "setup: a --ssh-dir another user owns or may write is refused (exit 100, one line), nothing written (issue 16 item 3)" {
+	other_user_create
+	profile cloudX
+	shared="$BATS_TEST_TMPDIR/shared"
+	mkdir -p "$shared/cloudX"
+	chmod 0777 "$shared" "$shared/cloudX"
+	chown -R "$OTHER_USER" "$shared"
+	before=$(tree)
+	run -100 --separate-stderr drv setup --yes --no-check --instance "$ID" --ssh-dir "$shared/cloudX"
+	assert_equal "$(grep -c "^cloudx-proxy: " <<<"$stderr")" 1
+	assert_equal "${stderr_lines[-1]}" "cloudx-proxy: not using '$shared/cloudX': it is owned by user '$OTHER_USER' (it must be yours and not writable by group or others)"
+	[ -z "$(ls -A "$shared/cloudX")" ]
+	[ "$(tree)" = "$before" ]
+	[ ! -e "$FAKE_LOG" ]
+	# ours, but others may write into it: the same
+	chown root "$shared/cloudX"
+	chmod 0770 "$shared/cloudX"
+	run -100 --separate-stderr drv setup --yes --no-check --instance "$ID" --ssh-dir "$shared/cloudX"
+	[[ "${stderr_lines[-1]}" == "cloudx-proxy: not using '$shared/cloudX': it is writable by its group (mode 0770)"* ]]
+	[ -z "$(ls -A "$shared/cloudX")" ]
+}
+
+@test "setup: a re-run never adopts a config another user swapped in, nor rewrites their ~/.ssh/config or ~/.aws files" {
+	other_user_create
+	profile cloudX
+	shared="$BATS_TEST_TMPDIR/shared"
+	mkdir -m 0777 "$shared"
+	run -0 drv setup --yes --no-check --instance "$ID" --ssh-dir "$shared/cloudX"
+	cfg="$shared/cloudX/config"
+	grep -q "^Host cloudx-qa-web" "$cfg"
+	# the attack: the other user replaces our config (the folder above is
+	# theirs to change) with one that runs their command
+	mv "$shared/cloudX" "$shared/old"
+	mkdir "$shared/cloudX"
+	printf 'Host cloudx-*\n    ProxyCommand touch %s/pwned\n' "$shared" >"$cfg"
+	chown -R "$OTHER_USER" "$shared/cloudX"
+	chmod 0700 "$shared/cloudX"
+	cp "$cfg" "$BATS_TEST_TMPDIR/planted"
+	main_before=$(cat "$HOME/.ssh/config")
+	run -100 --separate-stderr drv setup --yes --no-check --instance "$ID" --ssh-dir "$shared/cloudX"
+	assert_equal "${stderr_lines[-1]}" "cloudx-proxy: not using '$shared/cloudX': it is owned by user '$OTHER_USER' (it must be yours and not writable by group or others)"
+	cmp "$cfg" "$BATS_TEST_TMPDIR/planted"
+	[ "$(stat -c %U "$cfg")" = "$OTHER_USER" ]
+	# a folder of ours holding a config of theirs: not rewritten either
+	chown root "$shared/cloudX"
+	run -100 --separate-stderr drv setup --yes --no-check --instance "$ID" --ssh-dir "$shared/cloudX"
+	assert_equal "${stderr_lines[-1]}" "cloudx-proxy: not using '$cfg': it is owned by user '$OTHER_USER' (it must be yours and not writable by group or others)"
+	cmp "$cfg" "$BATS_TEST_TMPDIR/planted"
+	[ "$(cat "$HOME/.ssh/config")" = "$main_before" ]
+	# the same rule for ~/.ssh/config and the AWS files
+	rm -rf "$shared/cloudX"
+	for f in .ssh/config .aws/credentials .aws/config; do
+		touch "$HOME/$f"
+		cp "$HOME/$f" "$BATS_TEST_TMPDIR/before"
+		chown "$OTHER_USER" "$HOME/$f"
+		run -100 --separate-stderr drv setup --yes --no-check --instance "$ID" --ssh-dir "$shared/cloudX"
+		assert_equal "${stderr_lines[-1]}" "cloudx-proxy: not using '$HOME/$f': it is owned by user '$OTHER_USER' (it must be yours and not writable by group or others)"
+		cmp "$HOME/$f" "$BATS_TEST_TMPDIR/before"
+		[ ! -e "$shared/cloudX" ]
+		chown root "$HOME/$f"
+	done
+	[ ! -e "$shared/pwned" ]
+}
+
+@test "setup: the credentials are 0600 from creation to rename, whatever the old mode; one warning (issue 16 item 5)" {
+	mkdir -m 700 -p "$HOME/.aws"
+	printf '[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = keep\n' >"$HOME/.aws/credentials"
+	chmod 0644 "$HOME/.aws/credentials"
+	SHIM="$BATS_TEST_TMPDIR/killrename.so"
+	cc -shared -fPIC -o "$SHIM" "$CX_ROOT/tests/tools/killrename.c" -ldl
+	# killed between writing the new secret and the rename: the file left
+	# behind holds the secret and must be private
+	AWS_ACCESS_KEY_ID=AKIANEW AWS_SECRET_ACCESS_KEY=newsecret LD_PRELOAD="$SHIM" CX_KILL_AT_RENAME=1 \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    run -137 "$BIN/cloudx-proxy" setup --yes --no-check --instance "$ID"
+	tmp=$(ls "$HOME"/.aws/credentials.tmp.*)
+	grep -q newsecret "$tmp"
+	assert_equal "$(stat -c %a "$tmp")" 600
+	rm -f "$tmp"
+	# a normal run: 0600, and one line says the old file was too open
+	AWS_ACCESS_KEY_ID=AKIANEW AWS_SECRET_ACCESS_KEY=newsecret \
+	    run -0 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	assert_equal "$(stat -c %a "$HOME/.aws/credentials")" 600
+	assert_equal "$(grep -c 'warning' <<<"$stderr")" 1
+	[[ "$stderr" == *"cloudx-proxy: warning: '$HOME/.aws/credentials' holds secrets but had mode 0644 (open to others): it is now 0600"* ]]
+}
+
+@test "setup: AWS unreachable is not 'Invalid AWS credentials': endpoint named, profile kept, exit 111; AWS's refusal is (exit 1)" {
+	cp "$CX_BIN_DIR/cx-creds" "$BIN/cx-creds"	# the real one
+	port=$(free_port)	# closed
+	AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_MAX_ATTEMPTS=1 \
+	AWS_ACCESS_KEY_ID=AKIANEW AWS_SECRET_ACCESS_KEY=newsecret \
+	    run -111 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	[[ "$stderr" == *"cx-creds: cannot get the caller identity: network error (AWS endpoint http://127.0.0.1:$port)"* ]]
+	[[ "$stderr" == *"✗ Could not reach AWS to check the credentials (see above); profile 'cloudX' is kept"* ]]
+	[[ "$stderr" != *"Invalid AWS credentials"* ]]
+	grep -q '^aws_access_key_id = AKIANEW$' "$HOME/.aws/credentials"
+	# only a refusal by AWS is a verdict on the keys
+	cp "$CX_ROOT/tests/tools/fake-stages/cx-creds" "$BIN/cx-creds"
+	FAKE_FAIL_CX_CREDS=1 run -1 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	[[ "$stderr" == *"✗ Invalid AWS credentials"* ]]
+}
+
+@test "setup leaves no lock file in ~/.aws or ~/.ssh: the locks are in the state folder (issue 11 §3)" {
+	AWS_ACCESS_KEY_ID=AKIANEW AWS_SECRET_ACCESS_KEY=newsecret \
+	    run -0 drv setup --yes --no-check --instance "$ID"
+	[ -z "$(find "$HOME/.aws" "$HOME/.ssh" -name '*.lock')" ]
+	for f in .aws/credentials .aws/config .ssh/cloudX/config .ssh/config; do
+		[ -f "$(lock_file "$HOME/$f")" ]
+	done
+	assert_equal "$(stat -c %a "$HOME/.local/state/cloudx-proxy/locks")" 700
+	# XDG_STATE_HOME is honoured
+	export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
+	run -0 drv setup --yes --no-check --instance "$ID" --ssh-host-prefix other
+	[ -f "$(lock_file "$HOME/.ssh/cloudX/config")" ]
+	[ -z "$(find "$HOME/.aws" "$HOME/.ssh" -name '*.lock')" ]
 }

@@ -5,6 +5,7 @@
 
 load ../helpers/common
 load ../helpers/moto
+load ../helpers/otheruser
 
 ROLE1=arn:aws:iam::123456789012:role/cxrole1
 ROLE2=arn:aws:iam::123456789012:role/cxrole2
@@ -29,6 +30,7 @@ teardown_file() {
 }
 
 teardown() {
+	other_user_remove
 	[ -z "${OWN_MOTO_PID:-}" ] || stop_pid "$OWN_MOTO_PID"
 	[ -z "${AUTH_OFF:-}" ] || moto_auth on
 }
@@ -433,6 +435,86 @@ SH
 	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
 }
 
+# role_profile: profile "role" assuming cxrole1 from alice's keys (moto)
+role_profile() {
+	with_moto
+	printf '[src]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$ALICE_AK" "$ALICE_SK" >"$CRED"
+	printf '[profile role]\nrole_arn = %s\nsource_profile = src\nrole_session_name = s3\n' "$ROLE1" >"$CFG"
+}
+
+# plant FILE: an attacker's cache entry (valid for an hour) at FILE
+plant() {
+	jq -n --arg e "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" \
+	    '{Version: 1, AccessKeyId: "ASIAATTACKER", SecretAccessKey: "attacker", SessionToken: "attacker", Expiration: $e}' >"$1"
+}
+
+@test "cx-creds: a cache folder or entry another user controls is never used (issue 16 item 1)" {
+	other_user_create
+	role_profile
+	# the entry's name, from a run with a cache of our own
+	XDG_CACHE_HOME="$BATS_TEST_TMPDIR/mine" run -0 cx cx-creds --profile role
+	name=$(basename "$(ls "$BATS_TEST_TMPDIR"/mine/cloudx-proxy/*.json)")
+	# the attack: XDG_CACHE_HOME in a shared folder, where the other user
+	# made cloudx-proxy/ and planted an entry of their own
+	shared="$BATS_TEST_TMPDIR/shared"
+	mkdir -p "$shared/cloudx-proxy"
+	plant "$shared/cloudx-proxy/$name"
+	chmod 0777 "$shared"
+	chown -R "$OTHER_USER" "$shared"
+	export XDG_CACHE_HOME="$shared"
+	run -0 --separate-stderr cx cx-creds --profile role
+	[ "$(jq -r .AccessKeyId <<<"$output")" != ASIAATTACKER ]
+	[[ "$(jq -r .AccessKeyId <<<"$output")" == ASIA* ]]
+	assert_equal "$stderr" "cx-creds: warning: not using the credential cache folder '$shared/cloudx-proxy': it is owned by user '$OTHER_USER'"
+	# nothing of ours went there: no entry, no lock naming the entry
+	assert_equal "$(ls -A "$shared/cloudx-proxy")" "$name"
+	# a folder of ours that others may write: the same
+	chown -R root "$shared"
+	chmod 0777 "$shared/cloudx-proxy"
+	run -0 --separate-stderr cx cx-creds --profile role
+	[ "$(jq -r .AccessKeyId <<<"$output")" != ASIAATTACKER ]
+	assert_equal "$stderr" "cx-creds: warning: not using the credential cache folder '$shared/cloudx-proxy': it is writable by others (mode 0777)"
+	# a private folder of ours, an entry someone else owns in it
+	chmod 0700 "$shared/cloudx-proxy"
+	chown "$OTHER_USER" "$shared/cloudx-proxy/$name"
+	run -0 --separate-stderr cx cx-creds --profile role
+	[ "$(jq -r .AccessKeyId <<<"$output")" != ASIAATTACKER ]
+	assert_equal "$stderr" "cx-creds: warning: not using the credential cache entry '$shared/cloudx-proxy/$name': it is owned by user '$OTHER_USER'"
+}
+
+@test "cx-creds: a symlink planted where the cache's lock goes is never followed" {
+	other_user_create
+	role_profile
+	XDG_CACHE_HOME="$BATS_TEST_TMPDIR/mine" run -0 cx cx-creds --profile role
+	name=$(basename "$(ls "$BATS_TEST_TMPDIR"/mine/cloudx-proxy/*.json)")
+	# the attack of the issue: <entry>.lock in the shared cache folder
+	# pointing into the user's home
+	shared="$BATS_TEST_TMPDIR/shared"
+	mkdir -p "$shared/cloudx-proxy"
+	ln -s "$HOME/created-by-lock" "$shared/cloudx-proxy/$name.lock"
+	chmod 0777 "$shared" "$shared/cloudx-proxy"
+	chown -hR "$OTHER_USER" "$shared"
+	XDG_CACHE_HOME="$shared" run -0 cx cx-creds --profile role
+	[ ! -e "$HOME/created-by-lock" ]
+	# our lock folder is checked too: another user's is not used
+	state="$BATS_TEST_TMPDIR/state"
+	mkdir -p "$state/cloudx-proxy/locks"
+	export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/mine"
+	rm -f "$XDG_CACHE_HOME"/cloudx-proxy/*.json
+	lock=$(XDG_STATE_HOME=$state lock_file "$XDG_CACHE_HOME/cloudx-proxy/$name")
+	ln -s "$HOME/created-by-lock" "$lock"
+	chown -hR "$OTHER_USER" "$state"
+	XDG_STATE_HOME=$state run -0 --separate-stderr cx cx-creds --profile role
+	[ ! -e "$HOME/created-by-lock" ]
+	[[ "$stderr" == *"the lock folder '$state/cloudx-proxy/locks' is owned by user '$OTHER_USER'"* ]]
+	# in a lock folder of ours, a symlink is not followed (O_NOFOLLOW)
+	chown -hR root "$state"
+	rm -f "$XDG_CACHE_HOME"/cloudx-proxy/*.json
+	XDG_STATE_HOME=$state run -0 --separate-stderr cx cx-creds --profile role
+	[ ! -e "$HOME/created-by-lock" ]
+	[[ "$stderr" == *"cannot open lock file '$lock': a symbolic link"* ]]
+}
+
 @test "cx-creds: source credentials from a credential_process run once, thanks to the cache" {
 	with_moto
 	p=$(make_process "{\"Version\": 1, \"AccessKeyId\": \"$ALICE_AK\", \"SecretAccessKey\": \"$ALICE_SK\"}" src)
@@ -562,6 +644,28 @@ sso_token() {
 	assert_output ""
 	assert_equal "$(grep -v ': debug: ' <<<"$stderr")" "cx-creds: the SSO session for profile 'sso' has expired or is missing; run: aws sso login --profile sso"
 	[[ "$stderr" != *tok-unknown* ]]
+	standin_stop
+}
+
+@test "cx-creds: an SSO token cache another user controls is not used: exit 3, one line (issue 16 item 1)" {
+	other_user_create
+	sso_setup
+	standin_config '{"sso_tokens": {"tok-good": {"accounts": {"111122223333": ["Admin"]}}}}'
+	printf '[profile sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\n[sso-session corp]\nsso_start_url = https://d-1234.awsapps.com/start\nsso_region = eu-west-1\n' >"$CFG"
+	f=$(sso_token corp tok-good "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)")
+	# a token another user wrote is not our login
+	chown "$OTHER_USER" "$f"
+	run -3 --separate-stderr cx cx-creds --profile sso
+	assert_output ""
+	assert_equal "$stderr" "cx-creds: not using the SSO token cache '$f': it is owned by user '$OTHER_USER'"
+	# nor one in a folder others may write
+	chown root "$f"
+	chmod 0777 "$HOME/.aws/sso/cache"
+	run -3 --separate-stderr cx cx-creds --profile sso
+	assert_equal "$stderr" "cx-creds: not using the SSO token cache '$HOME/.aws/sso/cache': it is writable by others (mode 0777)"
+	# ours and private: used
+	chmod 0700 "$HOME/.aws/sso/cache"
+	run -0 cx cx-creds --profile sso
 	standin_stop
 }
 

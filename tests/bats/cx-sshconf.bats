@@ -3,6 +3,11 @@
 # file modes, backups, locking, dry-run, and the stage contract.
 load ../helpers/common
 load ../helpers/sshconf
+load ../helpers/otheruser
+
+teardown() {
+	other_user_remove
+}
 
 setup() {
 	common_setup
@@ -239,12 +244,37 @@ setup() {
 @test "a held lock makes a run wait, then it proceeds" {
 	cfg="$HOME/.ssh/cloudX/config"
 	mkdir -p "$HOME/.ssh/cloudX"
-	flock "$cfg.lock" sleep 1 &
+	lock=$(lock_file "$cfg")
+	mkdir -p "$(dirname "$lock")"
+	flock "$lock" sleep 1 &
 	holder=$!
-	wait_until 5 test -e "$cfg.lock"
+	wait_until 5 test -e "$lock"
 	run -0 cx cx-sshconf -x /opt/cx/cloudx-proxy add-host -e dev -N a -i i-0123456789abcdef0
 	wait "$holder"
 	grep -q 'Host cloudx-dev-a' "$cfg"
+}
+
+@test "locks: none beside the config; a lock folder another user owns is refused, a planted symlink never followed" {
+	cfg="$HOME/.ssh/cloudX/config"
+	run -0 cx cx-sshconf -x /opt/cx/cloudx-proxy add-host -e dev -N a -i i-0123456789abcdef0
+	[ -z "$(find "$HOME/.ssh" -name '*.lock')" ]
+	lock=$(lock_file "$cfg")
+	[ -f "$lock" ]
+	assert_equal "$(stat -c %a "$(dirname "$lock")")" 700
+	# a symlink where our lock goes (O_NOFOLLOW): refused, nothing created
+	rm -f "$lock"
+	ln -s "$HOME/created-by-lock" "$lock"
+	run -100 --separate-stderr cx cx-sshconf -x /opt/cx/cloudx-proxy add-host -e dev -N b -i i-0123456789abcdef1
+	assert_equal "$stderr" "cx-sshconf: cannot open lock file '$lock': a symbolic link"
+	[ ! -e "$HOME/created-by-lock" ]
+	! grep -q 'Host cloudx-dev-b' "$cfg"
+	# a lock folder that is not ours
+	other_user_create
+	chown -h "$OTHER_USER" "$(dirname "$lock")"
+	run -100 --separate-stderr cx cx-sshconf -x /opt/cx/cloudx-proxy add-host -e dev -N b -i i-0123456789abcdef1
+	assert_equal "$stderr" "cx-sshconf: cannot lock '$cfg': the lock folder '$(dirname "$lock")' is owned by user '$OTHER_USER'"
+	[ ! -e "$HOME/created-by-lock" ]
+	other_user_remove
 }
 
 @test "stage contract: --stdin keeps other keys and takes Instance.InstanceId" {

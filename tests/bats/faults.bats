@@ -260,7 +260,8 @@ build_shim() {
 	[ "$(id -u)" -eq 0 ] || skip "mounting a tmpfs needs root"
 	local mnt="$BATS_TEST_TMPDIR/full"
 	mkdir -p "$mnt"
-	mount -t tmpfs -o size=64k tmpfs "$mnt" || skip "cannot mount a tmpfs here"
+	# mode 0700: a folder others may write is not used (docs/limits.md)
+	mount -t tmpfs -o size=64k,mode=0700 tmpfs "$mnt" || skip "cannot mount a tmpfs here"
 	MOUNTED=$mnt
 	CFG="$mnt/config"
 	cx cx-sshconf -c "$CFG" -e dev -x /usr/bin/cloudx-proxy -d "$mnt" \

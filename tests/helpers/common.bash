@@ -17,7 +17,8 @@ common_setup() {
 	    AWS_REGION AWS_DEFAULT_REGION AWS_CONFIG_FILE \
 	    AWS_SHARED_CREDENTIALS_FILE AWS_CREDENTIAL_EXPIRATION \
 	    AWS_ENDPOINT_URL AWS_CA_BUNDLE AWS_MAX_ATTEMPTS AWS_RETRY_MODE \
-	    HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
+	    HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy \
+	    XDG_CACHE_HOME XDG_STATE_HOME
 	# never reach a real metadata service or AWS from a test
 	export AWS_EC2_METADATA_DISABLED=true
 	export NO_PROXY=127.0.0.1,localhost

@@ -188,6 +188,116 @@ test_mkdir_p_and_lock(void **state)
 	free(dir);
 }
 
+static void
+test_atomic_write_secret(void **state)
+{
+	char *path = NULL;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(cx_path_join(tmpdir, "secret", &path), 0);
+	assert_int_equal(cx_write_file_atomic(path, "one\n", 4, 0600, 0), 0);
+	assert_int_equal(chmod(path, 0644), 0);
+	/* the old mode is not kept for a secret: 0600 */
+	assert_int_equal(cx_write_file_atomic(path, "two\n", 4, 0600,
+	    CX_ATOMIC_SECRET), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* another user's file is never rewritten */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, (gid_t)-1), 0);
+		assert_int_equal(cx_write_file_atomic(path, "x\n", 2, 0600, 0),
+		    CX_ERR_INPUT);
+	}
+	unlink(path);
+	free(path);
+}
+
+static void
+test_trust_rule(void **state)
+{
+	char *dir = NULL, *file = NULL, *link = NULL, why[160];
+	struct cx_buf b;
+
+	(void)state;
+	cx_buf_init(&b, 100);
+	assert_int_equal(cx_path_join(tmpdir, "trust", &dir), 0);
+	assert_int_equal(cx_path_join(dir, "f", &file), 0);
+	assert_int_equal(cx_path_join(dir, "l", &link), 0);
+	assert_int_equal(cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why)),
+	    CX_ERR_NOTFOUND);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why)),
+	    0);
+	assert_int_equal(cx_path_trusted(dir, CX_TRUST_FILE, why, sizeof(why)),
+	    CX_ERR_DENIED);
+	assert_string_equal(why, "not a regular file");
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why)),
+	    CX_ERR_DENIED);
+	assert_string_equal(why, "writable by others (mode 0777)");
+	assert_int_equal(chmod(dir, 0770), 0);
+	assert_int_equal(cx_path_trusted(dir, CX_TRUST_DIR, why, sizeof(why)),
+	    CX_ERR_DENIED);
+	assert_string_equal(why, "writable by its group (mode 0770)");
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(cx_write_file_atomic(file, "k\n", 2, 0600, 0), 0);
+	assert_int_equal(cx_read_file_trusted(file, 100, &b, why, sizeof(why)),
+	    0);
+	assert_string_equal(cx_buf_str(&b), "k\n");
+	/* a symlink is not followed, even to a file of ours */
+	assert_int_equal(symlink(file, link), 0);
+	assert_int_equal(cx_read_file_trusted(link, 100, &b, why, sizeof(why)),
+	    CX_ERR_DENIED);
+	assert_string_equal(why, "a symbolic link");
+	if (geteuid() == 0) {
+		assert_int_equal(chown(file, 65534, (gid_t)-1), 0);
+		assert_int_equal(cx_read_file_trusted(file, 100, &b, why,
+		    sizeof(why)), CX_ERR_DENIED);
+		assert_true(strncmp(why, "owned by ", 9) == 0);
+	}
+	cx_buf_clean_up(&b);
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+	free(dir);
+	free(file);
+	free(link);
+}
+
+static void
+test_lock_in_state_folder(void **state)
+{
+	char *path = NULL, *lp = NULL, *beside = NULL, *locks = NULL;
+	int fd;
+
+	(void)state;
+	assert_int_equal(cx_path_join(tmpdir, "guarded", &path), 0);
+	assert_int_equal(cx_path_join(tmpdir, "cloudx-proxy/locks", &locks),
+	    0);
+	assert_true(asprintf(&beside, "%s.lock", path) > 0);
+	assert_int_equal(cx_lock_path(path, &lp), 0);
+	/* <state>/cloudx-proxy/locks/guarded.<16 hex>.lock */
+	assert_true(strncmp(lp, locks, strlen(locks)) == 0);
+	assert_true(strncmp(lp + strlen(locks), "/guarded.", 9) == 0);
+	assert_string_equal(lp + strlen(lp) - 5, ".lock");
+	assert_int_equal(strlen(lp), strlen(locks) + 9 + 16 + 5);
+	assert_int_equal(cx_lock(path, 100, &fd), 0);
+	assert_int_equal(access(lp, F_OK), 0);
+	assert_int_equal(access(beside, F_OK), -1);
+	cx_unlock(fd);
+	/* a symlink at the lock's place is refused, not followed */
+	assert_int_equal(unlink(lp), 0);
+	assert_int_equal(symlink(beside, lp), 0);
+	assert_int_equal(cx_lock(path, 100, &fd), CX_ERR_INPUT);
+	assert_int_equal(access(beside, F_OK), -1);
+	unlink(lp);
+	free(path);
+	free(lp);
+	free(beside);
+	free(locks);
+}
+
 static int
 stage_from_string(const char *s, cJSON **out)
 {
@@ -305,6 +415,9 @@ main(void)
 		cmocka_unit_test(test_atomic_write_keeps_mode),
 		cmocka_unit_test(test_read_missing),
 		cmocka_unit_test(test_mkdir_p_and_lock),
+		cmocka_unit_test(test_atomic_write_secret),
+		cmocka_unit_test(test_trust_rule),
+		cmocka_unit_test(test_lock_in_state_folder),
 		cmocka_unit_test(test_stage_read),
 		cmocka_unit_test(test_stage_read_too_big),
 		cmocka_unit_test(test_run_captures),
@@ -314,7 +427,14 @@ main(void)
 
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
+	/* cx_lock() puts its files in our state folder: never the real one */
+	if (setenv("XDG_STATE_HOME", tmpdir, 1) != 0)
+		return 1;
 	r = cmocka_run_group_tests_name("foundation", tests, NULL, NULL);
-	rmdir(tmpdir);
+	{
+		char *rm[] = { "rm", "-rf", tmpdir, NULL };
+		int st;
+		(void)cx_run(rm, NULL, 0, NULL, NULL, 10000, &st);
+	}
 	return r;
 }
