@@ -268,6 +268,37 @@ gw_trickling() { grep -q '^sent 1$' "$T/gw.log"; }
 	[ "$st" -eq 0 ] || fail "exit $st: $(cat "$T/err")"
 }
 
+@test "signals: cx-tunnel's helper hanging in ResumeSession (a dropped websocket) ends on TERM, HUP, INT, the helper stopped too" {
+	. "$CX_ROOT/tests/helpers/wsfault.bash"
+	wsfix 100 '{"hang_max_s": 60, "fault_actions": ["ssm:ResumeSession"]}'
+	connected() {
+		standin_state | jq -e '[.sessions[] | select(.status == "connected" and .handshake.state == "complete")] | length == 1'
+	}
+	hangs() {
+		[ "$(standin_log | jq '[.[] | select(.fault == "hang")] | length')" -gt "$seen" ]
+	}
+	local sig sid helper seen
+	for sig in TERM HUP INT; do
+		seen=$(standin_log | jq '[.[] | select(.fault == "hang")] | length')
+		"$CX_BIN_DIR/cx-tunnel" --context "$T/ctx.json" "$IID" 22 \
+		    <&7 >/dev/null 2>"$T/err" 7>&- 3>&- &
+		TUN_PID=$!
+		wait_until 10 connected || fail "never connected: $(cat "$T/err")"
+		sid=$(standin_state | jq -r '[.sessions[] | select(.status == "connected")][0].SessionId')
+		standin_config '{"hang_next": 1}'
+		curl -sf -X POST "$STANDIN_URL/standin/sessions/$sid/drop" >/dev/null
+		wait_until 10 hangs || fail "ResumeSession never hung: $(cat "$T/err")"
+		helper=$(pgrep -P "$TUN_PID" -x cx-session) ||
+		    fail "no cx-session child"
+		signal_ends "$sig" "$TUN_PID"
+		TUN_PID=
+		[ ! -e "/proc/$helper" ] || fail "cx-session ($helper) left running"
+		grep -q "stopped by SIG$sig" "$T/err" ||
+		    fail "no line saying why: $(cat "$T/err")"
+	done
+	wsfix_stop
+}
+
 # ---- the driver ----
 
 drv_setup() {
