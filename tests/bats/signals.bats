@@ -28,14 +28,24 @@ setup() {
 }
 
 teardown() {
+	local kids= k p
+	# a test that failed may leave a helper or stage behind its parent
+	# (only children of our own PIDs: never pgrep -P with an empty one)
+	for p in $TUN_PID $DRV_PID; do
+		[[ "$p" =~ ^[1-9][0-9]*$ ]] && [ "$p" -gt 1 ] || continue
+		kids+=" $(pgrep -P "$p" | tr '\n' ' ')"
+	done
 	[ -z "$TUN_PID" ] || stop_pid "$TUN_PID"
 	[ -z "$DRV_PID" ] || stop_pid "$DRV_PID"
+	for k in $kids; do stop_pid "$k"; done
 	stop_pid "$GW_PID"
 	# what the name resolution test ran inside its namespace
 	local f
 	for f in tun.pid dns.pid; do
 		[ ! -s "$T/$f" ] || stop_pid "$(cat "$T/$f")"
 	done
+	# the echo target and stand-in of wsfix, even when a test failed
+	if declare -F wsfix_stop >/dev/null; then wsfix_stop; fi
 	if [ -n "${STANDIN_PID:-}" ]; then standin_stop; fi
 	if [ -n "${MOTO_PID:-}" ]; then moto_stop; fi
 	exec 7>&-
@@ -264,7 +274,6 @@ gw_trickling() { grep -q '^sent 1$' "$T/gw.log"; }
 	st=0
 	wait "$TUN_PID" || st=$?
 	TUN_PID=
-	wsfix_stop
 	[ "$st" -eq 0 ] || fail "exit $st: $(cat "$T/err")"
 }
 
@@ -296,7 +305,6 @@ gw_trickling() { grep -q '^sent 1$' "$T/gw.log"; }
 		grep -q "stopped by SIG$sig" "$T/err" ||
 		    fail "no line saying why: $(cat "$T/err")"
 	done
-	wsfix_stop
 }
 
 # ---- the driver ----
