@@ -240,6 +240,8 @@ stage_result(const char *prog, int r, int ws, const struct cx_buf *out)
 
 	if (r == CX_ERR_NOTFOUND)
 		return 127;
+	if (r == CX_ERR_CANCELLED && cx_drv_signal_seen())
+		return 128 + cx_drv_signal_seen();
 	if (r != 0)
 		return cx_exit_code(r);
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
@@ -298,6 +300,8 @@ push_and_start(const struct cx_drv_connect_opts *o, struct plan *p,
 		cx_info("Starting session...");
 		r = cx_drv_session_start(ds, j3->data, j3->len,
 		    o->instance_id, o->port, deadline);
+		if (r != 0 && cx_drv_signal_seen())
+			return 128 + cx_drv_signal_seen();
 		return r == 0 ? 0 : cx_exit_code(r);
 	}
 	if (r != 0)
@@ -424,7 +428,10 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 		st = cx_exit_code(r);
 		goto out;
 	}
-	cx_drv_signals_init();
+	if ((r = cx_drv_signals_init()) != 0) {
+		st = cx_exit_code(r);
+		goto out;
+	}
 	cx_info("Connecting to instance %s on port %s...", o->instance_id,
 	    p.port);
 	if ((st = stage(&p.creds, NULL, &j1)) != 0)
@@ -454,7 +461,10 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	cx_error("cannot run '%s': %s", p.tunnel.v[0], strerror(errno));
 	st = errno == ENOENT ? 127 : 126;
  out:
-	/* a session we started will not be used: end it */
+	if (st != 0 && cx_drv_signal_seen())
+		cx_error("stopped by %s", cx_sig_name(cx_drv_signal_seen()));
+	/* a session we started will not be used: end it (best effort: after
+	 * a signal the call gives up at once, and the session times out) */
 	if (st != 0)
 		cx_drv_session_end(&ds);
 	cx_drv_session_clean_up(&ds);

@@ -55,10 +55,12 @@ int cx_drv_tilde(const char *home, const char *path, char **out);
 /* ---- running children (cmd/cloudx-proxy/run.c) ---- */
 
 /*
- * Installs handlers so that SIGHUP/SIGINT/SIGTERM received while a child
- * runs are passed on to it (ssh sends SIGHUP to its ProxyCommand).
+ * Catches SIGHUP/SIGINT/SIGTERM (os.h: cx_sig_catch): one received while a
+ * stage runs is passed on to it at once (ssh sends SIGHUP to its
+ * ProxyCommand), and a stage still there 500 ms later is killed; the
+ * driver's own AWS calls and waits end on it too (CX_ERR_CANCELLED).
  */
-void cx_drv_signals_init(void);
+int cx_drv_signals_init(void);
 /* The signal that arrived (0 if none). */
 int cx_drv_signal_seen(void);
 
@@ -67,7 +69,8 @@ int cx_drv_signal_seen(void);
  * fed from in (NULL or empty: EOF at once), stdout is collected into out
  * (its max is the cap: over it the stage is killed, CX_ERR_TOOBIG),
  * stderr is inherited.  *wstatus gets the wait status.  Returns
- * CX_ERR_NOTFOUND if the program cannot be run, CX_ERR_IO, CX_ERR_TOOBIG.
+ * CX_ERR_NOTFOUND if the program cannot be run, CX_ERR_IO, CX_ERR_TOOBIG,
+ * CX_ERR_CANCELLED (a signal: the stage was stopped, see above).
  */
 int cx_drv_run(char *const argv[], const void *in, size_t inlen,
     struct cx_buf *out, int *wstatus);
@@ -77,7 +80,8 @@ int cx_drv_run(char *const argv[], const void *in, size_t inlen,
  * before returning, so it must fit a pipe (64 KiB). */
 int cx_drv_spawn(char *const argv[], const void *in, size_t inlen,
     pid_t *pidp, int *outfd);
-/* Reads the child's stdout to EOF into out, closes outfd, reaps pid. */
+/* Reads the child's stdout to EOF into out, closes outfd, reaps pid.
+ * CX_ERR_CANCELLED: a signal came (the child is stopped as above). */
 int cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus);
 
 /* A child's wait status as our exit status (execline rule): exit code

@@ -26,58 +26,45 @@
 
 extern char **environ;
 
-#define MAX_CHILDREN 4
+/* a stage that outlives a signal passed on to it this long is killed */
+#define STOP_GRACE_MS 500
 
-static volatile sig_atomic_t sig_seen;
-static volatile pid_t children[MAX_CHILDREN];
-
-static void
-on_signal(int sig)
-{
-	int i, saved = errno;
-
-	sig_seen = sig;
-	for (i = 0; i < MAX_CHILDREN; i++)
-		if (children[i] > 0)
-			kill(children[i], sig);
-	errno = saved;
-}
-
-void
+/*
+ * SIGHUP, SIGINT, SIGTERM (the OS layer's self-pipe, os.h): passed on at
+ * once to the running stages, and they end the waits of the driver's own
+ * AWS calls (StartSession and its retries).
+ */
+int
 cx_drv_signals_init(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: poll() returns EINTR */
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	return cx_sig_catch();
 }
 
 int
 cx_drv_signal_seen(void)
 {
-	return (int)sig_seen;
+	return cx_sig_pending();
 }
 
 static void
 track(pid_t pid, int on)
 {
-	int i;
+	cx_sig_forward(pid, on);
+}
 
-	for (i = 0; i < MAX_CHILDREN; i++) {
-		if (on && children[i] == 0) {
-			children[i] = pid;
-			return;
-		}
-		if (!on && children[i] == pid) {
-			children[i] = 0;
-			return;
-		}
-	}
+/*
+ * A signal came while pid runs: it was passed on by the handler, but maybe
+ * before the pid was tracked, so again here (once), and SIGKILL once
+ * STOP_GRACE_MS have passed.  *kill_at is 0 until the first call.
+ */
+static void
+stop_stage(pid_t pid, uint64_t *kill_at)
+{
+	if (*kill_at == 0) {
+		kill(pid, cx_sig_pending());
+		*kill_at = cx_now_ms() + STOP_GRACE_MS;
+	} else if (cx_now_ms() >= *kill_at)
+		kill(pid, SIGKILL);
 }
 
 static void
@@ -138,9 +125,35 @@ start(char *const argv[], int infd, int outfd, pid_t *pidp)
 static void
 reap(pid_t pid, int *wstatus)
 {
+	track(pid, 0);	/* not reaped yet: the pid is not reused */
 	while (waitpid(pid, wstatus, 0) == -1 && errno == EINTR)
 		;
+}
+
+/*
+ * After a signal: the stage has STOP_GRACE_MS to end (the signal was passed
+ * on to it), then SIGKILL.
+ */
+static void
+stop_and_reap(pid_t pid, int *wstatus)
+{
+	uint64_t kill_at = 0;
+	pid_t w;
+
 	track(pid, 0);
+	for (;;) {
+		if ((w = waitpid(pid, wstatus, WNOHANG)) == pid)
+			return;
+		if (w == -1 && errno != EINTR)
+			return;
+		stop_stage(pid, &kill_at);
+		if (cx_now_ms() >= kill_at)
+			break;
+		poll(NULL, 0, 10);
+	}
+	stop_stage(pid, &kill_at);
+	while (waitpid(pid, wstatus, 0) == -1 && errno == EINTR)
+		;
 }
 
 int
@@ -149,7 +162,7 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
 	const unsigned char *inp = in;
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	unsigned char *p;
 	pid_t pid = -1;
 	ssize_t n;
@@ -174,7 +187,13 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 		pfd[0].events = POLLOUT;
 		pfd[1].fd = pout[0];
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, -1) == -1) {
+		pfd[2].fd = cx_sig_fd();
+		pfd[2].events = POLLIN;
+		if (cx_sig_pending()) {
+			r = CX_ERR_CANCELLED;
+			break;
+		}
+		if (poll(pfd, 3, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			r = CX_ERR_IO;
@@ -219,11 +238,15 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 			out->data[out->len] = '\0';
 		}
 	}
-	if (r != 0)
-		kill(pid, SIGKILL);
 	close_fd(&pin[1]);
 	close_fd(&pout[0]);
-	reap(pid, wstatus);
+	if (r == CX_ERR_CANCELLED)
+		stop_and_reap(pid, wstatus);
+	else {
+		if (r != 0)
+			kill(pid, SIGKILL);
+		reap(pid, wstatus);
+	}
 	pid = -1;
  out:
 	close_fd(&pin[0]);
@@ -270,17 +293,44 @@ cx_drv_spawn(char *const argv[], const void *in, size_t inlen,
 int
 cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus)
 {
-	int r;
+	unsigned char *p, c;
+	size_t room;
+	ssize_t n;
+	int r, err;
 
+	fcntl(outfd, F_SETFL, O_NONBLOCK);
 	for (;;) {
-		r = cx_read_fd(outfd, out->max - out->len, out);
-		if (r == CX_ERR_IO && errno == EINTR)
+		if ((r = cx_wait_fd(outfd, POLLIN, UINT64_MAX)) != 0)
+			break;		/* CX_ERR_CANCELLED: a signal */
+		room = out->max - out->len;
+		if (room > 4096)
+			room = 4096;
+		/* at the limit: one more byte means too big */
+		if (room == 0)
+			p = &c;
+		else if ((p = cx_buf_reserve(out, room, &err)) == NULL) {
+			r = err;
+			break;
+		}
+		n = read(outfd, p, room ? room : 1);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		break;
+		if (n < 0)
+			r = CX_ERR_IO;
+		if (n > 0 && room == 0)
+			r = CX_ERR_TOOBIG;
+		if (n <= 0 || room == 0)
+			break;
+		out->len += (size_t)n;
+		out->data[out->len] = '\0';
+	}
+	close(outfd);
+	if (r == CX_ERR_CANCELLED) {
+		stop_and_reap(pid, wstatus);
+		return r;
 	}
 	if (r != 0)
 		kill(pid, SIGKILL);
-	close(outfd);
 	reap(pid, wstatus);
 	return r;
 }

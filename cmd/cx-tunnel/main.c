@@ -48,7 +48,7 @@ main(int argc, char **argv)
 {
 	struct cx_tunnel_cmd c = { .context_fd = -1 };
 	long long v;
-	int ch, verb = 0;
+	int ch, r, sig, verb = 0;
 
 	cx_os_init(argv[0]);
 	while ((ch = getopt_long(argc, argv, "c:d:f:hnPp:qs:Vvw:", longopts,
@@ -81,5 +81,12 @@ main(int argc, char **argv)
 		c.instance_id = argv[0];
 	if (argc > 1)
 		c.port = (int)(num(argv[1], 1, 65535, &v), v);
-	return cx_exit_code(cx_tunnel_cmd_run(&c));
+	/* a signal that ended the run before the session was relayed (or
+	 * a reconnect): 128 + its number; one that ended the relay cleanly
+	 * leaves r at 0 */
+	if ((r = cx_tunnel_cmd_run(&c)) != 0 && (sig = cx_sig_pending()) != 0) {
+		cx_error("stopped by %s", cx_sig_name(sig));
+		return 128 + sig;
+	}
+	return cx_exit_code(r);
 }

@@ -257,6 +257,8 @@ run_helper(struct cx_tunnel_relay *rl, const char *verb,
 		r = CX_ERR_INTERNAL;
 		goto out;
 	}
+	if (r == CX_ERR_CANCELLED)
+		goto out;	/* a signal: stopped, and main() says so */
 	if (r != 0) {
 		cx_error("'%s %s' failed: %s", CX_SESSION_HELPER, verb,
 		    cx_strerror(r));
@@ -458,6 +460,15 @@ cx_tunnel_cmd_run(struct cx_tunnel_cmd *c)
 	if ((r = cx_tunnel_read_context(c->context_fd, c->context_path,
 	    &doc)) != 0)
 		return r;
+	/*
+	 * From here on SIGHUP, SIGINT and SIGTERM end every wait (os.h): the
+	 * helper (stopped too), the websocket's connect, its retries; the
+	 * caller then exits 128+n.  (Before: their default action.)
+	 */
+	if ((r = cx_sig_catch()) != 0) {
+		cx_json_delete_secure(doc);
+		return r;
+	}
 	r = cx_tunnel_relay_init(&rl, doc, c->instance_id, c->port, &sess);
 	doc = NULL;	/* transferred */
 	if (r != 0)

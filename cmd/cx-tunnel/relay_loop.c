@@ -43,15 +43,8 @@ struct tun {
 	int stall_resumed;	/* resumed for a stall ... */
 	uint64_t stall_progress; /* ... when dc.n_progress was this */
 	unsigned char *inbuf;
+	int sig_taken;		/* the relay began to finish on a signal */
 };
-
-static volatile sig_atomic_t got_signal;
-
-static void
-on_signal(int sig)
-{
-	got_signal = sig;
-}
 
 static long
 opt_ms(long v, long def)
@@ -136,14 +129,23 @@ wait_fd(int fd, short ev, uint64_t deadline)
 }
 
 /* Waits for the websocket's socket (reading, and writing when frames are
- * queued); not at all while TLS holds decrypted bytes. */
+ * queued); not at all while TLS holds decrypted bytes.  While connecting
+ * (cancellable) a signal ends the wait: CX_ERR_CANCELLED. */
 static int
-wait_ws(struct tun *t, uint64_t deadline)
+wait_ws(struct tun *t, uint64_t deadline, int cancellable)
 {
+	int fd, r;
+	short ev;
+
 	if (cx_ws_conn_pending(t->conn))
 		return 0;
-	return wait_fd(cx_ws_conn_fd(t->conn), cx_ws_conn_events(t->conn,
-	    cx_ws_pending(&t->ws) ? POLLIN | POLLOUT : POLLIN), deadline);
+	fd = cx_ws_conn_fd(t->conn);
+	ev = cx_ws_conn_events(t->conn, cx_ws_pending(&t->ws) ?
+	    POLLIN | POLLOUT : POLLIN);
+	if (!cancellable)
+		return wait_fd(fd, ev, deadline);
+	r = cx_wait_fd(fd, ev, deadline);
+	return r == CX_ERR_IO ? CX_ERR_NETWORK : r;
 }
 
 /* Opens the websocket to sess->stream_url and sends OpenDataChannel. */
@@ -192,7 +194,7 @@ connect_ws(struct tun *t)
 			}
 			goto out;
 		}
-		if ((r = wait_ws(t, deadline)) != 0)
+		if ((r = wait_ws(t, deadline, 1)) != 0)
 			goto out;
 	}
 	if ((r = cx_uuid4(rid)) != 0 ||
@@ -229,12 +231,6 @@ connect_ws(struct tun *t)
 	return r;
 }
 
-static void
-sleep_ms(long ms)
-{
-	poll(NULL, 0, (int)ms);
-}
-
 static long
 jitter_ms(void)
 {
@@ -261,6 +257,8 @@ reconnect(struct tun *t)
 		attempt++;
 		r = t->ops->resume != NULL ?
 		    t->ops->resume(t->ops->ctx, t->sess) : CX_ERR_SESSION;
+		if (r == CX_ERR_CANCELLED)
+			return r;	/* a signal: main() says so */
 		if (r == CX_ERR_SESSION || r == CX_ERR_DENIED ||
 		    r == CX_ERR_LOGIN)
 			break;
@@ -268,13 +266,16 @@ reconnect(struct tun *t)
 			cx_info("data channel resumed (attempt %d)", attempt);
 			return 0;
 		}
+		if (r == CX_ERR_CANCELLED)
+			return r;
 		if (r == CX_ERR_DENIED || t->ws_fatal)
 			break;
 		cx_debug(1, "resume attempt %d failed: %s", attempt,
 		    cx_strerror(r));
 		if (cx_now_ms() + (uint64_t)delay >= deadline)
 			break;
-		sleep_ms(delay);
+		if ((r = cx_sleep_ms(delay)) != 0)
+			return r;
 		delay *= 2;
 		if (delay > 5000)
 			delay = jitter_ms();
@@ -353,7 +354,7 @@ close_ws(struct tun *t, long ms)
 			;
 		if (r != CX_WS_NONE)
 			break;
-		if (wait_ws(t, deadline) != 0)
+		if (wait_ws(t, deadline, 0) != 0)
 			break;
 	}
 	drop_ws(t);
@@ -369,10 +370,15 @@ initial_connect(struct tun *t)
 	for (i = 0; ; i++) {
 		if ((r = connect_ws(t)) == 0)
 			return 0;
+		if (r == CX_ERR_CANCELLED)
+			return r;	/* a signal: main() says so */
 		if (i == 5 || r == CX_ERR_NOMEM || r == CX_ERR_DENIED ||
 		    t->ws_fatal)
 			break;
-		sleep_ms(delay);
+		cx_debug(1, "data channel attempt %d failed: %s; again in "
+		    "%ld ms", i + 1, cx_strerror(r), delay);
+		if ((r = cx_sleep_ms(delay)) != 0)
+			return r;
 		delay *= 2;
 	}
 	cx_error("cannot open the data channel: %s", cx_strerror(r));
@@ -503,14 +509,14 @@ check_stall(struct tun *t, uint64_t now)
 static int
 relay(struct tun *t)
 {
-	struct pollfd pf[3];
+	struct pollfd pf[4];
 	sigset_t none;
 	struct timespec ts, *tsp;
 	uint64_t now;
 	size_t room;
 	ssize_t n;
 	long tmo, fr;
-	int r, lost, progress, ni, si, oi, np;
+	int r, lost, progress, ni, si, oi, np, pn;
 
 	sigemptyset(&none);
 	for (;;) {
@@ -574,6 +580,12 @@ relay(struct tun *t)
 		    (cx_ws_pending(&t->ws) ? POLLOUT : 0));
 		si = np++;
 		(void)si;
+		/* a signal: the self-pipe (os.h), until the finish began */
+		if (!t->sig_taken && cx_sig_fd() >= 0) {
+			pf[np].fd = cx_sig_fd();
+			pf[np].events = POLLIN;
+			np++;
+		}
 		tmo = cx_dc_timeout_ms(&t->dc, now);
 		tmo = min_timeout(tmo, until(t->next_ping, now));
 		if (t->o->pacing_ms > 0 && t->dc.out_unsent < t->dc.out_next)
@@ -595,17 +607,19 @@ relay(struct tun *t)
 			ts.tv_nsec = (tmo % 1000) * 1000000L;
 			tsp = &ts;
 		}
-		if (ppoll(pf, (nfds_t)np, tsp, &none) < 0) {
-			if (errno != EINTR)
-				return CX_ERR_IO;
-			if (got_signal) {
-				cx_debug(1, "signal %d", (int)got_signal);
-				got_signal = 0;
-				t->stdin_eof = 1;
-				begin_finish(t, "signal");
-			}
+		if ((pn = ppoll(pf, (nfds_t)np, tsp, &none)) < 0 &&
+		    errno != EINTR)
+			return CX_ERR_IO;
+		if (!t->sig_taken && cx_sig_pending()) {
+			/* the session is up: end it cleanly, as at EOF */
+			cx_debug(1, "%s", cx_sig_name(cx_sig_pending()));
+			t->sig_taken = 1;
+			t->stdin_eof = 1;
+			begin_finish(t, "signal");
 			continue;
 		}
+		if (pn < 0)
+			continue;	/* EINTR */
 		if (oi >= 0 && (pf[oi].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
 		    !(pf[oi].revents & POLLOUT)) {
 			t->stdout_dead = 1;
@@ -635,9 +649,7 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 {
 	struct cx_dc_opts dco = { o->window, 0, CLIENT_VERSION };
 	struct cx_dc_cb cb = { cb_send, cb_deliver, NULL };
-	struct sigaction sa;
 	struct rusage ru;
-	sigset_t block, old;
 	struct tun t;
 	int r, fl, out_fl = -1;
 
@@ -654,19 +666,12 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 		free(t.inbuf);
 		return r;
 	}
-	/* signals are only taken inside ppoll() */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	if ((r = cx_uuid4(t.client_id)) != 0)
+	/*
+	 * SIGHUP, SIGINT, SIGTERM are taken everywhere (os.h): every wait
+	 * while connecting ends on them (CX_ERR_CANCELLED), the relay loop
+	 * polls their self-pipe and ends the session cleanly.
+	 */
+	if ((r = cx_sig_catch()) != 0 || (r = cx_uuid4(t.client_id)) != 0)
 		goto out;
 	if ((fl = fcntl(out_fd, F_GETFL)) != -1 && !isatty(out_fd)) {
 		out_fl = fl;
@@ -721,7 +726,6 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 	drop_ws(&t);
 	if (out_fl != -1)
 		fcntl(out_fd, F_SETFL, out_fl);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	cx_dc_clean_up(&t.dc);
 	free(t.outq.data);
 	free(t.inbuf);

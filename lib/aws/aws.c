@@ -409,15 +409,15 @@ max_attempts(const struct cx_http *h)
 }
 
 /* Sleeps rand(0,1) * min(2^(attempt-1), 20) s (capped by
- * CX_AWS_MAX_BACKOFF_MS for tests). */
-static void
+ * CX_AWS_MAX_BACKOFF_MS for tests).  0, or CX_ERR_CANCELLED when a caught
+ * signal (os.h) ends the sleep. */
+static int
 backoff(int attempt)
 {
 	const char *v = getenv("CX_AWS_MAX_BACKOFF_MS");
 	uint32_t rnd = 0;
 	uint64_t base_ms, ms, cap = AWS_MAX_BACKOFF_MS;
 	long long n;
-	struct timespec ts;
 
 	if (v != NULL && *v != '\0' &&
 	    cx_strtonum(v, 0, AWS_MAX_BACKOFF_MS, &n) == 0)
@@ -431,10 +431,7 @@ backoff(int attempt)
 	if (ms > cap)
 		ms = cap;
 	cx_debug(2, "aws: retrying in %llu ms", (unsigned long long)ms);
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	return cx_sleep_ms((long)ms);
 }
 
 static void
@@ -719,7 +716,8 @@ aws_call(struct cx_aws_target *t, const struct call *c,
 		}
 		retry_quota -= cost;
 		was_retry = cost;
-		backoff(attempt);
+		if ((r = backoff(attempt)) != 0)
+			break;
 	}
  out:
 	/* a transport failure we can name: the line for the user */

@@ -285,9 +285,26 @@ map_curl_error(CURLcode c, const struct xfer *x, const char *url)
 		return CX_ERR_NETWORK;
 	case CURLE_OUT_OF_MEMORY:
 		return CX_ERR_NOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return CX_ERR_CANCELLED;
 	default:
 		return CX_ERR_NETWORK;
 	}
+}
+
+/* libcurl calls this at least once a second and after each wake-up of its
+ * wait (a signal interrupts it): a caught signal (os.h) ends the
+ * transfer. */
+static int
+on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+    curl_off_t un)
+{
+	(void)arg;
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return cx_sig_pending() != 0;
 }
 
 int
@@ -335,6 +352,8 @@ cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, rs->curl_error);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	if (h->ca_bundle != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
 	if (strcmp(rq->method, "POST") == 0) {
@@ -349,7 +368,10 @@ cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 	}
 
-	cc = curl_easy_perform(c);
+	if (cx_sig_pending())
+		cc = CURLE_ABORTED_BY_CALLBACK;
+	else
+		cc = curl_easy_perform(c);
 	/* the slist and body pointer must not outlive this call */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -120,7 +121,9 @@ void cx_format_iso8601(time_t t, char out[21]);
  * stderr inherited).  Kills the child after timeout_ms (0: no limit).
  * *status receives the wait status.  Returns CX_ERR_NOTFOUND if the program
  * does not exist, CX_ERR_TIMEOUT, CX_ERR_TOOBIG (output over its buffer's
- * max), CX_ERR_IO.
+ * max), CX_ERR_IO, or CX_ERR_CANCELLED when a caught signal (cx_sig_catch)
+ * came: the child gets the same signal, and SIGKILL if it is still there
+ * 500 ms later, and is reaped (none is started when one is pending).
  */
 int cx_run(char *const argv[], const void *in, size_t inlen,
     struct cx_buf *out, struct cx_buf *err, int timeout_ms, int *status);
@@ -131,5 +134,54 @@ int cx_run(char *const argv[], const void *in, size_t inlen,
  * (looked up in PATH when run).  *out is malloc'd.
  */
 int cx_find_prog(const char *name, char **out);
+
+/*
+ * The signals that end a run: SIGHUP (ssh going away), SIGINT, SIGTERM.
+ * After cx_sig_catch() (idempotent) each of them is recorded (the first
+ * one's number is kept), passed on at once to the children registered with
+ * cx_sig_forward(), and makes cx_sig_fd() readable (the read end of a
+ * self-pipe: any wait can include it, and a signal that comes just before
+ * the wait is not lost).  System calls are not restarted (no SA_RESTART).
+ * Before cx_sig_catch(): no signal is ever pending and cx_sig_fd() is -1.
+ * cx_wait_fd(), cx_sleep_ms(), cx_resolve() and cx_run() give up with
+ * CX_ERR_CANCELLED within a few milliseconds of a caught signal.
+ */
+int cx_sig_catch(void);
+/* The caught signal's number, or 0. */
+int cx_sig_pending(void);
+int cx_sig_fd(void);
+/* Registers (on) or forgets a child to pass the signals on to (at most 8;
+ * beyond that it is not registered: the caller still kills it). */
+void cx_sig_forward(pid_t pid, int on);
+/* "SIGTERM" for SIGTERM...; "signal" for others. */
+const char *cx_sig_name(int sig);
+
+/*
+ * Waits until fd is ready for events (POLLIN, POLLOUT) or the deadline
+ * (cx_now_ms() clock) passes; fd -1 only waits.  Returns 0 (ready),
+ * CX_ERR_TIMEOUT, CX_ERR_CANCELLED (a caught signal, also one that came
+ * before the call) or CX_ERR_IO.
+ */
+int cx_wait_fd(int fd, short events, uint64_t deadline);
+/* Sleeps ms: 0, or CX_ERR_CANCELLED as soon as a signal is caught. */
+int cx_sleep_ms(long ms);
+
+/* One address of a host name, as getaddrinfo() gives it. */
+struct cx_addr {
+	int family, socktype, protocol;
+	socklen_t len;
+	struct sockaddr_storage sa;
+};
+#define CX_RESOLVE_MAX	16	/* addresses kept at most */
+/*
+ * host:port for a TCP connection, at most CX_RESOLVE_MAX addresses into
+ * out (*n of them).  A literal address is converted at once; a name is
+ * resolved by a short-lived child process (the system resolver cannot be
+ * interrupted), killed when the deadline passes or a signal is caught.
+ * Returns 0, CX_ERR_NETWORK (cannot resolve: said at -v), CX_ERR_TIMEOUT,
+ * CX_ERR_CANCELLED, CX_ERR_IO.
+ */
+int cx_resolve(const char *host, const char *port, uint64_t deadline,
+    struct cx_addr out[CX_RESOLVE_MAX], size_t *n);
 
 #endif

@@ -708,6 +708,26 @@ pump(int fd, struct cx_buf *b)
 	return 1;
 }
 
+/* A signal came: the child gets it too (again: it may have come before
+ * the child was registered) and 500 ms to end.  Returns 1 if it ended
+ * (reaped, *status set), 0 if the caller must kill it. */
+static int
+stop_child(pid_t pid, int sig, int *status)
+{
+	uint64_t until = cx_now_ms() + 500;
+	pid_t w;
+
+	kill(pid, sig);
+	while (cx_now_ms() < until) {
+		if ((w = waitpid(pid, status, WNOHANG)) == pid)
+			return 1;
+		if (w == -1 && errno != EINTR)
+			return 0;
+		poll(NULL, 0, 10);
+	}
+	return 0;
+}
+
 int
 cx_run(char *const argv[], const void *in, size_t inlen,
     struct cx_buf *out, struct cx_buf *err, int timeout_ms, int *status)
@@ -716,13 +736,15 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 	posix_spawnattr_t sa;
 	sigset_t none, dflt;
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	uint64_t deadline = timeout_ms > 0 ? cx_now_ms() + (uint64_t)timeout_ms : 0;
 	const unsigned char *inp = in;
 	pid_t pid;
 	int r = 0, rc, n, fa_init = 0, sa_init = 0;
 
 	*status = -1;
+	if (cx_sig_pending())
+		return CX_ERR_CANCELLED;
 	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1 ||
 	    pipe2(perr, O_CLOEXEC) == -1) {
 		r = CX_ERR_IO;
@@ -764,6 +786,7 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 			cx_error("cannot run '%s': %s", argv[0], strerror(rc));
 		goto out;
 	}
+	cx_sig_forward(pid, 1);
 	close(pin[0]); pin[0] = -1;
 	close(pout[1]); pout[1] = -1;
 	close(perr[1]); perr[1] = -1;
@@ -778,6 +801,11 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 		pfd[0].fd = pin[1]; pfd[0].events = POLLOUT;
 		pfd[1].fd = pout[0]; pfd[1].events = POLLIN;
 		pfd[2].fd = perr[0]; pfd[2].events = POLLIN;
+		pfd[3].fd = cx_sig_fd(); pfd[3].events = POLLIN;
+		if (cx_sig_pending()) {
+			r = CX_ERR_CANCELLED;
+			break;
+		}
 		if (deadline) {
 			uint64_t now = cx_now_ms();
 			if (now >= deadline) {
@@ -786,7 +814,7 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 			}
 			wait_ms = (int)(deadline - now);
 		}
-		if ((n = poll(pfd, 3, wait_ms)) < 0) {
+		if ((n = poll(pfd, 4, wait_ms)) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = CX_ERR_IO;
@@ -818,6 +846,10 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 			}
 		}
 	}
+	/* not a zombie before this: the pid cannot be reused meanwhile */
+	cx_sig_forward(pid, 0);
+	if (r == CX_ERR_CANCELLED && stop_child(pid, cx_sig_pending(), status))
+		goto out;
 	if (r != 0)
 		kill(pid, SIGKILL);
 	while (waitpid(pid, status, 0) == -1 && errno == EINTR)

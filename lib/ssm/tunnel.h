@@ -61,7 +61,9 @@ void cx_tunnel_free_headers(char **hdrs, size_t n);
 /*
  * StartSession through ops, retried with backoff while the agent says
  * TargetNotConnected, for at most deadline_ms (0: 60 s), saying so on
- * stderr.  Returns 0, CX_ERR_DEADLINE, or ops->start's error.
+ * stderr.  Returns 0, CX_ERR_DEADLINE, ops->start's error, or
+ * CX_ERR_CANCELLED when a caught signal (os.h) ends the wait between
+ * tries.
  */
 int cx_tunnel_start(const struct cx_tunnel_ops *ops,
     struct cx_tunnel_session *sess, long deadline_ms);

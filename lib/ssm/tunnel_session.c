@@ -98,7 +98,8 @@ cx_tunnel_start(const struct cx_tunnel_ops *ops,
 		}
 		cx_info("agent not connected yet (TargetNotConnected), "
 		    "retrying in %ld ms", delay);
-		poll(NULL, 0, (int)delay);
+		if ((r = cx_sleep_ms(delay)) != 0)
+			return r;	/* a signal (os.h) */
 		delay = delay * 3 / 2;
 		if (delay > 4000)
 			delay = 4000;

@@ -408,40 +408,29 @@ sock_setup(int fd)
 	return 0;
 }
 
-/* Waits for ev on fd until deadline: 0, CX_ERR_TIMEOUT or CX_ERR_NETWORK. */
+/* Waits for ev on fd until deadline: 0, CX_ERR_TIMEOUT, CX_ERR_CANCELLED
+ * (a signal: os.h) or CX_ERR_NETWORK. */
 static int
 sock_wait(int fd, short ev, uint64_t deadline)
 {
-	struct pollfd p;
-	uint64_t now;
-	int n;
+	int r;
 
-	for (;;) {
-		if ((now = cx_now_ms()) >= deadline)
-			return CX_ERR_TIMEOUT;
-		p.fd = fd;
-		p.events = ev;
-		p.revents = 0;
-		n = poll(&p, 1, (int)(deadline - now));
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR) {
-			cx_debug(1, "websocket: poll: %s", strerror(errno));
-			return CX_ERR_NETWORK;
-		}
+	if ((r = cx_wait_fd(fd, ev, deadline)) == CX_ERR_IO) {
+		cx_debug(1, "websocket: poll: %s", strerror(errno));
+		return CX_ERR_NETWORK;
 	}
+	return r;
 }
 
 /* One address: non-blocking connect, bounded by deadline. */
 static int
-sock_connect_one(const struct addrinfo *ai, uint64_t deadline, int *fdp)
+sock_connect_one(const struct cx_addr *ai, uint64_t deadline, int *fdp)
 {
 	socklen_t sl;
 	int fd, err = 0, r;
 
 	*fdp = -1;
-	if ((fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol))
-	    == -1) {
+	if ((fd = socket(ai->family, ai->socktype, ai->protocol)) == -1) {
 		cx_debug(1, "websocket: socket: %s", strerror(errno));
 		return CX_ERR_NETWORK;
 	}
@@ -450,7 +439,7 @@ sock_connect_one(const struct addrinfo *ai, uint64_t deadline, int *fdp)
 		sock_close(fd);
 		return CX_ERR_NETWORK;
 	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+	if (connect(fd, (const struct sockaddr *)&ai->sa, ai->len) == 0) {
 		*fdp = fd;
 		return 0;
 	}
@@ -476,38 +465,40 @@ sock_connect_one(const struct addrinfo *ai, uint64_t deadline, int *fdp)
 }
 
 /* TCP to host:port, trying each address; the last gets what is left of
- * the time, the others half of it each. */
+ * the time, the others half of it each.  The name is resolved within the
+ * same deadline, and a signal ends the resolving too (cx_resolve). */
 static int
 tcp_connect(const char *host, const char *port, uint64_t deadline,
     int *fdp)
 {
-	struct addrinfo hints, *res = NULL, *ai;
+	struct cx_addr *addrs;
 	uint64_t now, until;
-	int g, r = CX_ERR_NETWORK;
+	size_t i, n = 0;
+	int r;
 
 	*fdp = -1;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	if ((g = getaddrinfo(host, port, &hints, &res)) != 0) {
-		cx_debug(1, "websocket: cannot resolve '%s': %s", host,
-		    gai_strerror(g));
-		return CX_ERR_NETWORK;
+	if ((addrs = calloc(CX_RESOLVE_MAX, sizeof(*addrs))) == NULL)
+		return CX_ERR_NOMEM;
+	if ((r = cx_resolve(host, port, deadline, addrs, &n)) != 0) {
+		if (r == CX_ERR_IO)
+			r = CX_ERR_NETWORK;
+		goto out;
 	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
+	r = CX_ERR_NETWORK;
+	for (i = 0; i < n; i++) {
 		if ((now = cx_now_ms()) >= deadline) {
 			r = CX_ERR_TIMEOUT;
 			break;
 		}
-		until = ai->ai_next != NULL ? now + (deadline - now) / 2 :
-		    deadline;
-		if ((r = sock_connect_one(ai, until, fdp)) == 0)
+		until = i + 1 < n ? now + (deadline - now) / 2 : deadline;
+		if ((r = sock_connect_one(&addrs[i], until, fdp)) == 0 ||
+		    r == CX_ERR_CANCELLED)
 			break;
-		if (r == CX_ERR_TIMEOUT && ai->ai_next == NULL)
+		if (r == CX_ERR_TIMEOUT && i + 1 == n)
 			break;
 	}
-	freeaddrinfo(res);
+ out:
+	free(addrs);
 	if (r == CX_ERR_TIMEOUT)
 		cx_debug(1, "websocket: connecting to '%s' port %s timed out",
 		    host, port);
