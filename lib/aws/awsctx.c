@@ -253,9 +253,11 @@ cx_aws_caller_identity(struct cx_aws_ctx *ctx, cJSON **out)
 	if ((r = cx_aws_target_init(&t, ctx, "sts", NULL)) != 0)
 		goto out;
 	if ((r = cx_aws_query(&t, &q, &x, &err)) != 0) {
-		/* a transport failure names where we tried to go */
+		/* a transport failure names where we tried to go; one the
+		 * transport could name (a rejected certificate, a hostile
+		 * answer) is said as the transport said it */
 		if ((r == CX_ERR_NETWORK || r == CX_ERR_TIMEOUT) &&
-		    t.endpoint != NULL)
+		    t.endpoint != NULL && err.message == NULL)
 			cx_error("cannot get the caller identity: %s (AWS "
 			    "endpoint %s)", cx_strerror(r), host_part(
 			    t.endpoint, where, sizeof(where)));
