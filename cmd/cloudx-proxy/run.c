@@ -18,10 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/buf.h"
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/stage.h"
 #include "driver.h"
 
 extern char **environ;
@@ -293,6 +296,53 @@ cx_drv_exit_status(int wstatus)
 	if (WIFEXITED(wstatus))
 		return WEXITSTATUS(wstatus) >= 128 ? 128 : WEXITSTATUS(wstatus);
 	return 128;
+}
+
+int
+cx_drv_stage_result(const char *prog, int r, int ws, const struct cx_buf *out,
+    cJSON **docp, int *status)
+{
+	const char *end = NULL, *last = (const char *)out->data + out->len;
+	cJSON *doc;
+
+	if (docp != NULL)
+		*docp = NULL;
+	if (r != 0) {
+		*status = r == CX_ERR_NOTFOUND ? 127 : cx_exit_code(r);
+		return r;
+	}
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+		*status = cx_drv_exit_status(ws);
+		return cx_err_of_exit(*status);
+	}
+	doc = cJSON_ParseWithLengthOpts((const char *)out->data, out->len,
+	    &end, 0);
+	while (doc != NULL && end < last && strchr(" \t\r\n", *end) != NULL)
+		end++;
+	if (doc == NULL || !cJSON_IsObject(doc) || end != last) {
+		cJSON_Delete(doc);
+		cx_error("'%s' did not print a JSON object", prog);
+		*status = CX_EXIT_INTERNAL;
+		return CX_ERR_INTERNAL;
+	}
+	*status = 0;
+	if (docp != NULL)
+		*docp = doc;
+	else
+		cx_json_delete_secure(doc);
+	return 0;
+}
+
+int
+cx_drv_stage(char *const argv[], const struct cx_buf *in, struct cx_buf *out,
+    cJSON **docp, int *status)
+{
+	int r, ws = 0;
+
+	cx_buf_init(out, CX_DRV_MAX_STAGE_OUT);
+	cx_buf_set_secret(out);
+	r = cx_drv_run(argv, in ? in->data : NULL, in ? in->len : 0, out, &ws);
+	return cx_drv_stage_result(argv[0], r, ws, out, docp, status);
 }
 
 int
