@@ -92,6 +92,16 @@ close_fd(int *fd)
 	}
 }
 
+/* Closes what is still open of a stage's two pipes. */
+static void
+close_pipes(int pin[2], int pout[2])
+{
+	close_fd(&pin[0]);
+	close_fd(&pin[1]);
+	close_fd(&pout[0]);
+	close_fd(&pout[1]);
+}
+
 /* Starts argv with stdin from pin[0], stdout to pout[1]; stderr shared. */
 static int
 start(char *const argv[], int infd, int outfd, pid_t *pidp)
@@ -229,10 +239,7 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 	reap(pid, wstatus);
 	pid = -1;
  out:
-	close_fd(&pin[0]);
-	close_fd(&pin[1]);
-	close_fd(&pout[0]);
-	close_fd(&pout[1]);
+	close_pipes(pin, pout);
 	return r;
 }
 
@@ -263,10 +270,7 @@ cx_drv_spawn(char *const argv[], const void *in, size_t inlen,
 	*outfd = pout[0];
 	pout[0] = -1; /* transferred */
  out:
-	close_fd(&pin[0]);
-	close_fd(&pin[1]);
-	close_fd(&pout[0]);
-	close_fd(&pout[1]);
+	close_pipes(pin, pout);
 	return r;
 }
 
