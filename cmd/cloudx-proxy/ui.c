@@ -26,20 +26,17 @@ emit(const char *s, size_t n)
 	(void)!write(STDERR_FILENO, s, n);
 }
 
-void
-cx_drv_say(const char *fmt, ...)
+/* One line on stderr in one write: prefix, fmt's text, a newline. */
+static void __attribute__((format(printf, 2, 0)))
+vline(const char *prefix, const char *fmt, va_list ap)
 {
 	struct cx_buf b;
-	va_list ap;
 	char *s = NULL;
-	int n;
 
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	if (vasprintf(&s, fmt, ap) < 0)
 		return;
 	cx_buf_init(&b, 0);
+	cx_buf_puts(&b, prefix);
 	cx_buf_puts(&b, s);
 	cx_buf_putc(&b, '\n');
 	emit(cx_buf_str(&b), b.len);
@@ -48,27 +45,29 @@ cx_drv_say(const char *fmt, ...)
 }
 
 void
+cx_drv_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline("", fmt, ap);
+	va_end(ap);
+}
+
+void
 cx_drv_status(int indent, int kind, const char *fmt, ...)
 {
 	static const char *const sym[] = { "\xe2\x97\x8b", "\xe2\x9c\x93",
 	    "\xe2\x9c\x97", "!" };
-	struct cx_buf b;
+	char prefix[80];
 	va_list ap;
-	char *s = NULL;
-	int n;
 
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
 	if (kind < 0 || kind > 3)
 		kind = 0;
-	cx_buf_init(&b, 0);
-	cx_buf_printf(&b, "%*s%s %s\n", indent, "", sym[kind], s);
-	emit(cx_buf_str(&b), b.len);
-	cx_buf_clean_up(&b);
-	free(s);
+	snprintf(prefix, sizeof(prefix), "%*s%s ", indent, "", sym[kind]);
+	va_start(ap, fmt);
+	vline(prefix, fmt, ap);
+	va_end(ap);
 }
 
 void
