@@ -10,6 +10,7 @@
 load ../helpers/common
 load ../helpers/standin
 load ../helpers/sshd
+load ../helpers/tunnel
 
 IID=i-0123456789abcdef0
 AK=AKIDTRANSPORTTEST
@@ -67,22 +68,6 @@ setup() {
 teardown() {
 	stop_pid "$PROXY_PID"
 	stop_pid "$TLS_PID"
-}
-
-# tssh ARGS...: ssh through cx-tunnel (context $TCTX, options $TOPTS); the
-# tunnel's PID goes to $PIDF, its stderr to $ERRF
-tssh() {
-	ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
-	    -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes \
-	    -o ProxyCommand="sh -c 'echo \$\$ >$PIDF; exec ${CX_WRAP:-} cx-tunnel ${TOPTS:-} --context $TCTX %h %p 2>>$ERRF'" \
-	    -l "$SSHD_USER" "$IID" "$@"
-}
-
-tunnel_gone() {
-	local pid
-	pid=$(cat "$PIDF")
-	[[ -n "$pid" ]] || return 1
-	wait_until 10 bash -c "! kill -0 $pid"
 }
 
 # proxy_start ARGS...: the CONNECT proxy (connectproxy.py ARGS), port in

@@ -7,6 +7,7 @@
 load ../helpers/common
 load ../helpers/standin
 load ../helpers/sshd
+load ../helpers/tunnel
 
 IID=i-0123456789abcdef0
 ECHO_IID=i-0eeeeeeeeeeeeeeee
@@ -64,30 +65,6 @@ setup() {
 	PIDF="$T/tunnel.pid"
 	ERRF="$T/tunnel.err"
 	: >"$ERRF"
-}
-
-# tssh SSH ARGS...: ssh through cx-tunnel (with $TOPTS); the tunnel's PID
-# goes to $PIDF, its stderr to $ERRF.
-tssh() {
-	ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
-	    -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes \
-	    -o ProxyCommand="sh -c 'echo \$\$ >$PIDF; exec ${CX_WRAP:-} cx-tunnel ${TOPTS:-} --context $CTX %h %p 2>>$ERRF'" \
-	    -l "$SSHD_USER" "$IID" "$@"
-}
-
-tscp() {
-	scp -q -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
-	    -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes \
-	    -o ProxyCommand="sh -c 'echo \$\$ >$PIDF; exec ${CX_WRAP:-} cx-tunnel --context $CTX %h %p 2>>$ERRF'" \
-	    "$@"
-}
-
-# the tunnel process ssh started is gone (ssh does not wait for it)
-tunnel_gone() {
-	local pid
-	pid=$(cat "$PIDF")
-	[[ -n "$pid" ]] || return 1
-	wait_until 10 bash -c "! kill -0 $pid"
 }
 
 # echo_start N: a TCP echo target for $ECHO_IID that closes after N bytes
