@@ -56,3 +56,20 @@ stop_pid() {
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
+
+# server_start VAR LOG URL TIMEOUT_S CMD...: starts the HTTP server CMD in
+# the background (stdin /dev/null, stdout and stderr to LOG, not holding
+# bats' fd 3), exports its PID as VAR, and polls URL until it answers, at
+# most TIMEOUT_S; if it does not, shows LOG and fails (VAR is set: stop it
+# with stop_pid).
+server_start() {
+	local var=$1 log=$2 url=$3 limit=$4
+	shift 4
+	"$@" </dev/null >"$log" 2>&1 3>&- &
+	printf -v "$var" %s "$!"
+	export "${var?}"
+	wait_until "$limit" curl -sf -o /dev/null "$url" || {
+		cat "$log" >&2
+		return 1
+	}
+}
