@@ -466,14 +466,9 @@ cx_drv_connect_main(int argc, char **argv, const char *argv0)
 			break;
 		case 'u': o.os_user = optarg; break;
 		case 'v': o.verbosity++; break;
-		case ':':
-			cx_error("connect: option '%s' needs a value",
-			    argv[optind - 1]);
-			return CX_EXIT_USAGE;
 		default:
-			cx_error("connect: unknown option '%s' (see '%s "
-			    "connect --help')", argv[optind - 1], prog);
-			return CX_EXIT_USAGE;
+			return cx_drv_bad_option("connect", c, argv[optind - 1],
+			    prog);
 		}
 	}
 	if (optind >= argc || optind + 2 < argc) {

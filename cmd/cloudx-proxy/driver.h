@@ -32,6 +32,11 @@ const char *cx_drv_progname(const char *argv0);
 /* Logs the one-line message for an invalid instance id. */
 void cx_drv_bad_instance_id(const char *id);
 
+/* Logs the one-line message for a bad option of subcommand sub (getopt's
+ * ':' for a missing value, else unknown) and returns CX_EXIT_USAGE. */
+int cx_drv_bad_option(const char *sub, int c, const char *opt,
+    const char *prog);
+
 /*
  * The seed's default detection: ~/.ssh/cloudX exists -> "cloudX", else
  * ~/.ssh/vscode exists -> "vscode", else "cloudX".  home: the home folder.
