@@ -17,22 +17,7 @@ AK=AKIDTRANSPORTTEST
 SK=transportSecretKey0123456789abcdefghijkl
 
 setup_file() {
-	export HOME="$BATS_FILE_TMPDIR/home"
-	mkdir -p "$HOME"
-	export NO_PROXY=127.0.0.1,localhost
-	unset AWS_ENDPOINT_URL AWS_PROFILE AWS_ACCESS_KEY_ID \
-	    AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
-	standin_start --keys "$AK:$SK" --set "{\"static_instances\":\
-{\"$IID\":{\"state\":\"running\"}},\"key_ttl\":3600,\"pace_ms\":0}"
-	sshd_start "$IID"
-	D="$BATS_FILE_TMPDIR"
-	export CTX="$D/ctx.json" KEY="$D/id" KH="$D/known_hosts"
-	jq -n --arg ak "$AK" --arg sk "$SK" --arg iid "$IID" \
-	    '{Version:1,AccessKeyId:$ak,SecretAccessKey:$sk,
-	      Region:"eu-west-1",Instance:{InstanceId:$iid}}' >"$CTX"
-	chmod 600 "$CTX"
-	ssh-keygen -q -t ed25519 -N '' -C transport-test -f "$KEY"
-	sshd_known_hosts "$IID" >"$KH"
+	tunnel_setup_file transport-test
 	# a certificate for 127.0.0.1 and one for another name only
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/tls.key" \
 	    -out "$D/tls.crt" -days 2 -subj /CN=127.0.0.1 \
@@ -51,16 +36,7 @@ teardown_file() {
 }
 
 setup() {
-	common_setup
-	export AWS_ENDPOINT_URL_SSM="$STANDIN_URL"
-	export AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT="$STANDIN_URL"
-	standin_reset
-	standin_config "{\"targets\":{\"$IID\":\"127.0.0.1:$SSHD_PORT\"},\"sshd_instance\":\"$IID\"}"
-	cx-pushkey -k "$KEY.pub" -u "$SSHD_USER" <"$CTX" >/dev/null
-	T="$BATS_TEST_TMPDIR"
-	PIDF="$T/tunnel.pid"
-	ERRF="$T/tunnel.err"
-	: >"$ERRF"
+	tunnel_setup
 	PLOG="$T/proxy.log"
 	PROXY_PID= TLS_PID=
 }
