@@ -3,7 +3,6 @@
  * (cx-creds --identity, cx-instance status), so that credentials, regions
  * and endpoints are resolved exactly as for connect.
  */
-#include <sys/wait.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,25 +23,16 @@ cx_drv_run_stage(const char *name, const char *const *args,
 {
 	char *argv[24], *prog = NULL;
 	struct cx_buf b;
-	int i, r, ws;
+	int i, r, st;
 
 	*out = NULL;
-	cx_buf_init(&b, CX_DRV_MAX_STAGE_OUT);
-	cx_buf_set_secret(&b);
 	if ((r = cx_find_prog(name, &prog)) != 0)
 		return r;
 	argv[0] = prog;
 	for (i = 0; args[i] != NULL && i < 22; i++)
 		argv[i + 1] = (char *)(uintptr_t)args[i];
 	argv[i + 1] = NULL;
-	r = cx_drv_run(argv, in ? in->data : NULL, in ? in->len : 0, &b, &ws);
-	if (r == 0 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
-		r = cx_err_of_exit(cx_drv_exit_status(ws));
-	else if (r == 0 && (*out = cJSON_ParseWithLength((const char *)b.data,
-	    b.len)) == NULL) {
-		cx_error("'%s' did not print JSON", name);
-		r = CX_ERR_INTERNAL;
-	}
+	r = cx_drv_stage(argv, in, &b, out, &st);
 	free(prog);
 	cx_buf_clean_up(&b);
 	return r;

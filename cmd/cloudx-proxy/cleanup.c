@@ -94,10 +94,8 @@ cx_drv_cleanup_main(int argc, char **argv, const char *argv0)
 		case 'n': dry = 1; break;
 		case 'P': prefix = optarg; break;
 		default:
-			cx_error("cleanup: %s '%s' (see '%s cleanup --help')",
-			    c == ':' ? "option needs a value:" :
-			    "unknown option", argv[optind - 1], prog);
-			return CX_EXIT_USAGE;
+			return cx_drv_bad_option("cleanup", c, argv[optind - 1],
+			    prog);
 		}
 	}
 	if (optind < argc) {
@@ -338,10 +336,8 @@ cx_drv_migrate_main(int argc, char **argv, const char *argv0)
 		case 'n': dry = 1; break;
 		case 't': opt = optarg; break;
 		default:
-			cx_error("migrate: %s '%s' (see '%s migrate --help')",
-			    c == ':' ? "option needs a value:" :
-			    "unknown option", argv[optind - 1], prog);
-			return CX_EXIT_USAGE;
+			return cx_drv_bad_option("migrate", c, argv[optind - 1],
+			    prog);
 		}
 	}
 	if (optind < argc) {

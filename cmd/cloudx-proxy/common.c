@@ -40,6 +40,17 @@ cx_drv_bad_instance_id(const char *id)
 	    "i-1234567890abcdef0 or i-12345678)", id ? id : "");
 }
 
+int
+cx_drv_bad_option(const char *sub, int c, const char *opt, const char *prog)
+{
+	if (c == ':')
+		cx_error("%s: option '%s' needs a value", sub, opt);
+	else
+		cx_error("%s: unknown option '%s' (see '%s %s --help')", sub,
+		    opt, prog, sub);
+	return CX_EXIT_USAGE;
+}
+
 static int
 home_has(const char *home, const char *rel)
 {

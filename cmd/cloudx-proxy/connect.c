@@ -5,7 +5,6 @@
  * is the tunnel itself (design.md; c-style-anchors.md 2.11).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -228,51 +227,14 @@ print_plan(const struct cx_drv_connect_opts *o, struct plan *p)
 	cx_buf_clean_up(&b);
 }
 
-/*
- * Checks what a finished stage left: r from cx_drv_run/cx_drv_collect, its
- * wait status, its stdout.  Returns 0 or the exit status to use (> 0).
- */
-static int
-stage_result(const char *prog, int r, int ws, const struct cx_buf *out)
-{
-	const char *end = NULL;
-	cJSON *doc;
-
-	if (r == CX_ERR_NOTFOUND)
-		return 127;
-	if (r == CX_ERR_CANCELLED && cx_drv_signal_seen())
-		return 128 + cx_drv_signal_seen();
-	if (r != 0)
-		return cx_exit_code(r);
-	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-		return cx_drv_exit_status(ws);
-	/* backtick.c: refuse what is not one JSON object */
-	doc = cJSON_ParseWithLengthOpts((const char *)out->data, out->len,
-	    &end, 0);
-	while (doc != NULL && end < (const char *)out->data + out->len &&
-	    strchr(" \t\r\n", *end) != NULL)
-		end++;
-	if (doc == NULL || !cJSON_IsObject(doc) ||
-	    end != (const char *)out->data + out->len) {
-		cJSON_Delete(doc);
-		cx_error("'%s' did not print a JSON object", prog);
-		return CX_EXIT_INTERNAL;
-	}
-	cx_json_delete_secure(doc);
-	return 0;
-}
-
 /* Runs one stage; on failure returns the exit status to use (> 0). */
 static int
 stage(struct argv_b *a, struct cx_buf *in, struct cx_buf *out)
 {
-	int r, ws = 0;
+	int st;
 
-	cx_buf_init(out, CX_DRV_MAX_STAGE_OUT);
-	cx_buf_set_secret(out);
-	r = cx_drv_run(a->v, in ? in->data : NULL, in ? in->len : 0, out,
-	    &ws);
-	return stage_result(a->v[0], r, ws, out);
+	(void)cx_drv_stage(a->v, in, out, NULL, &st);
+	return st;
 }
 
 /*
@@ -317,7 +279,8 @@ push_and_start(const struct cx_drv_connect_opts *o, struct plan *p,
 		cx_drv_session_end(ds);
 		return 128 + cx_drv_signal_seen();
 	}
-	if ((st = stage_result(p->pushkey.v[0], r, ws, j3)) != 0) {
+	(void)cx_drv_stage_result(p->pushkey.v[0], r, ws, j3, NULL, &st);
+	if (st != 0) {
 		cx_drv_session_end(ds);
 		return st;
 	}
@@ -511,14 +474,9 @@ cx_drv_connect_main(int argc, char **argv, const char *argv0)
 			break;
 		case 'u': o.os_user = optarg; break;
 		case 'v': o.verbosity++; break;
-		case ':':
-			cx_error("connect: option '%s' needs a value",
-			    argv[optind - 1]);
-			return CX_EXIT_USAGE;
 		default:
-			cx_error("connect: unknown option '%s' (see '%s "
-			    "connect --help')", argv[optind - 1], prog);
-			return CX_EXIT_USAGE;
+			return cx_drv_bad_option("connect", c, argv[optind - 1],
+			    prog);
 		}
 	}
 	if (optind >= argc || optind + 2 < argc) {

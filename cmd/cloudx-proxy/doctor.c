@@ -344,10 +344,8 @@ cx_drv_doctor_main(int argc, char **argv, const char *argv0)
 			    "each, with the fix for each failure.\n", prog);
 			return 0;
 		default:
-			cx_error("doctor: %s '%s' (see '%s doctor --help')",
-			    c == ':' ? "option needs a value:" :
-			    "unknown option", argv[optind - 1], prog);
-			return CX_EXIT_USAGE;
+			return cx_drv_bad_option("doctor", c, argv[optind - 1],
+			    prog);
 		}
 	}
 	if (optind + 1 < argc) {

@@ -32,6 +32,11 @@ const char *cx_drv_progname(const char *argv0);
 /* Logs the one-line message for an invalid instance id. */
 void cx_drv_bad_instance_id(const char *id);
 
+/* Logs the one-line message for a bad option of subcommand sub (getopt's
+ * ':' for a missing value, else unknown) and returns CX_EXIT_USAGE. */
+int cx_drv_bad_option(const char *sub, int c, const char *opt,
+    const char *prog);
+
 /*
  * The seed's default detection: ~/.ssh/cloudX exists -> "cloudX", else
  * ~/.ssh/vscode exists -> "vscode", else "cloudX".  home: the home folder.
@@ -83,6 +88,30 @@ int cx_drv_spawn(char *const argv[], const void *in, size_t inlen,
 /* Reads the child's stdout to EOF into out, closes outfd, reaps pid.
  * CX_ERR_CANCELLED: a signal came (the child is stopped as above). */
 int cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus);
+
+/*
+ * What a finished stage left: r from cx_drv_run() or cx_drv_collect(), its
+ * wait status ws, its stdout out, which must be one JSON object (as
+ * execline's backtick.c, nothing else).  *status gets the exit status to
+ * pass on: 0; 127 when prog could not be run; cx_exit_code(r) when running
+ * it failed; the stage's own (cx_drv_exit_status) when it failed, having
+ * said why; CX_EXIT_INTERNAL when it printed no JSON object (logged).  The
+ * object goes to *docp when docp is not NULL (the caller's:
+ * cx_json_delete_secure), else it is dropped.  Returns 0, r, or the
+ * CX_ERR_* for the status.
+ */
+struct cJSON;
+int cx_drv_stage_result(const char *prog, int r, int ws,
+    const struct cx_buf *out, struct cJSON **docp, int *status);
+
+/*
+ * Runs one stage to its end: cx_drv_run() with in (NULL: none) on its
+ * stdin and its stdout in out, initialised here as a secret of at most
+ * CX_DRV_MAX_STAGE_OUT bytes (the caller cleans it up in every case); then
+ * cx_drv_stage_result().
+ */
+int cx_drv_stage(char *const argv[], const struct cx_buf *in,
+    struct cx_buf *out, struct cJSON **docp, int *status);
 
 /* A child's wait status as our exit status (execline rule): exit code
  * unchanged below 128, 128 at or above, 128+signo for a signal. */

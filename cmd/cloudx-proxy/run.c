@@ -18,10 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/buf.h"
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/stage.h"
 #include "driver.h"
 
 extern char **environ;
@@ -74,6 +77,16 @@ close_fd(int *fd)
 		close(*fd);
 		*fd = -1;
 	}
+}
+
+/* Closes what is still open of a stage's two pipes. */
+static void
+close_pipes(int pin[2], int pout[2])
+{
+	close_fd(&pin[0]);
+	close_fd(&pin[1]);
+	close_fd(&pout[0]);
+	close_fd(&pout[1]);
 }
 
 /* Starts argv with stdin from pin[0], stdout to pout[1]; stderr shared. */
@@ -249,10 +262,7 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 	}
 	pid = -1;
  out:
-	close_fd(&pin[0]);
-	close_fd(&pin[1]);
-	close_fd(&pout[0]);
-	close_fd(&pout[1]);
+	close_pipes(pin, pout);
 	return r;
 }
 
@@ -283,10 +293,7 @@ cx_drv_spawn(char *const argv[], const void *in, size_t inlen,
 	*outfd = pout[0];
 	pout[0] = -1; /* transferred */
  out:
-	close_fd(&pin[0]);
-	close_fd(&pin[1]);
-	close_fd(&pout[0]);
-	close_fd(&pout[1]);
+	close_pipes(pin, pout);
 	return r;
 }
 
@@ -343,6 +350,57 @@ cx_drv_exit_status(int wstatus)
 	if (WIFEXITED(wstatus))
 		return WEXITSTATUS(wstatus) >= 128 ? 128 : WEXITSTATUS(wstatus);
 	return 128;
+}
+
+int
+cx_drv_stage_result(const char *prog, int r, int ws, const struct cx_buf *out,
+    cJSON **docp, int *status)
+{
+	const char *end = NULL, *last = (const char *)out->data + out->len;
+	cJSON *doc;
+
+	if (docp != NULL)
+		*docp = NULL;
+	if (r != 0) {
+		/* a signal to the driver stopped the stage: 128 + its number */
+		if (r == CX_ERR_CANCELLED && cx_drv_signal_seen())
+			*status = 128 + cx_drv_signal_seen();
+		else
+			*status = r == CX_ERR_NOTFOUND ? 127 : cx_exit_code(r);
+		return r;
+	}
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+		*status = cx_drv_exit_status(ws);
+		return cx_err_of_exit(*status);
+	}
+	doc = cJSON_ParseWithLengthOpts((const char *)out->data, out->len,
+	    &end, 0);
+	while (doc != NULL && end < last && strchr(" \t\r\n", *end) != NULL)
+		end++;
+	if (doc == NULL || !cJSON_IsObject(doc) || end != last) {
+		cJSON_Delete(doc);
+		cx_error("'%s' did not print a JSON object", prog);
+		*status = CX_EXIT_INTERNAL;
+		return CX_ERR_INTERNAL;
+	}
+	*status = 0;
+	if (docp != NULL)
+		*docp = doc;
+	else
+		cx_json_delete_secure(doc);
+	return 0;
+}
+
+int
+cx_drv_stage(char *const argv[], const struct cx_buf *in, struct cx_buf *out,
+    cJSON **docp, int *status)
+{
+	int r, ws = 0;
+
+	cx_buf_init(out, CX_DRV_MAX_STAGE_OUT);
+	cx_buf_set_secret(out);
+	r = cx_drv_run(argv, in ? in->data : NULL, in ? in->len : 0, out, &ws);
+	return cx_drv_stage_result(argv[0], r, ws, out, docp, status);
 }
 
 int

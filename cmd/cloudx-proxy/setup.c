@@ -852,14 +852,9 @@ cx_drv_setup_main(int argc, char **argv, const char *argv0)
 		case 'r': s.region = optarg; break;
 		case 'v': verbosity++; break;
 		case 'y': s.ui.yes = 1; break;
-		case ':':
-			cx_error("setup: option '%s' needs a value",
-			    argv[optind - 1]);
-			return CX_EXIT_USAGE;
 		default:
-			cx_error("setup: unknown option '%s' (see '%s setup "
-			    "--help')", argv[optind - 1], prog);
-			return CX_EXIT_USAGE;
+			return cx_drv_bad_option("setup", c, argv[optind - 1],
+			    prog);
 		}
 	}
 	if (optind < argc) {

@@ -264,10 +264,8 @@ cx_drv_list_main(int argc, char **argv, const char *argv0)
 		case 'j': json = 1; break;
 		case 'n': dry = 1; break;
 		default:
-			cx_error("list: %s '%s' (see '%s list --help')",
-			    c == ':' ? "option needs a value:" :
-			    "unknown option", argv[optind - 1], prog);
-			return CX_EXIT_USAGE;
+			return cx_drv_bad_option("list", c, argv[optind - 1],
+			    prog);
 		}
 	}
 	if (optind < argc) {

@@ -27,22 +27,21 @@ emit(const char *s, size_t n)
 	(void)!write(STDERR_FILENO, s, n);
 }
 
-void
-cx_drv_say(const char *fmt, ...)
+/* One line on stderr in one write: prefix, fmt's text (sanitised: the
+ * arguments may be outside text, tags, names, paths; line feeds kept when
+ * keep_lf), a newline. */
+static void __attribute__((format(printf, 3, 0)))
+vline(const char *prefix, int keep_lf, const char *fmt, va_list ap)
 {
 	struct cx_buf b;
-	va_list ap;
 	char *s = NULL;
 	int n;
 
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	if ((n = vasprintf(&s, fmt, ap)) < 0)
 		return;
-	/* the arguments may be outside text: tags, names, paths */
-	cx_text_sanitise(s, (size_t)n, 1);
+	cx_text_sanitise(s, (size_t)n, keep_lf);
 	cx_buf_init(&b, 0);
+	cx_buf_puts(&b, prefix);
 	cx_buf_puts(&b, s);
 	cx_buf_putc(&b, '\n');
 	emit(cx_buf_str(&b), b.len);
@@ -51,28 +50,29 @@ cx_drv_say(const char *fmt, ...)
 }
 
 void
+cx_drv_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline("", 1, fmt, ap);
+	va_end(ap);
+}
+
+void
 cx_drv_status(int indent, int kind, const char *fmt, ...)
 {
 	static const char *const sym[] = { "\xe2\x97\x8b", "\xe2\x9c\x93",
 	    "\xe2\x9c\x97", "!" };
-	struct cx_buf b;
+	char prefix[80];
 	va_list ap;
-	char *s = NULL;
-	int n;
 
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
 	if (kind < 0 || kind > 3)
 		kind = 0;
-	cx_text_sanitise(s, (size_t)n, 0);
-	cx_buf_init(&b, 0);
-	cx_buf_printf(&b, "%*s%s %s\n", indent, "", sym[kind], s);
-	emit(cx_buf_str(&b), b.len);
-	cx_buf_clean_up(&b);
-	free(s);
+	snprintf(prefix, sizeof(prefix), "%*s%s ", indent, "", sym[kind]);
+	va_start(ap, fmt);
+	vline(prefix, 0, fmt, ap);
+	va_end(ap);
 }
 
 void

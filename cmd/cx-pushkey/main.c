@@ -3,7 +3,6 @@
  * an ssh-agent) to an instance for 60 s with EC2 Instance Connect; adds
  * "KeyPush" to the stage document on stdin.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "aws/creds.h"
+#include "core/cli.h"
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
@@ -27,83 +27,71 @@ static const char usage_text[] =
 static const struct option longopts[] = {
 	{ "agent-key",		required_argument, NULL, 'a' },
 	{ "agent-socket",	required_argument, NULL, 's' },
-	{ "aws-env",		required_argument, NULL, 'e' },
 	{ "dry-run",		no_argument,	   NULL, 'n' },
-	{ "help",		no_argument,	   NULL, 'h' },
 	{ "os-user",		required_argument, NULL, 'u' },
-	{ "profile",		required_argument, NULL, 'p' },
 	{ "public-key",		required_argument, NULL, 'k' },
-	{ "quiet",		no_argument,	   NULL, 'q' },
-	{ "region",		required_argument, NULL, 'r' },
-	{ "verbose",		no_argument,	   NULL, 'v' },
-	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
 
+/* Its own options into the struct cx_pushkey_opts at c->arg. */
 static int
-bad_usage(const char *what)
+own_opt(struct cx_cli *c, int opt, const char *arg)
 {
-	cx_error("%s", what);
-	fputs(usage_text, stderr);
-	return CX_EXIT_USAGE;
+	struct cx_pushkey_opts *o = c->arg;
+
+	switch (opt) {
+	case 'a': o->agent_key = arg; break;
+	case 'k': o->public_key = arg; break;
+	case 'n': o->dry_run = 1; break;
+	case 's': o->agent_socket = arg; break;
+	default: o->os_user = arg; break;	/* 'u' */
+	}
+	return 0;
 }
 
-/* Parses argv; returns -1 to go on, else the exit status. */
+/* Parses argv into c and o; returns 0 to go on, else for cx_cli_exit(). */
 static int
-parse(int argc, char **argv, struct cx_resolve_opts *ro,
-    struct cx_pushkey_opts *o)
+parse(int argc, char **argv, struct cx_cli *c, struct cx_pushkey_opts *o)
 {
-	int c, v = 0;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "a:e:hk:np:qr:s:u:vV", longopts,
-	    NULL)) != -1) {
-		switch (c) {
-		case 'a': o->agent_key = optarg; break;
-		case 'e': ro->aws_env = optarg; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'k': o->public_key = optarg; break;
-		case 'n': o->dry_run = 1; break;
-		case 'p': ro->profile = optarg; break;
-		case 'q': v = -1; break;
-		case 'r': ro->region = optarg; break;
-		case 's': o->agent_socket = optarg; break;
-		case 'u': o->os_user = optarg; break;
-		case 'v': v = v < 0 ? 1 : v + 1; break;
-		case 'V': printf("cx-pushkey %s\n", CX_VERSION); return 0;
-		default: fputs(usage_text, stderr); return CX_EXIT_USAGE;
-		}
-	}
-	cx_log_set_verbosity(v);
+	if ((r = cx_cli_parse(c, argc, argv)) != 0)
+		return r;
 	if (argc - optind > 1)
-		return bad_usage("give at most one instance id");
+		return cx_cli_usage_error(c, "give at most one instance id");
 	o->instance_id = argv[optind];
 	if ((o->public_key == NULL) == (o->agent_key == NULL))
-		return bad_usage("give exactly one of --public-key and "
-		    "--agent-key");
+		return cx_cli_usage_error(c, "give exactly one of --public-key "
+		    "and --agent-key");
 	if (!cx_pushkey_os_user_valid(o->os_user))
-		return bad_usage("--os-user is not a user name EC2 Instance "
-		    "Connect accepts");
-	return -1;
+		return cx_cli_usage_error(c, "--os-user is not a user name EC2 "
+		    "Instance Connect accepts");
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct cx_resolve_opts ro = { NULL, NULL, NULL };
 	struct cx_pushkey_opts o = { .os_user = CX_PUSHKEY_DEFAULT_OS_USER };
+	struct cx_cli cli = { .prog = "cx-pushkey",
+	    .usage = usage_text, .flags = CX_CLI_AWS | CX_CLI_QUIET,
+	    .shortopts = "a:k:ns:u:", .longopts = longopts, .own = own_opt,
+	    .arg = &o };
+	struct cx_resolve_opts ro;
 	struct cx_aws_ctx ctx;
 	struct cx_sshkey k;
 	const char *id, *az;
 	cJSON *doc = NULL;
 	time_t until = 0;
-	int r, st;
+	int r;
 
 	cx_os_init(argv[0]);
 	cx_log_init("cx-pushkey");
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&k, 0, sizeof(k));
-	if ((st = parse(argc, argv, &ro, &o)) != -1)
-		return st;
+	if ((r = parse(argc, argv, &cli, &o)) != 0)
+		return cx_cli_exit(r);
+	ro = (struct cx_resolve_opts){ cli.profile, cli.aws_env, cli.region };
 	/* the key and the target are checked before any AWS call */
 	if ((r = cx_stage_read(STDIN_FILENO, &doc)) != 0 ||
 	    (r = cx_pushkey_target(&o, doc, &id, &az)) != 0 ||

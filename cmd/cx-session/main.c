@@ -6,10 +6,10 @@
  * prints the context with .Session {SessionId, TokenValue, StreamUrl}.
  * cx-tunnel runs it for these calls (cmd/cx-tunnel/relay.h).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cli.h"
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
@@ -20,61 +20,52 @@ static const char usage_text[] =
 
 static const struct option longopts[] = {
 	{ "deadline-ms", required_argument, NULL, 'd' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
 
+/* --deadline-ms into the struct cx_session_cmd at c->arg. */
 static int
-usage(const char *why)
+own_opt(struct cx_cli *c, int opt, const char *arg)
 {
-	if (why != NULL)
-		cx_error("%s", why);
-	fputs(usage_text, stderr);
-	return CX_EXIT_USAGE;
+	struct cx_session_cmd *sc = c->arg;
+	long long v;
+
+	(void)opt;
+	if (cx_strtonum(arg, 1, 3600000, &v) != 0)
+		return cx_cli_usage_error(c, "bad deadline");
+	sc->deadline_ms = (long)v;
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct cx_session_cmd c = { 0 };
+	struct cx_session_cmd sc = { 0 };
+	struct cx_cli c = { .prog = "cx-session", .usage = usage_text,
+	    .flags = CX_CLI_QUIET, .shortopts = "d:", .longopts = longopts,
+	    .own = own_opt, .arg = &sc };
 	long long v;
-	int ch, verb = 0;
+	int r;
 
 	cx_os_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "d:hqVv", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			if (cx_strtonum(optarg, 1, 3600000, &v) != 0)
-				return usage("bad deadline");
-			c.deadline_ms = (long)v;
-			break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'q': verb = -1; break;
-		case 'V': puts("cx-session " CX_VERSION); return 0;
-		case 'v': verb++; break;
-		default: return usage(NULL);
-		}
-	}
-	cx_log_set_verbosity(verb);
+	if ((r = cx_cli_parse(&c, argc, argv)) != 0)
+		return cx_cli_exit(r);
 	argc -= optind;
 	argv += optind;
 	if (argc < 1 || argc > 3)
-		return usage(argc < 1 ? "start or resume?" : "too many arguments");
-	if (strcmp(argv[0], "start") == 0)
-		c.resume = 0;
-	else if (strcmp(argv[0], "resume") == 0)
-		c.resume = 1;
-	else
-		return usage("the command is start or resume");
+		r = cx_cli_usage_error(&c, argc < 1 ? "start or resume?" :
+		    "too many arguments");
+	else if (strcmp(argv[0], "start") != 0 &&
+	    strcmp(argv[0], "resume") != 0)
+		r = cx_cli_usage_error(&c, "the command is start or resume");
+	else if (argc > 2 && cx_strtonum(argv[2], 1, 65535, &v) != 0)
+		r = cx_cli_usage_error(&c, "bad port");
+	if (r != 0)
+		return cx_cli_exit(r);
+	sc.resume = strcmp(argv[0], "resume") == 0;
 	if (argc > 1 && *argv[1] != '\0')
-		c.instance_id = argv[1];
-	if (argc > 2) {
-		if (cx_strtonum(argv[2], 1, 65535, &v) != 0)
-			return usage("bad port");
-		c.port = (int)v;
-	}
-	return cx_exit_code(cx_session_cmd_run(&c));
+		sc.instance_id = argv[1];
+	if (argc > 2)
+		sc.port = (int)v;
+	return cx_exit_code(cx_session_cmd_run(&sc));
 }

@@ -18,7 +18,6 @@
 #include "ssm/ws.h"
 #include "relay.h"
 
-#define CX_TUNNEL_DOCUMENT	"AWS-StartSSHSession"
 /* cx-session's own limits: its TargetNotConnected deadline plus this for
  * the calls themselves; a ResumeSession */
 #define HELPER_SLACK_MS		60000
@@ -168,8 +167,6 @@ int
 cx_tunnel_relay_init(struct cx_tunnel_relay *rl, cJSON *doc,
     const char *instance_id, int port, struct cx_tunnel_session *sess)
 {
-	const cJSON *inst;
-	const char *id;
 	char *profile_arg = NULL;
 	int r;
 
@@ -177,15 +174,9 @@ cx_tunnel_relay_init(struct cx_tunnel_relay *rl, cJSON *doc,
 	rl->doc = doc;
 	rl->sign_upgrade = 1;
 	rl->port = port > 0 ? port : 22;
-	inst = cJSON_GetObjectItemCaseSensitive(doc, "Instance");
-	id = instance_id ? instance_id : cx_json_str(inst, "InstanceId");
-	if (id == NULL || *id == '\0') {
-		cx_error("no instance: give INSTANCE_ID or "
-		    "'.Instance.InstanceId' in the context");
-		return CX_ERR_INPUT;
-	}
-	if ((rl->instance_id = strdup(id)) == NULL)
-		return CX_ERR_NOMEM;
+	if ((r = cx_tunnel_instance_id(doc, instance_id,
+	    &rl->instance_id)) != 0)
+		return r;
 	if ((r = cx_tunnel_session_from_json(rl->doc, sess)) != 0 || (r = take_creds(rl)) != 0)
 		return r;
 	if ((r = cx_json_dup_str(doc, "Profile", &profile_arg)) != 0)
@@ -356,7 +347,6 @@ cx_tunnel_exec_plugin(struct cx_tunnel_relay *rl,
 	struct cx_tunnel_ops ops;
 	struct cx_buf out;
 	cJSON *j = NULL;
-	char pbuf[16];
 	int r, status;
 
 	cx_buf_init(&out, 4096);
@@ -396,20 +386,9 @@ cx_tunnel_exec_plugin(struct cx_tunnel_relay *rl,
 	    (resp = cJSON_PrintUnformatted(j)) == NULL)
 		goto out;
 	cx_json_delete_secure(j);
-	snprintf(pbuf, sizeof(pbuf), "%d", rl->port);
-	if ((j = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(j, "Target", rl->instance_id) == NULL ||
-	    cJSON_AddStringToObject(j, "DocumentName",
-	    CX_TUNNEL_DOCUMENT) == NULL)
+	if ((r = cx_tunnel_start_params(rl->instance_id, rl->port, &j)) != 0)
 		goto out;
-	{
-		cJSON *p = cJSON_AddObjectToObject(j, "Parameters");
-		cJSON *l = p ? cJSON_AddArrayToObject(p, "portNumber") : NULL;
-
-		if (l == NULL)
-			goto out;
-		cJSON_AddItemToArray(l, cJSON_CreateString(pbuf));
-	}
+	r = CX_ERR_NOMEM;
 	if ((params = cJSON_PrintUnformatted(j)) == NULL)
 		goto out;
 	if (setenv("AWS_SSM_START_SESSION_RESPONSE", resp, 1) != 0)

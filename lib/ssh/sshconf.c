@@ -214,18 +214,6 @@ sc_kw_is(const struct sc_pl *p, const char *kw)
 	return p->kwlen == strlen(kw) && strncasecmp(p->kw, kw, p->kwlen) == 0;
 }
 
-void
-sc_argv_free(char **argv)
-{
-	size_t i;
-
-	if (argv == NULL)
-		return;
-	for (i = 0; argv[i] != NULL; i++)
-		free(argv[i]);
-	free(argv);
-}
-
 int
 sc_split(const char *s, size_t len, char ***argvp, int *argcp,
     char **commentp)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/shlex.h"
 
 struct sc_line {
 	char *raw;		/* bytes including the line end, NUL-terminated */
@@ -48,7 +49,8 @@ int sc_kw_is(const struct sc_pl *p, const char *kw);
  * NULL) the text from that '#' on, or NULL. */
 int sc_split(const char *s, size_t len, char ***argvp, int *argcp,
     char **commentp);
-void sc_argv_free(char **argv);
+/* such a vector is freed like shlex's */
+#define sc_argv_free(argv) cx_shlex_free(argv)
 
 /* Line storage edits; every one keeps line ends consistent (a line that is
  * no longer last gets m->eol when it had none). */

@@ -35,6 +35,27 @@ int cx_tunnel_session_from_json(const struct cJSON *doc,
 int cx_tunnel_session_to_json(const struct cx_tunnel_session *s,
     struct cJSON *doc);
 
+/* The SSM document of an SSH session. */
+#define CX_TUNNEL_DOCUMENT	"AWS-StartSSHSession"
+
+/*
+ * The instance a session is for: instance_id when it is not NULL, else
+ * the context's .Instance.InstanceId, copied into *out (malloc'd, the
+ * caller's).  Returns 0, CX_ERR_INPUT (logged: neither names one) or
+ * CX_ERR_NOMEM.
+ */
+int cx_tunnel_instance_id(const struct cJSON *doc, const char *instance_id,
+    char **out);
+
+/*
+ * StartSession's parameters for CX_TUNNEL_DOCUMENT: {"Target":
+ * instance_id, "DocumentName", "Parameters": {"portNumber": ["port"]}}
+ * as a new object in *out (the caller's: cJSON_Delete).  Returns 0 or
+ * CX_ERR_NOMEM.
+ */
+int cx_tunnel_start_params(const char *instance_id, int port,
+    struct cJSON **out);
+
 /* ops->start's answer meaning "TargetNotConnected: try again". */
 #define CX_TUNNEL_RETRY	1
 

@@ -19,22 +19,13 @@ cx_tunnel_aws_init(struct cx_tunnel_aws *a, const cJSON *doc,
     const char *instance_id, int port, struct cx_tunnel_session *sess)
 {
 	struct cx_resolve_opts ro = { NULL, NULL, NULL };
-	const cJSON *inst;
-	const char *id;
 	int r;
 
 	memset(a, 0, sizeof(*a));
 	a->port = port > 0 ? port : 22;
-	inst = cJSON_GetObjectItemCaseSensitive(doc, "Instance");
-	id = instance_id ? instance_id : cx_json_str(inst, "InstanceId");
-	if (id == NULL || *id == '\0') {
-		cx_error("no instance: give INSTANCE_ID or "
-		    "'.Instance.InstanceId' in the context");
-		return CX_ERR_INPUT;
-	}
-	if ((a->instance_id = strdup(id)) == NULL)
-		return CX_ERR_NOMEM;
-	if ((r = cx_tunnel_session_from_json(doc, sess)) != 0)
+	if ((r = cx_tunnel_instance_id(doc, instance_id,
+	    &a->instance_id)) != 0 ||
+	    (r = cx_tunnel_session_from_json(doc, sess)) != 0)
 		return r;
 	if ((r = cx_aws_ctx_from_json(doc, &ro, &a->ctx)) != 0)
 		return r == CX_ERR_CONFIG ? CX_ERR_INPUT : r;
@@ -103,20 +94,13 @@ aws_start(void *ctx, struct cx_tunnel_session *s)
 {
 	struct cx_tunnel_aws *a = ctx;
 	struct cx_aws_error err;
-	cJSON *body = NULL, *ans = NULL, *params, *port;
-	char pbuf[16], what[128];
-	int r = CX_ERR_NOMEM;
+	cJSON *body = NULL, *ans = NULL;
+	char what[128];
+	int r;
 
 	memset(&err, 0, sizeof(err));
-	snprintf(pbuf, sizeof(pbuf), "%d", a->port);
-	if ((body = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(body, "Target", a->instance_id) == NULL ||
-	    cJSON_AddStringToObject(body, "DocumentName",
-	    CX_TUNNEL_DOCUMENT) == NULL ||
-	    (params = cJSON_AddObjectToObject(body, "Parameters")) == NULL ||
-	    (port = cJSON_AddArrayToObject(params, "portNumber")) == NULL)
+	if ((r = cx_tunnel_start_params(a->instance_id, a->port, &body)) != 0)
 		goto out;
-	cJSON_AddItemToArray(port, cJSON_CreateString(pbuf));
 	cx_debug(1, "StartSession on '%s' port %d", a->instance_id, a->port);
 	r = ssm_call(a, "AmazonSSM.StartSession", body, &ans, &err);
 	if (r != 0) {

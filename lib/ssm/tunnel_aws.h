@@ -16,8 +16,6 @@
 #include "aws/creds.h"
 #include "tunnel.h"
 
-#define CX_TUNNEL_DOCUMENT	"AWS-StartSSHSession"
-
 struct cx_tunnel_aws {
 	struct cx_aws_ctx ctx;		/* owned */
 	char *instance_id;		/* owned */

@@ -3,8 +3,9 @@
  * "TokenValue" (secret), "StreamUrl"}.  Shared by the driver, cx-session
  * and cx-tunnel; no HTTP here.
  */
-#include <stdlib.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -53,6 +54,45 @@ cx_tunnel_session_to_json(const struct cx_tunnel_session *s, cJSON *doc)
 		return CX_ERR_NOMEM;
 	}
 	return cx_json_set(doc, "Session", o);	/* o taken in every case */
+}
+
+int
+cx_tunnel_instance_id(const cJSON *doc, const char *instance_id, char **out)
+{
+	const char *id = instance_id;
+
+	*out = NULL;
+	if (id == NULL)
+		id = cx_json_str(cJSON_GetObjectItemCaseSensitive(doc,
+		    "Instance"), "InstanceId");
+	if (id == NULL || *id == '\0') {
+		cx_error("no instance: give INSTANCE_ID or "
+		    "'.Instance.InstanceId' in the context");
+		return CX_ERR_INPUT;
+	}
+	return (*out = strdup(id)) != NULL ? 0 : CX_ERR_NOMEM;
+}
+
+int
+cx_tunnel_start_params(const char *instance_id, int port, cJSON **out)
+{
+	cJSON *j, *params, *ports;
+	char pbuf[16];
+
+	snprintf(pbuf, sizeof(pbuf), "%d", port);
+	if ((j = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(j, "Target", instance_id) == NULL ||
+	    cJSON_AddStringToObject(j, "DocumentName",
+	    CX_TUNNEL_DOCUMENT) == NULL ||
+	    (params = cJSON_AddObjectToObject(j, "Parameters")) == NULL ||
+	    (ports = cJSON_AddArrayToObject(params, "portNumber")) == NULL ||
+	    !cJSON_AddItemToArray(ports, cJSON_CreateString(pbuf))) {
+		cJSON_Delete(j);
+		*out = NULL;
+		return CX_ERR_NOMEM;
+	}
+	*out = j;
+	return 0;
 }
 
 void

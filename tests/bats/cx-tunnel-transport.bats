@@ -10,28 +10,14 @@
 load ../helpers/common
 load ../helpers/standin
 load ../helpers/sshd
+load ../helpers/tunnel
 
 IID=i-0123456789abcdef0
 AK=AKIDTRANSPORTTEST
 SK=transportSecretKey0123456789abcdefghijkl
 
 setup_file() {
-	export HOME="$BATS_FILE_TMPDIR/home"
-	mkdir -p "$HOME"
-	export NO_PROXY=127.0.0.1,localhost
-	unset AWS_ENDPOINT_URL AWS_PROFILE AWS_ACCESS_KEY_ID \
-	    AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
-	standin_start --keys "$AK:$SK" --set "{\"static_instances\":\
-{\"$IID\":{\"state\":\"running\"}},\"key_ttl\":3600,\"pace_ms\":0}"
-	sshd_start "$IID"
-	D="$BATS_FILE_TMPDIR"
-	export CTX="$D/ctx.json" KEY="$D/id" KH="$D/known_hosts"
-	jq -n --arg ak "$AK" --arg sk "$SK" --arg iid "$IID" \
-	    '{Version:1,AccessKeyId:$ak,SecretAccessKey:$sk,
-	      Region:"eu-west-1",Instance:{InstanceId:$iid}}' >"$CTX"
-	chmod 600 "$CTX"
-	ssh-keygen -q -t ed25519 -N '' -C transport-test -f "$KEY"
-	sshd_known_hosts "$IID" >"$KH"
+	tunnel_setup_file transport-test
 	# a certificate for 127.0.0.1 and one for another name only
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$D/tls.key" \
 	    -out "$D/tls.crt" -days 2 -subj /CN=127.0.0.1 \
@@ -50,16 +36,7 @@ teardown_file() {
 }
 
 setup() {
-	common_setup
-	export AWS_ENDPOINT_URL_SSM="$STANDIN_URL"
-	export AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT="$STANDIN_URL"
-	standin_reset
-	standin_config "{\"targets\":{\"$IID\":\"127.0.0.1:$SSHD_PORT\"},\"sshd_instance\":\"$IID\"}"
-	cx-pushkey -k "$KEY.pub" -u "$SSHD_USER" <"$CTX" >/dev/null
-	T="$BATS_TEST_TMPDIR"
-	PIDF="$T/tunnel.pid"
-	ERRF="$T/tunnel.err"
-	: >"$ERRF"
+	tunnel_setup
 	PLOG="$T/proxy.log"
 	PROXY_PID= TLS_PID=
 }
@@ -67,22 +44,6 @@ setup() {
 teardown() {
 	stop_pid "$PROXY_PID"
 	stop_pid "$TLS_PID"
-}
-
-# tssh ARGS...: ssh through cx-tunnel (context $TCTX, options $TOPTS); the
-# tunnel's PID goes to $PIDF, its stderr to $ERRF
-tssh() {
-	ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
-	    -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes \
-	    -o ProxyCommand="sh -c 'echo \$\$ >$PIDF; exec ${CX_WRAP:-} cx-tunnel ${TOPTS:-} --context $TCTX %h %p 2>>$ERRF'" \
-	    -l "$SSHD_USER" "$IID" "$@"
-}
-
-tunnel_gone() {
-	local pid
-	pid=$(cat "$PIDF")
-	[[ -n "$pid" ]] || return 1
-	wait_until 10 bash -c "! kill -0 $pid"
 }
 
 # proxy_start ARGS...: the CONNECT proxy (connectproxy.py ARGS), port in

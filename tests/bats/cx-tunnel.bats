@@ -7,6 +7,7 @@
 load ../helpers/common
 load ../helpers/standin
 load ../helpers/sshd
+load ../helpers/tunnel
 
 IID=i-0123456789abcdef0
 ECHO_IID=i-0eeeeeeeeeeeeeeee
@@ -14,25 +15,9 @@ AK=AKIDTUNNELTEST
 SK=tunnelSecretKey0123456789abcdefghijklmnop
 
 setup_file() {
-	export HOME="$BATS_FILE_TMPDIR/home"
-	mkdir -p "$HOME"
-	export NO_PROXY=127.0.0.1,localhost
-	unset AWS_ENDPOINT_URL AWS_PROFILE AWS_ACCESS_KEY_ID \
-	    AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
-	standin_start --keys "$AK:$SK" --set "{\"static_instances\":\
-{\"$IID\":{\"state\":\"running\"},\"$ECHO_IID\":{\"state\":\"running\"}},\
-\"key_ttl\":3600,\"pace_ms\":0}"
-	sshd_start "$IID"
-	D="$BATS_FILE_TMPDIR"
-	export CTX="$D/ctx.json" KEY="$D/id" KH="$D/known_hosts"
-	jq -n --arg ak "$AK" --arg sk "$SK" --arg iid "$IID" \
-	    '{Version:1,AccessKeyId:$ak,SecretAccessKey:$sk,
-	      Region:"eu-west-1",Instance:{InstanceId:$iid}}' >"$CTX"
-	chmod 600 "$CTX"
-	ssh-keygen -q -t ed25519 -N '' -C tunnel-test -f "$KEY"
+	tunnel_setup_file tunnel-test "$ECHO_IID"
 	# the key reaches sshd only through EC2 Instance Connect
 	cx-pushkey -k "$KEY.pub" -u "$SSHD_USER" <"$CTX" >"$D/push.json"
-	sshd_known_hosts "$IID" >"$KH"
 	head -c $((4 * 1024 * 1024)) /dev/urandom >"$D/small"
 	head -c $((64 * 1024 * 1024)) /dev/urandom >"$D/big"
 	export SMALL_SUM BIG_SUM
@@ -52,42 +37,8 @@ BASE='{"pace_ms":0,"drop_after_bytes":0,"duplicate_every":0,
 "deny_actions":[],"close_with_error":"","require_ws_sigv4":false}'
 
 setup() {
-	common_setup
-	export AWS_ENDPOINT_URL_SSM="$STANDIN_URL"
-	export AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT="$STANDIN_URL"
-	# a fresh stand-in state per test: sessions, keys and faults
-	standin_reset
-	standin_config "$BASE"
-	standin_config "{\"targets\":{\"$IID\":\"127.0.0.1:$SSHD_PORT\"},\"sshd_instance\":\"$IID\"}"
-	cx-pushkey -k "$KEY.pub" -u "$SSHD_USER" <"$CTX" >/dev/null
-	T="$BATS_TEST_TMPDIR"
-	PIDF="$T/tunnel.pid"
-	ERRF="$T/tunnel.err"
-	: >"$ERRF"
-}
-
-# tssh SSH ARGS...: ssh through cx-tunnel (with $TOPTS); the tunnel's PID
-# goes to $PIDF, its stderr to $ERRF.
-tssh() {
-	ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
-	    -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes \
-	    -o ProxyCommand="sh -c 'echo \$\$ >$PIDF; exec ${CX_WRAP:-} cx-tunnel ${TOPTS:-} --context $CTX %h %p 2>>$ERRF'" \
-	    -l "$SSHD_USER" "$IID" "$@"
-}
-
-tscp() {
-	scp -q -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
-	    -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes \
-	    -o ProxyCommand="sh -c 'echo \$\$ >$PIDF; exec ${CX_WRAP:-} cx-tunnel --context $CTX %h %p 2>>$ERRF'" \
-	    "$@"
-}
-
-# the tunnel process ssh started is gone (ssh does not wait for it)
-tunnel_gone() {
-	local pid
-	pid=$(cat "$PIDF")
-	[[ -n "$pid" ]] || return 1
-	wait_until 10 bash -c "! kill -0 $pid"
+	# a fresh stand-in state per test: sessions, keys and no faults
+	tunnel_setup "$BASE"
 }
 
 # echo_start N: a TCP echo target for $ECHO_IID that closes after N bytes

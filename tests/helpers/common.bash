@@ -30,10 +30,8 @@ cx() {
 	${CX_WRAP:-} "$@"
 }
 
-# free_port: prints a TCP port that is free on 127.0.0.1 right now.
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# free_port and stop_pid
+. "$(dirname "${BASH_SOURCE[0]}")/proc.bash"
 
 # wait_until TIMEOUT_S CMD...: polls CMD until it succeeds, at most TIMEOUT_S.
 wait_until() {
@@ -45,15 +43,20 @@ wait_until() {
 	done
 }
 
-# stop_pid PID: stops a process we started (TERM, then KILL), and reaps it.
-stop_pid() {
-	local pid=$1 i
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
+
+# server_start VAR LOG URL TIMEOUT_S CMD...: starts the HTTP server CMD in
+# the background (stdin /dev/null, stdout and stderr to LOG, not holding
+# bats' fd 3), exports its PID as VAR, and polls URL until it answers, at
+# most TIMEOUT_S; if it does not, shows LOG and fails (VAR is set: stop it
+# with stop_pid).
+server_start() {
+	local var=$1 log=$2 url=$3 limit=$4
+	shift 4
+	"$@" </dev/null >"$log" 2>&1 3>&- &
+	printf -v "$var" %s "$!"
+	export "${var?}"
+	wait_until "$limit" curl -sf -o /dev/null "$url" || {
+		cat "$log" >&2
+		return 1
+	}
 }

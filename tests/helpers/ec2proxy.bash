@@ -4,19 +4,14 @@
 # EC2PROXY_PID and AWS_ENDPOINT_URL_EC2.
 
 ec2proxy_start() {
-	local port log
+	local port
 	port=$(free_port)
-	log="${BATS_FILE_TMPDIR:-/tmp}/ec2proxy.log"
-	python3 "$CX_ROOT/tests/tools/ec2-state-proxy.py" --listen-port "$port" \
-	    --upstream "$MOTO_URL" </dev/null >"$log" 2>&1 3>&- &
-	EC2PROXY_PID=$!
-	export EC2PROXY_PID
 	export EC2PROXY_URL="http://127.0.0.1:$port"
 	export AWS_ENDPOINT_URL_EC2="$EC2PROXY_URL"
-	wait_until 20 curl -sf -o /dev/null "$EC2PROXY_URL/proxy/log" || {
-		cat "$log" >&2
-		return 1
-	}
+	server_start EC2PROXY_PID "${BATS_FILE_TMPDIR:-/tmp}/ec2proxy.log" \
+	    "$EC2PROXY_URL/proxy/log" 20 \
+	    python3 "$CX_ROOT/tests/tools/ec2-state-proxy.py" \
+	    --listen-port "$port" --upstream "$MOTO_URL"
 }
 
 ec2proxy_stop() {

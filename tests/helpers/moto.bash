@@ -3,20 +3,14 @@
 # Exports MOTO_URL, MOTO_PID, AWS_ENDPOINT_URL.
 
 moto_start() {
-	local port log
+	local port
 	command -v moto_server >/dev/null ||
 	    skip "moto_server is not installed (pip install 'moto[server]')"
 	port=$(free_port)
-	log="${BATS_FILE_TMPDIR:-/tmp}/moto.log"
-	moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-	MOTO_PID=$!
-	export MOTO_PID
 	export MOTO_URL="http://127.0.0.1:$port"
 	export AWS_ENDPOINT_URL="$MOTO_URL"
-	wait_until 30 curl -sf -o /dev/null "$MOTO_URL/moto-api/" || {
-		cat "$log" >&2
-		return 1
-	}
+	server_start MOTO_PID "${BATS_FILE_TMPDIR:-/tmp}/moto.log" \
+	    "$MOTO_URL/moto-api/" 30 moto_server -H 127.0.0.1 -p "$port"
 }
 
 moto_stop() {

@@ -41,9 +41,8 @@ _sshd_path_safe() {
     done
 }
 
-_sshd_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# free_port, stop_pid
+. "$(dirname "${BASH_SOURCE[0]}")/proc.bash"
 
 # _sshd_ensure_user NAME: a real local account NAME that sshd (UsePAM no) accepts; idempotent.
 _sshd_ensure_user() {
@@ -87,7 +86,7 @@ sshd_start() {
     SSHD_HOSTKEY_PUB="$SSHD_DIR/hostkey.pub"
     local attempt
     for attempt in 1 2 3 4 5; do
-        SSHD_PORT="$(_sshd_free_port)"
+        SSHD_PORT="$(free_port)"
         cat >"$SSHD_CONFIG" <<CFG
 ListenAddress 127.0.0.1
 Port $SSHD_PORT
@@ -156,15 +155,6 @@ sshd_known_hosts() {
 }
 
 sshd_stop() {
-    [[ -n "${SSHD_PID:-}" ]] || return 0
-    local i
-    kill -TERM "$SSHD_PID" 2>/dev/null
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$SSHD_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -0 "$SSHD_PID" 2>/dev/null && kill -KILL "$SSHD_PID" 2>/dev/null
-    wait "$SSHD_PID" 2>/dev/null
+    stop_pid "${SSHD_PID:-}"
     SSHD_PID=
-    return 0
 }

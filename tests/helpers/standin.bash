@@ -24,6 +24,8 @@ if [[ -z "${STANDIN_PYTHON:-}" ]]; then
     [[ -n "$STANDIN_PYTHON" ]] || STANDIN_PYTHON=python3
 fi
 export STANDIN_PYTHON
+# stop_pid
+. "$STANDIN_HELPERS_DIR/proc.bash"
 
 standin_start() {
     local base="${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}}"
@@ -106,18 +108,6 @@ standin_wait_for() {
 }
 
 standin_stop() {
-    [[ -n "${STANDIN_PID:-}" ]] || return 0
-    local i
-    kill -TERM "$STANDIN_PID" 2>/dev/null
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$STANDIN_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$STANDIN_PID" 2>/dev/null; then
-        echo "standin_stop: $STANDIN_PID ignored SIGTERM, killing" >&2
-        kill -KILL "$STANDIN_PID" 2>/dev/null
-    fi
-    wait "$STANDIN_PID" 2>/dev/null
+    stop_pid "${STANDIN_PID:-}" standin_stop
     STANDIN_PID=
-    return 0
 }

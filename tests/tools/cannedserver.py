@@ -10,30 +10,21 @@ GET /_count returns the number of other requests served.
 """
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from httputil import QuietHandler
 
 LOCK = threading.Lock()
 COUNT = [0]
 
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def answer(self, status, ctype, body):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class H(QuietHandler):
 
     def do_GET(self):
         if self.path == "/_count":
             with LOCK:
                 n = COUNT[0]
-            self.answer(200, "text/plain", b"%d\n" % n)
+            self.reply(200, b"%d\n" % n, "text/plain")
             return
         self.do_POST()
 
@@ -43,7 +34,7 @@ class H(BaseHTTPRequestHandler):
             self.rfile.read(n)
         with LOCK:
             COUNT[0] += 1
-        self.answer(STATUS, CTYPE, BODY)
+        self.reply(STATUS, BODY, CTYPE)
 
 
 def main():

@@ -19,22 +19,9 @@ import socket
 import sys
 import threading
 
+from relayutil import listen_loopback, relay
+
 MAX_HEAD = 16384
-
-
-def pipe(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            b.sendall(d)
-    except OSError:
-        pass
-    try:
-        b.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
 
 
 def answer(c, code, text, extra=""):
@@ -85,8 +72,7 @@ def serve(c, a, lock):
     c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
     if rest:
         u.sendall(rest)
-    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+    relay(c, u)
 
 
 def main():
@@ -100,13 +86,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     open(a.log, "a").close()
     lock = threading.Lock()
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(s.getsockname()[1]))
-    os.rename(tmp, a.port_file)
+    s = listen_loopback(a.port_file)
     while True:
         c, _ = s.accept()
         threading.Thread(target=serve, args=(c, a, lock),

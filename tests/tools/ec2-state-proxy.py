@@ -26,6 +26,8 @@ import sys
 import threading
 import urllib.parse
 
+from httputil import QuietHandler
+
 CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48,
          "stopping": 64, "stopped": 80}
 
@@ -45,20 +47,7 @@ def rewrite(body, iid, state):
     return text.encode("utf-8"), n
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _reply(self, status, body, ctype="application/json", headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+class Handler(QuietHandler):
 
     def _body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -71,15 +60,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 for iid, states in json.loads(body or b"{}").items():
                     for s in states:
                         if s not in CODES:
-                            return self._reply(400, b'{"error":"bad state"}')
+                            return self.reply(400, b'{"error":"bad state"}')
                     SCRIPTS[iid] = list(states)
-                return self._reply(200, b'{"ok":true}')
+                return self.reply(200, b'{"ok":true}')
             if method == "POST" and self.path == "/proxy/reset":
                 SCRIPTS, LOG = {}, []
-                return self._reply(200, b'{"ok":true}')
+                return self.reply(200, b'{"ok":true}')
             if method == "GET" and self.path == "/proxy/log":
-                return self._reply(200, json.dumps(LOG).encode())
-        return self._reply(404, b'{"error":"unknown control path"}')
+                return self.reply(200, json.dumps(LOG).encode())
+        return self.reply(404, b'{"error":"unknown control path"}')
 
     def _forward(self, method):
         body = self._body()
@@ -110,7 +99,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    if k.lower() not in ("content-length", "content-type", "connection",
                                         "transfer-encoding", "server", "date")]
         conn.close()
-        self._reply(resp.status, data, resp.getheader("Content-Type") or "text/xml", headers)
+        self.reply(resp.status, data, resp.getheader("Content-Type") or "text/xml", headers)
 
     def do_GET(self):
         self._forward("GET")

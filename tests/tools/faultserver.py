@@ -34,7 +34,9 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from httputil import QuietHandler
 
 LOCK = threading.Lock()
 SEEN = {}
@@ -53,20 +55,8 @@ def xml_err(code, msg):
             '</ErrorResponse>' % (code, msg, code)).encode()
 
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def send(self, status, body, ctype="text/xml", extra=()):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+class H(QuietHandler):
+    content_type = "text/xml"
 
     def do_GET(self):
         if self.path.startswith("/_count/"):
@@ -75,14 +65,14 @@ class H(BaseHTTPRequestHandler):
                 rec = SEEN.get(name, {"count": 0, "dates": [], "auth": [],
                                       "token": [], "ua": [], "targets": []})
                 body = json.dumps(rec).encode()
-            return self.send(200, body, "application/json")
+            return self.reply(200, body, "application/json")
         self.handle_any()
 
     def do_POST(self):
         if self.path == "/_reset":
             with LOCK:
                 SEEN.clear()
-            return self.send(200, b"{}", "application/json")
+            return self.reply(200, b"{}", "application/json")
         self.handle_any()
 
     def handle_any(self):
@@ -112,12 +102,12 @@ class H(BaseHTTPRequestHandler):
             rec["targets"].append(self.headers.get("X-Amz-Target"))
         if name == "s503x2":
             if count <= 2:
-                return self.send(503, xml_err("ServiceUnavailable", "busy"))
-            return self.send(200, GCI)
+                return self.reply(503, xml_err("ServiceUnavailable", "busy"))
+            return self.reply(200, GCI)
         if name == "throttle":
-            return self.send(400, xml_err("Throttling", "Rate exceeded"))
+            return self.reply(400, xml_err("Throttling", "Rate exceeded"))
         if name == "throttlejson":
-            return self.send(400, json.dumps(
+            return self.reply(400, json.dumps(
                 {"__type": "com.amazonaws.ssm#ThrottlingException",
                  "message": "slow down"}).encode(),
                 "application/x-amz-json-1.1")
@@ -125,24 +115,24 @@ class H(BaseHTTPRequestHandler):
             time.sleep(30)
             return
         if name == "e500html":
-            return self.send(500, b"<!doctype html><html><body>oops"
+            return self.reply(500, b"<!doctype html><html><body>oops"
                              b"</body></html>", "text/html")
         if name == "denied":
-            return self.send(403, xml_err("AccessDenied", "not you"))
+            return self.reply(403, xml_err("AccessDenied", "not you"))
         if name == "ec2err":
-            return self.send(400, b"<?xml version=\"1.0\"?><Response><Errors>"
+            return self.reply(400, b"<?xml version=\"1.0\"?><Response><Errors>"
                              b"<Error><Code>InvalidInstanceID.NotFound</Code>"
                              b"<Message>The instance ID 'i-1' does not exist"
                              b"</Message></Error></Errors><RequestID>ec2-req"
                              b"</RequestID></Response>")
         if name == "jsonerr":
-            return self.send(400, json.dumps(
+            return self.reply(400, json.dumps(
                 {"__type": "com.amazonaws.ssm#InvalidInstanceId:http://x",
                  "Message": "no such managed instance"}).encode(),
                 "application/x-amz-json-1.1",
                 [("x-amzn-RequestId", "json-req")])
         if name == "queryerr":
-            return self.send(400, json.dumps(
+            return self.reply(400, json.dumps(
                 {"__type": "Whatever", "message": "m"}).encode(),
                 "application/x-amz-json-1.1",
                 [("x-amzn-query-error", "AWS.Custom.Code;Sender"),
@@ -169,13 +159,13 @@ class H(BaseHTTPRequestHandler):
         if name == "badxml":
             return self.send(200, b"<GetCallerIdentityResponse><a></b>")
         if name == "big":
-            return self.send(200, b"x" * (9 * 1024 * 1024))
+            return self.reply(200, b"x" * (9 * 1024 * 1024))
         if name.startswith("ok"):
             if self.headers.get("X-Amz-Target"):
-                return self.send(200, b'{"Success": true}',
+                return self.reply(200, b'{"Success": true}',
                                  "application/x-amz-json-1.1")
-            return self.send(200, GCI)
-        return self.send(404, xml_err("NoSuchScenario", name))
+            return self.reply(200, GCI)
+        return self.reply(404, xml_err("NoSuchScenario", name))
 
 
 def main():

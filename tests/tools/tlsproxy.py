@@ -11,22 +11,8 @@ import signal
 import socket
 import ssl
 import sys
-import threading
 
-
-def pipe(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            b.sendall(d)
-    except OSError:
-        pass
-    try:
-        b.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
+from relayutil import listen_loopback, relay
 
 
 def main():
@@ -39,13 +25,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(s.getsockname()[1]))
-    os.rename(tmp, a.port_file)
+    s = listen_loopback(a.port_file)
     while True:
         c, _ = s.accept()
         try:
@@ -54,8 +34,7 @@ def main():
         except (OSError, ssl.SSLError):
             c.close()
             continue
-        threading.Thread(target=pipe, args=(c, u), daemon=True).start()
-        threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+        relay(c, u)
 
 
 if __name__ == "__main__":
