@@ -154,10 +154,10 @@ class H(QuietHandler):
             self.close_connection = True
             return
         if name == "badjson":
-            return self.send(200, b'{"InstanceInformationList": [ {"x": ',
+            return self.reply(200, b'{"InstanceInformationList": [ {"x": ',
                              "application/x-amz-json-1.1")
         if name == "badxml":
-            return self.send(200, b"<GetCallerIdentityResponse><a></b>")
+            return self.reply(200, b"<GetCallerIdentityResponse><a></b>")
         if name == "big":
             return self.reply(200, b"x" * (9 * 1024 * 1024))
         if name.startswith("ok"):
