@@ -6,8 +6,11 @@
 #ifndef CX_OS_H
 #define CX_OS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -20,6 +23,60 @@
  * process non-dumpable with no core files (it holds AWS secrets).
  */
 void cx_os_init(const char *argv0);
+
+/*
+ * The host system, for the per-OS choices (paths, helper programs) that
+ * take it as an argument so that every answer can be tested on any system
+ * (cmd/cloudx-proxy/osdata.c).
+ */
+enum cx_os { CX_OS_LINUX, CX_OS_MACOS, CX_OS_WINDOWS };
+enum cx_os cx_os_host(void);
+/* "linux", "macos", "windows"; cx_os_parse returns -1 for anything else. */
+const char *cx_os_name(enum cx_os os);
+int cx_os_parse(const char *name);
+
+/*
+ * C library extras strict POSIX lacks (compat.c: the system's own when
+ * lib/core/probe.sh found it, else a fallback).
+ */
+/* realloc of n * size bytes; NULL with errno ENOMEM if that overflows. */
+void *cx_reallocarray(void *p, size_t n, size_t size);
+/* sprintf into a malloc'd *out (caller frees); -1 and *out NULL on error. */
+int cx_asprintf(char **out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int cx_vasprintf(char **out, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* The first nlen bytes of needle in hay[0..hlen), or NULL. */
+void *cx_memmem(const void *hay, size_t hlen, const void *needle,
+    size_t nlen);
+/* struct tm in UTC to time_t; (time_t)-1 if it does not fit. */
+time_t cx_timegm(struct tm *tm);
+
+/*
+ * Descriptors.  Every descriptor the layer makes is close-on-exec.
+ */
+/* A pipe, both ends close-on-exec (pipe2 or pipe + fcntl). */
+int cx_pipe(int fds[2]);
+/* A socket, close-on-exec; a stream socket never raises SIGPIPE where the
+ * system can say so per socket (SO_NOSIGPIPE).  -1 with errno on error,
+ * like socket(). */
+int cx_socket(int domain, int type, int protocol);
+/* send() that never raises SIGPIPE (MSG_NOSIGNAL, else SO_NOSIGPIPE set by
+ * cx_socket, else SIGPIPE ignored by cx_os_init).  Like send(). */
+ssize_t cx_send(int fd, const void *p, size_t n);
+/* A read-write file that has no name (memfd_create, else a temp file in
+ * $TMPDIR or /tmp unlinked at once), 0600; close-on-exec unless inherit
+ * (then the programs this one runs get it: cx-tunnel's --context-fd). */
+int cx_anon_file(const char *name, int inherit, int *fdp);
+/*
+ * poll() that lets the signals of sigmask in only while it waits, as
+ * ppoll() does: a signal caught while waiting (or pending before) makes
+ * it return -1 with errno EINTR after its handler ran.  Without ppoll the
+ * layer installs, for the length of the call, a handler that writes to a
+ * self-pipe and calls the caller's, and polls that pipe too.
+ */
+int cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
+    const sigset_t *sigmask);
 
 /* Milliseconds on a monotonic clock (for deadlines and timers). */
 uint64_t cx_now_ms(void);
