@@ -140,7 +140,7 @@ plan_build(const struct cx_drv_connect_opts *o, const char *home,
 	if ((r = cx_drv_connect_ssh_dir(home, o->ssh_dir, o->ssh_config,
 	    &p->ssh_dir)) != 0)
 		return r;
-	n = asprintf(&keyfile, "%s.pub", key);
+	n = cx_asprintf(&keyfile, "%s.pub", key);
 	if (n < 0)
 		return CX_ERR_NOMEM;
 	r = cx_path_join(p->ssh_dir, keyfile, &p->pubkey);

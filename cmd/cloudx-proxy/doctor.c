@@ -151,7 +151,7 @@ check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
 	keyname = e->ssh_key ? e->ssh_key : cx_drv_default_name(home);
 	profile = e->profile ? e->profile : cx_drv_default_name(home);
 	if (cx_path_join(dir, keyname, &key) != 0 ||
-	    asprintf(&pub, "%s.pub", key) < 0)
+	    cx_asprintf(&pub, "%s.pub", key) < 0)
 		goto out;
 	check_mode("key folder", dir, 0700, 1, "run setup");
 	check_mode("public key", pub, 0644, 1, "run setup (it creates or "

@@ -300,7 +300,7 @@ cx_drv_op_setup(struct cx_drv_setup *s)
 		cx_drv_status(2, CX_DRV_WARN, "enable '%s' in Settings > "
 		    "Developer > SSH Agent", s->vault);
 	}
-	if (asprintf(&title, "cloudX SSH Key - %s", s->ssh_key) < 0) {
+	if (cx_asprintf(&title, "cloudX SSH Key - %s", s->ssh_key) < 0) {
 		title = NULL;
 		r = CX_ERR_NOMEM;
 		goto out;

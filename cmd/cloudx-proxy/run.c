@@ -3,7 +3,6 @@
  * feed a child its JSON on stdin, collect its stdout with a size cap, let
  * its stderr reach the user, and pass its exit status on.
  */
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -156,7 +155,7 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 	int r, err;
 
 	*wstatus = -1;
-	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1) {
+	if (cx_pipe(pin) != 0 || cx_pipe(pout) != 0) {
 		cx_error("cannot create a pipe: %s", strerror(errno));
 		r = CX_ERR_IO;
 		goto out;
@@ -244,7 +243,7 @@ cx_drv_spawn(char *const argv[], const void *in, size_t inlen,
 	*outfd = -1;
 	if (inlen > 65536)
 		return CX_ERR_TOOBIG;
-	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1) {
+	if (cx_pipe(pin) != 0 || cx_pipe(pout) != 0) {
 		cx_error("cannot create a pipe: %s", strerror(errno));
 		r = CX_ERR_IO;
 		goto out;
@@ -298,29 +297,12 @@ cx_drv_exit_status(int wstatus)
 int
 cx_drv_context_fd(const void *ctx, size_t ctxlen, int *fdp)
 {
-	char tmpl[4096];
-	const char *tmpdir;
-	int fd = -1, n;
+	int fd = -1, r;
 
 	*fdp = -1;
-#ifdef MFD_CLOEXEC
-	fd = memfd_create("cx-context", 0);
-#endif
-	if (fd == -1) {
-		tmpdir = getenv("TMPDIR");
-		if (tmpdir == NULL || *tmpdir == '\0')
-			tmpdir = "/tmp";
-		n = snprintf(tmpl, sizeof(tmpl), "%s/cx-context.XXXXXX",
-		    tmpdir);
-		if (n < 0 || (size_t)n >= sizeof(tmpl))
-			return CX_ERR_IO;
-		if ((fd = mkstemp(tmpl)) == -1) {
-			cx_error("cannot create '%s': %s", tmpl,
-			    strerror(errno));
-			return CX_ERR_IO;
-		}
-		unlink(tmpl);
-	}
+	/* cx-tunnel, exec'd next, reads it (--context-fd) */
+	if ((r = cx_anon_file("cx-context", 1, &fd)) != 0)
+		return r;
 	if (cx_write_all(fd, ctx, ctxlen) != 0 ||
 	    lseek(fd, 0, SEEK_SET) == -1) {
 		cx_error("cannot write the session context: %s",

@@ -662,7 +662,7 @@ run_setup(struct cx_drv_setup *s)
 	cx_drv_header("SSH Key Configuration");
 	if ((r = cx_path_join(s->ssh_dir, s->ssh_key, &s->key_file)) != 0)
 		return r;
-	if (asprintf(&kf, "%s.pub", s->key_file) < 0)
+	if (cx_asprintf(&kf, "%s.pub", s->key_file) < 0)
 		return CX_ERR_NOMEM;
 	s->pub_file = kf;
 	if (s->onepassword) {

@@ -35,7 +35,7 @@ cx_drv_say(const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	n = cx_vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
@@ -58,7 +58,7 @@ cx_drv_status(int indent, int kind, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	n = cx_vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;

@@ -369,7 +369,7 @@ do_edit(const struct cx_sshconf_req *q, struct ctx *c, cJSON *so)
 	    (r = jbool(so, "Created", created && changed)) != 0)
 		goto out;
 	if (!q->dry_run && changed && !created) {
-		if (asprintf(&bak, "%s.bak", c->config) < 0) {
+		if (cx_asprintf(&bak, "%s.bak", c->config) < 0) {
 			bak = NULL;
 			r = CX_ERR_NOMEM;
 			goto out;
@@ -380,7 +380,7 @@ do_edit(const struct cx_sshconf_req *q, struct ctx *c, cJSON *so)
 	if (q->env != NULL && (r = jstr(so, "Environment", q->env)) != 0)
 		goto out;
 	if (q->name != NULL) {
-		if (asprintf(&full, "%s-%s-%s", c->prefix, q->env,
+		if (cx_asprintf(&full, "%s-%s-%s", c->prefix, q->env,
 		    q->name) < 0) {
 			full = NULL;
 			r = CX_ERR_NOMEM;

@@ -595,7 +595,7 @@ relay(struct tun *t)
 			ts.tv_nsec = (tmo % 1000) * 1000000L;
 			tsp = &ts;
 		}
-		if (ppoll(pf, (nfds_t)np, tsp, &none) < 0) {
+		if (cx_ppoll(pf, (nfds_t)np, tsp, &none) < 0) {
 			if (errno != EINTR)
 				return CX_ERR_IO;
 			if (got_signal) {
@@ -654,7 +654,7 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 		free(t.inbuf);
 		return r;
 	}
-	/* signals are only taken inside ppoll() */
+	/* signals are only taken inside cx_ppoll() */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

@@ -112,7 +112,7 @@ agent_call(const char *sock, const unsigned char *req, size_t reqlen,
 		return CX_ERR_CONFIG;
 	}
 	memcpy(sa.sun_path, sock, strlen(sock));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+	if ((fd = cx_socket(AF_UNIX, SOCK_STREAM, 0)) == -1) {
 		cx_error("cannot create a socket: %s", strerror(errno));
 		return CX_ERR_IO;
 	}

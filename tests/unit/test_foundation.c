@@ -143,7 +143,7 @@ test_atomic_write_keeps_mode(void **state)
 	assert_int_equal(cx_read_file(path, 100, &b), 0);
 	assert_string_equal(cx_buf_str(&b), "two\n");
 	cx_buf_reset(&b);
-	assert_true(asprintf(&bak, "%s.bak", path) > 0);
+	assert_true(cx_asprintf(&bak, "%s.bak", path) > 0);
 	assert_int_equal(cx_read_file(bak, 100, &b), 0);
 	assert_string_equal(cx_buf_str(&b), "one\n");
 	cx_buf_reset(&b);
