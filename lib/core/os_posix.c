@@ -215,6 +215,7 @@ cx_anon_file(const char *name, int inherit, int *fdp)
 	*fdp = -1;
 #if HAVE_MEMFD_CREATE
 	if ((fd = memfd_create(name, inherit ? 0 : MFD_CLOEXEC)) != -1) {
+		(void)fchmod(fd, 0600);	/* made 0777; as the fallback's */
 		*fdp = fd;
 		return 0;
 	}

@@ -1,0 +1,305 @@
+/*
+ * Unit tests of the OS layer's portability functions (os.h): each one
+ * through the system's own call in `make`, through the fallback in
+ * `make PORTABLE=1` (build-portable/config.h has every HAVE_X 0), so both
+ * paths run on this machine.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "core/cxerr.h"
+#include "core/os.h"
+
+static int
+cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	return fl != -1 && (fl & FD_CLOEXEC) != 0;
+}
+
+static void
+test_probe_mode(void **state)
+{
+	(void)state;
+	/* make PORTABLE=1 really takes every fallback; a plain build on
+	 * glibc takes none (so both paths are the ones tested here) */
+#if CX_FORCED_FALLBACKS
+	assert_int_equal(HAVE_PIPE2 + HAVE_PPOLL + HAVE_EXPLICIT_BZERO +
+	    HAVE_MEMSET_S + HAVE_MSG_NOSIGNAL + HAVE_SO_NOSIGPIPE +
+	    HAVE_MEMFD_CREATE + HAVE_SOCK_CLOEXEC + HAVE_PRCTL +
+	    HAVE_REALLOCARRAY + HAVE_ASPRINTF + HAVE_MEMMEM + HAVE_TIMEGM +
+	    HAVE_MKOSTEMP, 0);
+#elif defined(__GLIBC__)
+	assert_int_equal(HAVE_PIPE2 + HAVE_PPOLL + HAVE_EXPLICIT_BZERO +
+	    HAVE_MSG_NOSIGNAL + HAVE_MEMFD_CREATE + HAVE_SOCK_CLOEXEC +
+	    HAVE_PRCTL + HAVE_REALLOCARRAY + HAVE_ASPRINTF + HAVE_MEMMEM +
+	    HAVE_TIMEGM + HAVE_MKOSTEMP, 12);
+#endif
+	assert_int_equal(cx_os_parse("linux"), CX_OS_LINUX);
+	assert_int_equal(cx_os_parse("macos"), CX_OS_MACOS);
+	assert_int_equal(cx_os_parse("windows"), CX_OS_WINDOWS);
+	assert_int_equal(cx_os_parse("beos"), -1);
+	assert_int_equal(cx_os_parse(NULL), -1);
+	assert_string_equal(cx_os_name(CX_OS_MACOS), "macos");
+	assert_string_equal(cx_os_name(CX_OS_WINDOWS), "windows");
+#if defined(__linux__)
+	assert_int_equal(cx_os_host(), CX_OS_LINUX);
+#elif defined(__APPLE__)
+	assert_int_equal(cx_os_host(), CX_OS_MACOS);
+#endif
+}
+
+static void
+test_pipe_socket_cloexec(void **state)
+{
+	int p[2] = { -1, -1 }, s;
+	char c = 0;
+
+	(void)state;
+	assert_int_equal(cx_pipe(p), 0);
+	assert_true(cloexec(p[0]));
+	assert_true(cloexec(p[1]));
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(c, 'x');
+	close(p[0]);
+	close(p[1]);
+	assert_true((s = cx_socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_true(cloexec(s));
+	close(s);
+	assert_int_equal(cx_socket(-1, SOCK_STREAM, 0), -1);
+}
+
+static void
+test_send_no_sigpipe(void **state)
+{
+	int sv[2], st;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	/* in a child with SIGPIPE ignored as cx_os_init does (the last
+	 * resort when the system has neither MSG_NOSIGNAL nor SO_NOSIGPIPE),
+	 * or left at its default where the system can say it per call */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!HAVE_MSG_NOSIGNAL)
+			signal(SIGPIPE, SIG_IGN);
+		else
+			signal(SIGPIPE, SIG_DFL);
+		_exit(cx_send(sv[0], "x", 1) == -1 && errno == EPIPE ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(sv[0]);
+}
+
+static void
+test_anon_file(void **state)
+{
+	char dir[] = "/tmp/cx-anon.XXXXXX", back[8];
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int fd, n = 0, inherit;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(setenv("TMPDIR", dir, 1), 0);
+	for (inherit = 0; inherit < 2; inherit++) {
+		assert_int_equal(cx_anon_file("cx-test", inherit, &fd), 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(st.st_nlink, 0);	/* no name anywhere */
+		assert_int_equal(st.st_mode & 0777, 0600);
+		assert_int_equal(cloexec(fd), !inherit);
+		assert_int_equal(write(fd, "secret", 6), 6);
+		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		assert_int_equal(read(fd, back, 6), 6);
+		assert_memory_equal(back, "secret", 6);
+		close(fd);
+	}
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 0);	/* the fallback's temp file is gone */
+	unsetenv("TMPDIR");
+	rmdir(dir);
+}
+
+static volatile sig_atomic_t caught;
+
+static void
+on_usr1(int sig)
+{
+	caught = sig;
+}
+
+static void
+test_ppoll_signal(void **state)
+{
+	struct sigaction sa, now;
+	sigset_t block, old, none, cur;
+	struct timespec tmo = { 10, 0 };
+	struct pollfd pf;
+	uint64_t t0;
+	int p[2], rc, e;
+	pid_t pid;
+
+	(void)state;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	sigemptyset(&none);
+	assert_int_equal(cx_pipe(p), 0);
+	pf.fd = p[0];
+	pf.events = POLLIN;
+
+	/* a signal pending before the call: taken at once, EINTR */
+	caught = 0;
+	raise(SIGUSR1);
+	t0 = cx_now_ms();
+	rc = cx_ppoll(&pf, 1, &tmo, &none);
+	e = errno;
+	assert_int_equal(rc, -1);
+	assert_int_equal(e, EINTR);
+	assert_int_equal(caught, SIGUSR1);
+	assert_true(cx_now_ms() - t0 < 5000);
+
+	/* one sent by another process while it waits */
+	caught = 0;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		kill(getppid(), SIGUSR1);
+		_exit(0);
+	}
+	t0 = cx_now_ms();
+	do {
+		rc = cx_ppoll(&pf, 1, &tmo, &none);
+	} while (rc == -1 && errno == EINTR && caught == 0);
+	assert_int_equal(rc, -1);
+	assert_int_equal(caught, SIGUSR1);
+	assert_true(cx_now_ms() - t0 < 5000);
+	waitpid(pid, NULL, 0);
+
+	/* afterwards: still blocked, the caller's handler back in place */
+	sigprocmask(SIG_SETMASK, NULL, &cur);
+	assert_int_equal(sigismember(&cur, SIGUSR1), 1);
+	assert_int_equal(sigaction(SIGUSR1, NULL, &now), 0);
+	assert_ptr_equal(now.sa_handler, on_usr1);
+
+	/* a ready descriptor, and a timeout, as poll() */
+	assert_int_equal(write(p[1], "x", 1), 1);
+	caught = 0;
+	assert_int_equal(cx_ppoll(&pf, 1, &tmo, &none), 1);
+	assert_true(pf.revents & POLLIN);
+	assert_int_equal(caught, 0);
+	tmo.tv_sec = 0;
+	tmo.tv_nsec = 20000000;
+	pf.fd = p[1];
+	pf.events = 0;
+	assert_int_equal(cx_ppoll(&pf, 1, &tmo, &none), 0);
+	close(p[0]);
+	close(p[1]);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+static void
+test_compat(void **state)
+{
+	char *s = NULL, big[5000];
+	int *v;
+	struct tm tm;
+	unsigned char w[32];
+	size_t i;
+
+	(void)state;
+	errno = 0;
+	assert_null(cx_reallocarray(NULL, SIZE_MAX / 2, 4));
+	assert_int_equal(errno, ENOMEM);
+	assert_non_null(v = cx_reallocarray(NULL, 4, sizeof(*v)));
+	v[3] = 7;
+	assert_non_null(v = cx_reallocarray(v, 8, sizeof(*v)));
+	assert_int_equal(v[3], 7);
+	free(v);
+
+	assert_int_equal(cx_asprintf(&s, "%s-%d", "ab", 42), 5);
+	assert_string_equal(s, "ab-42");
+	free(s);
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(cx_asprintf(&s, "<%s>", big), 5001);
+	assert_int_equal(strlen(s), 5001);
+	free(s);
+
+	assert_ptr_equal(cx_memmem("hello world", 11, "o w", 3),
+	    (const char *)"hello world" + 4);
+	assert_null(cx_memmem("hello", 5, "low", 3));
+	assert_null(cx_memmem("lo", 2, "low", 3));
+	assert_non_null(cx_memmem("a\0b", 3, "\0b", 2));
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = 70;
+	tm.tm_mday = 1;
+	assert_int_equal(cx_timegm(&tm), 0);
+	tm.tm_year = 125; tm.tm_mon = 0; tm.tm_mday = 2;
+	tm.tm_hour = 3; tm.tm_min = 4; tm.tm_sec = 5;
+	assert_int_equal(cx_timegm(&tm), 1735787045);
+	tm.tm_year = 124; tm.tm_mon = 1; tm.tm_mday = 29;	/* leap day */
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	assert_int_equal(cx_timegm(&tm), 1709164800);
+	tm.tm_year = 123; tm.tm_mon = 12; tm.tm_mday = 1;	/* month 13 */
+	assert_int_equal(cx_timegm(&tm), 1704067200);
+	tm.tm_year = 8099; tm.tm_mon = 11; tm.tm_mday = 31;	/* 9999 */
+	tm.tm_hour = 23; tm.tm_min = 59; tm.tm_sec = 59;
+	assert_int_equal(cx_timegm(&tm), 253402300799LL);
+
+	memset(w, 0xa5, sizeof(w));
+	cx_wipe(w, sizeof(w));
+	for (i = 0; i < sizeof(w); i++)
+		assert_int_equal(w[i], 0);
+	cx_wipe(NULL, 4);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_probe_mode),
+		cmocka_unit_test(test_pipe_socket_cloexec),
+		cmocka_unit_test(test_send_no_sigpipe),
+		cmocka_unit_test(test_anon_file),
+		cmocka_unit_test(test_ppoll_signal),
+		cmocka_unit_test(test_compat),
+	};
+
+	return cmocka_run_group_tests_name("os", tests, NULL, NULL);
+}
