@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/cxerr.h"
 #include "core/os.h"
+#include "core/osdata.h"
 #include "driver.h"
 #include "setup.h"
 
@@ -444,21 +445,6 @@ cx_drv_jsonc_parse(const char *text, cJSON **out)
 int
 cx_drv_vscode_settings_path(const char *home, char **out)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	char *base = NULL;
-	int r;
-
-#ifdef __APPLE__
-	(void)xdg;
-	return cx_path_join(home, "Library/Application Support/Code/User/"
-	    "settings.json", out);
-#else
-	if (xdg != NULL && *xdg == '/')
-		return cx_path_join(xdg, "Code/User/settings.json", out);
-	if ((r = cx_path_join(home, ".config", &base)) != 0)
-		return r;
-	r = cx_path_join(base, "Code/User/settings.json", out);
-	free(base);
-	return r;
-#endif
+	return cx_osdata_vscode_settings(cx_os_host(), CX_VSCODE, home,
+	    getenv("XDG_CONFIG_HOME"), getenv("APPDATA"), out);
 }
