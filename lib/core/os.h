@@ -78,6 +78,27 @@ int cx_anon_file(const char *name, int inherit, int *fdp);
 int cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
     const sigset_t *sigmask);
 
+/*
+ * Connects a stream socket to the local (AF_UNIX) socket at path, blocking,
+ * close-on-exec; *fdp receives it.  CX_ERR_NOTFOUND if nothing is there,
+ * CX_ERR_CONFIG if the path is too long for the system, else CX_ERR_IO
+ * (errno says why).  Nothing is logged.
+ */
+int cx_unix_connect(const char *path, int *fdp);
+
+/*
+ * The terminal.  cx_tty_open opens the controlling terminal (for a prompt
+ * when stdin is not one); CX_ERR_NOTFOUND if there is none.  cx_isatty is
+ * 1 if fd is a terminal.  cx_tty_echo_off turns echo off on fd (the typed
+ * newline still shows) and gives in *saved what cx_tty_restore puts back
+ * (and frees); *saved is NULL when fd is no terminal, and restoring NULL
+ * does nothing.
+ */
+int cx_tty_open(int *fdp);
+int cx_isatty(int fd);
+int cx_tty_echo_off(int fd, void **saved);
+void cx_tty_restore(int fd, void *saved);
+
 /* Milliseconds on a monotonic clock (for deadlines and timers). */
 uint64_t cx_now_ms(void);
 /* Milliseconds since the Unix epoch (wall clock). */

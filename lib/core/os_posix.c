@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #endif
 #include <sys/resource.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <termios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,6 +347,84 @@ cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
 	errno = e;
 	return rc;
 #endif
+}
+
+int
+cx_unix_connect(const char *path, int *fdp)
+{
+	struct sockaddr_un sa;
+	size_t n = strlen(path);
+	int fd, e;
+
+	*fdp = -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (n >= sizeof(sa.sun_path))
+		return CX_ERR_CONFIG;
+	memcpy(sa.sun_path, path, n);
+	if ((fd = cx_socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return CX_ERR_IO;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return e == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int
+cx_tty_open(int *fdp)
+{
+	int fd;
+
+	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		*fdp = -1;
+		return CX_ERR_NOTFOUND;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int
+cx_isatty(int fd)
+{
+	return isatty(fd) == 1;
+}
+
+int
+cx_tty_echo_off(int fd, void **saved)
+{
+	struct termios *old, raw;
+
+	*saved = NULL;
+	if (!isatty(fd))
+		return 0;
+	if ((old = malloc(sizeof(*old))) == NULL)
+		return CX_ERR_NOMEM;
+	if (tcgetattr(fd, old) != 0) {
+		free(old);
+		return 0;
+	}
+	raw = *old;
+	raw.c_lflag &= ~(tcflag_t)ECHO;
+	raw.c_lflag |= ECHONL;
+	if (tcsetattr(fd, TCSAFLUSH, &raw) != 0) {
+		free(old);
+		return CX_ERR_IO;
+	}
+	*saved = old;
+	return 0;
+}
+
+void
+cx_tty_restore(int fd, void *saved)
+{
+	if (saved == NULL)
+		return;
+	(void)tcsetattr(fd, TCSAFLUSH, (struct termios *)saved);
+	free(saved);
 }
 
 uint64_t

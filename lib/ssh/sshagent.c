@@ -1,5 +1,3 @@
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -114,32 +112,19 @@ static int
 agent_call(const char *sock, const unsigned char *req, size_t reqlen,
     unsigned char **ans, size_t *anslen)
 {
-	struct sockaddr_un sa;
 	unsigned char hdr[4], *body = NULL;
 	uint32_t len;
 	int fd = -1, r;
 
 	*ans = NULL;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		cx_error("ssh-agent socket path '%s' is too long", sock);
-		return CX_ERR_CONFIG;
-	}
-	memcpy(sa.sun_path, sock, strlen(sock));
-	if ((fd = cx_socket(AF_UNIX, SOCK_STREAM, 0)) == -1) {
-		cx_error("cannot create a socket: %s", strerror(errno));
-		return CX_ERR_IO;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		if (errno == ENOENT) {
+	if ((r = cx_unix_connect(sock, &fd)) != 0) {
+		if (r == CX_ERR_CONFIG)
+			cx_error("ssh-agent socket path '%s' is too long", sock);
+		else if (r == CX_ERR_NOTFOUND)
 			cx_error("no ssh-agent socket at '%s'", sock);
-			r = CX_ERR_NOTFOUND;
-		} else {
+		else
 			cx_error("cannot connect to ssh-agent at '%s': %s",
 			    sock, strerror(errno));
-			r = CX_ERR_IO;
-		}
 		goto out;
 	}
 	if ((r = wait_fd(fd, POLLOUT)) != 0 ||

@@ -4,6 +4,8 @@
  * `make PORTABLE=1` (build-portable/config.h has every HAVE_X 0), so both
  * paths run on this machine.
  */
+/* posix_openpt and ptsname (XSI), for a terminal to test with */
+#define _XOPEN_SOURCE 600
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +14,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,6 +293,79 @@ test_compat(void **state)
 	cx_wipe(NULL, 4);
 }
 
+static void
+test_unix_connect(void **state)
+{
+	char dir[] = "/tmp/cx-unix.XXXXXX", path[600], c;
+	struct sockaddr_un sa;
+	int l, fd, a;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	assert_int_equal(cx_unix_connect(path, &fd), CX_ERR_NOTFOUND);
+	assert_int_equal(fd, -1);
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	assert_int_equal(cx_unix_connect(path, &fd), CX_ERR_CONFIG);
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	assert_true((l = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(cx_unix_connect(path, &fd), 0);
+	assert_true(cloexec(fd));
+	assert_true((a = accept(l, NULL, NULL)) >= 0);
+	assert_int_equal(cx_write_all(fd, "k", 1), 0);
+	assert_int_equal(read(a, &c, 1), 1);
+	assert_int_equal(c, 'k');
+	close(a);
+	close(fd);
+	close(l);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+test_tty_echo(void **state)
+{
+	struct termios t;
+	void *saved = NULL;
+	int m, sl, p[2];
+
+	(void)state;
+	/* not a terminal: nothing to do, nothing to restore */
+	assert_int_equal(cx_pipe(p), 0);
+	assert_int_equal(cx_isatty(p[0]), 0);
+	assert_int_equal(cx_tty_echo_off(p[0], &saved), 0);
+	assert_null(saved);
+	cx_tty_restore(p[0], saved);
+	close(p[0]);
+	close(p[1]);
+	/* a pseudo-terminal: echo off, the newline still echoed, then back */
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY)) == -1)
+		skip();
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	assert_true((sl = open(ptsname(m), O_RDWR | O_NOCTTY)) >= 0);
+	assert_int_equal(cx_isatty(sl), 1);
+	assert_int_equal(tcgetattr(sl, &t), 0);
+	assert_true(t.c_lflag & ECHO);
+	assert_int_equal(cx_tty_echo_off(sl, &saved), 0);
+	assert_non_null(saved);
+	assert_int_equal(tcgetattr(sl, &t), 0);
+	assert_false(t.c_lflag & ECHO);
+	assert_true(t.c_lflag & ECHONL);
+	cx_tty_restore(sl, saved);
+	assert_int_equal(tcgetattr(sl, &t), 0);
+	assert_true(t.c_lflag & ECHO);
+	close(sl);
+	close(m);
+}
+
 int
 main(void)
 {
@@ -299,6 +376,8 @@ main(void)
 		cmocka_unit_test(test_anon_file),
 		cmocka_unit_test(test_ppoll_signal),
 		cmocka_unit_test(test_compat),
+		cmocka_unit_test(test_unix_connect),
+		cmocka_unit_test(test_tty_echo),
 	};
 
 	return cmocka_run_group_tests_name("os", tests, NULL, NULL);
