@@ -3,7 +3,6 @@
  * (cx-creds --identity, cx-instance status), so that credentials, regions
  * and endpoints are resolved exactly as for connect.
  */
-#include <sys/wait.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +35,7 @@ cx_drv_run_stage(const char *name, const char *const *args,
 		argv[i + 1] = (char *)(uintptr_t)args[i];
 	argv[i + 1] = NULL;
 	r = cx_drv_run(argv, in ? in->data : NULL, in ? in->len : 0, &b, &ws);
-	if (r == 0 && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
+	if (r == 0 && cx_wait_exit(ws) != 0)
 		r = cx_err_of_exit(cx_drv_exit_status(ws));
 	else if (r == 0 && (*out = cJSON_ParseWithLength((const char *)b.data,
 	    b.len)) == NULL) {

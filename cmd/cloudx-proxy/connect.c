@@ -5,7 +5,6 @@
  * is the tunnel itself (design.md; c-style-anchors.md 2.11).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -242,7 +241,7 @@ stage_result(const char *prog, int r, int ws, const struct cx_buf *out)
 		return 127;
 	if (r != 0)
 		return cx_exit_code(r);
-	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+	if (cx_wait_exit(ws) != 0)
 		return cx_drv_exit_status(ws);
 	/* backtick.c: refuse what is not one JSON object */
 	doc = cJSON_ParseWithLengthOpts((const char *)out->data, out->len,

@@ -6,7 +6,6 @@
  * instance is running (the same push every connect makes).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -128,7 +127,7 @@ check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
 		int st;
 		cx_buf_init(&out, 1 << 20);
 		r = cx_run(argv, NULL, 0, &out, NULL, 10000, &st);
-		if (r != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		if (r != 0 || cx_wait_exit(st) != 0)
 			bad("ssh config", "fix the lines ssh names above",
 			    "'ssh -G %s' fails", h->host);
 		else if (strstr(cx_buf_str(&out), "\nproxycommand ") == NULL)

@@ -4,7 +4,6 @@
  * through the `op` CLI (run without a shell; nothing secret passes).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,7 +57,7 @@ op(char *const argv[], struct cx_buf *out, struct cx_buf *err)
 	}
 	if (r != 0)
 		return r;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : CX_ERR_IO;
+	return cx_wait_exit(st) == 0 ? 0 : CX_ERR_IO;
 }
 
 /* p with a leading "~/" taken from home (not $HOME: setup's --home);

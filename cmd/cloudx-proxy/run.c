@@ -287,10 +287,10 @@ cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus)
 int
 cx_drv_exit_status(int wstatus)
 {
-	if (WIFSIGNALED(wstatus))
-		return 128 + WTERMSIG(wstatus);
-	if (WIFEXITED(wstatus))
-		return WEXITSTATUS(wstatus) >= 128 ? 128 : WEXITSTATUS(wstatus);
+	if (cx_wait_signal(wstatus) != 0)
+		return 128 + cx_wait_signal(wstatus);
+	if (cx_wait_exit(wstatus) >= 0)
+		return cx_wait_exit(wstatus) >= 128 ? 128 : cx_wait_exit(wstatus);
 	return 128;
 }
 

@@ -166,6 +166,14 @@ int cx_run(char *const argv[], const void *in, size_t inlen,
     struct cx_buf *out, struct cx_buf *err, int timeout_ms, int *status);
 
 /*
+ * A wait status (cx_run's *status): cx_wait_exit gives the program's exit
+ * code (0-255), or -1 if it did not exit (it was killed); cx_wait_signal
+ * gives the signal that killed it, or 0.
+ */
+int cx_wait_exit(int status);
+int cx_wait_signal(int status);
+
+/*
  * Where a sibling program of ours lives: the folder of the running
  * executable if it holds an executable of that name, else the bare name
  * (looked up in PATH when run).  *out is malloc'd.

@@ -350,6 +350,18 @@ cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
 }
 
 int
+cx_wait_exit(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+cx_wait_signal(int status)
+{
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+int
 cx_unix_connect(const char *path, int *fdp)
 {
 	struct sockaddr_un sa;

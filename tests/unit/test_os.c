@@ -366,6 +366,25 @@ test_tty_echo(void **state)
 	close(m);
 }
 
+static void
+test_wait_status(void **state)
+{
+	char *ex[] = { "sh", "-c", "exit 3", NULL };
+	char *ok[] = { "true", NULL };
+	char *kill[] = { "sh", "-c", "kill -TERM $$", NULL };
+	int st;
+
+	(void)state;
+	assert_int_equal(cx_run(ex, NULL, 0, NULL, NULL, 10000, &st), 0);
+	assert_int_equal(cx_wait_exit(st), 3);
+	assert_int_equal(cx_wait_signal(st), 0);
+	assert_int_equal(cx_run(ok, NULL, 0, NULL, NULL, 10000, &st), 0);
+	assert_int_equal(cx_wait_exit(st), 0);
+	assert_int_equal(cx_run(kill, NULL, 0, NULL, NULL, 10000, &st), 0);
+	assert_int_equal(cx_wait_exit(st), -1);
+	assert_int_equal(cx_wait_signal(st), SIGTERM);
+}
+
 int
 main(void)
 {
@@ -378,6 +397,7 @@ main(void)
 		cmocka_unit_test(test_compat),
 		cmocka_unit_test(test_unix_connect),
 		cmocka_unit_test(test_tty_echo),
+		cmocka_unit_test(test_wait_status),
 	};
 
 	return cmocka_run_group_tests_name("os", tests, NULL, NULL);
