@@ -26,6 +26,9 @@ while IFS= read -r hit; do
 	say "${hit%%:*}:$(printf '%s' "$hit" | cut -d: -f2): $name is Linux-only: call the OS layer (lib/core/os.h)"
 done < <(grep -rnE "(^|[^A-Za-z0-9_])($linux_only)([^A-Za-z0-9_]|\$)" cmd lib --include='*.[ch]' | grep -vE "$layer")
 while IFS= read -r hit; do
+	say "${hit%%:*}:$(printf '%s' "$hit" | cut -d: -f2): /proc is Linux-only: call the OS layer (lib/core/os.h)"
+done < <(grep -rnE '"/proc/' cmd lib --include='*.[ch]' | grep -vE "$layer")
+while IFS= read -r hit; do
 	say "${hit%%:*}:$(printf '%s' "$hit" | cut -d: -f2): includes a Linux-only header: call the OS layer (lib/core/os.h)"
 done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<(linux/|sys/(prctl|epoll|inotify|signalfd|eventfd|timerfd|sendfile|random)\.h)' cmd lib --include='*.[ch]' | grep -vE "$layer")
 # per-OS choices are data (lib/core/osdata.c, which takes the OS as an

@@ -174,6 +174,17 @@ int cx_wait_exit(int status);
 int cx_wait_signal(int status);
 
 /*
+ * The absolute path of the running program (*out malloc'd): from the
+ * system where it says (/proc/self/exe), else argv[0] as given to
+ * cx_os_init, resolved through PATH when it has no '/'.  CX_ERR_NOTFOUND
+ * (nothing logged) when neither works.
+ */
+int cx_self_path(char **out);
+/* The canonical absolute path of path (symlinks resolved); *out malloc'd.
+ * CX_ERR_NOTFOUND if it does not exist, else CX_ERR_IO (not logged). */
+int cx_realpath(const char *path, char **out);
+
+/*
  * Where a sibling program of ours lives: the folder of the running
  * executable if it holds an executable of that name, else the bare name
  * (looked up in PATH when run).  *out is malloc'd.

@@ -1,3 +1,7 @@
+/* realpath is XSI; the layer may use it on every POSIX system */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
 #include "config.h"
 
 #include <sys/types.h>
@@ -58,6 +62,9 @@ cx_freezero_str(char *s)
 	cx_freezero(s, strlen(s));
 }
 
+/* argv[0] of the running program, for cx_self_path */
+static const char *self_argv0;
+
 void
 cx_os_init(const char *argv0)
 {
@@ -69,6 +76,7 @@ cx_os_init(const char *argv0)
 		;
 	if (fd > 2)
 		close(fd);
+	self_argv0 = argv0;
 	signal(SIGPIPE, SIG_IGN);
 	/* no core file anywhere; on Linux not ptrace-able by the same user
 	 * either (elsewhere RLIMIT_CORE 0 is what there is) */
@@ -1062,27 +1070,87 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 }
 
 int
-cx_find_prog(const char *name, char **out)
+cx_realpath(const char *path, char **out)
 {
-	char self[PATH_MAX], *slash, *cand = NULL;
-	ssize_t n;
+	char real[PATH_MAX];
+
+	*out = NULL;
+	if (realpath(path, real) == NULL)
+		return errno == ENOENT || errno == ENOTDIR ? CX_ERR_NOTFOUND :
+		    CX_ERR_IO;
+	return (*out = strdup(real)) == NULL ? CX_ERR_NOMEM : 0;
+}
+
+int
+cx_self_path(char **out)
+{
+	const char *pe, *p, *end;
+	char *cand = NULL;
+	struct stat st;
 	int r;
 
 	*out = NULL;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if ((r = cx_path_join(*self ? self : "/", name,
-			    &cand)) != 0)
-				return r;
-			if (access(cand, X_OK) == 0) {
-				*out = cand;
-				return 0;
-			}
-			free(cand);
+#if HAVE_PROC_SELF_EXE
+	{
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n > 0) {
+			self[n] = '\0';
+			return (*out = strdup(self)) == NULL ? CX_ERR_NOMEM : 0;
 		}
+	}
+#endif
+	if (self_argv0 == NULL || *self_argv0 == '\0')
+		return CX_ERR_NOTFOUND;
+	if (strchr(self_argv0, '/') != NULL)
+		return cx_realpath(self_argv0, out);
+	/* run through PATH: the first executable file of that name, as the
+	 * shell found it (an empty entry is the current folder) */
+	if ((pe = getenv("PATH")) == NULL)
+		return CX_ERR_NOTFOUND;
+	for (p = pe; ; p = end + 1) {
+		size_t len;
+
+		end = strchr(p, ':');
+		len = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (cx_asprintf(&cand, "%.*s%s%s", (int)len, p,
+		    len > 0 ? "/" : "", self_argv0) < 0)
+			return CX_ERR_NOMEM;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(cand, X_OK) == 0) {
+			r = cx_realpath(cand, out);
+			free(cand);
+			return r;
+		}
+		free(cand);
+		cand = NULL;
+		if (end == NULL)
+			break;
+	}
+	return CX_ERR_NOTFOUND;
+}
+
+int
+cx_find_prog(const char *name, char **out)
+{
+	char *self = NULL, *slash, *cand = NULL;
+	int r;
+
+	*out = NULL;
+	if (cx_self_path(&self) == 0 && (slash = strrchr(self, '/')) != NULL) {
+		*slash = '\0';
+		r = cx_path_join(*self ? self : "/", name, &cand);
+		free(self);
+		if (r != 0)
+			return r;
+		if (access(cand, X_OK) == 0) {
+			*out = cand;
+			return 0;
+		}
+		free(cand);
+	} else {
+		free(self);
 	}
 	if ((*out = strdup(name)) == NULL)
 		return CX_ERR_NOMEM;

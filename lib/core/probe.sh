@@ -47,6 +47,11 @@ have ASPRINTF "stdio.h" 'char *s; return asprintf(&s, "%d", 1)'
 have MEMMEM "string.h" 'return memmem("ab", 2, "b", 1) != 0'
 have TIMEGM "time.h" 'struct tm t = { 0 }; return (int)timegm(&t)'
 have MKOSTEMP "stdlib.h fcntl.h" 'char t[] = "xXXXXXX"; return mkostemp(t, O_CLOEXEC)'
+# not an interface but a file: where the system has it, the running
+# program's path is a link there (else argv[0] is resolved through PATH)
+v=0
+[ "$force" != 1 ] && [ -L /proc/self/exe ] && v=1
+printf '#define HAVE_PROC_SELF_EXE %s\n' "$v" >>"$tmp/config.h"
 printf '#define CX_FORCED_FALLBACKS %s\n#endif\n' "$([ "$force" = 1 ] && echo 1 || echo 0)" >>"$tmp/config.h"
 # rewritten only when it changes, so that nothing is rebuilt for nothing
 if ! cmp -s "$tmp/config.h" "$out" 2>/dev/null; then

@@ -385,8 +385,52 @@ test_wait_status(void **state)
 	assert_int_equal(cx_wait_signal(st), SIGTERM);
 }
 
+static const char *argv0;
+
+/* cx_self_path: /proc/self/exe in build/, argv[0] in build-portable/ */
+static void
+test_self_path(void **state)
+{
+	char *self = NULL, *real = NULL, *dir, *old_path;
+	char *base;
+
+	(void)state;
+	assert_int_equal(cx_realpath(argv0, &real), 0);
+	assert_int_equal(real[0], '/');
+	cx_os_init(argv0);
+	assert_int_equal(cx_self_path(&self), 0);
+	assert_string_equal(self, real);
+	free(self);
+	/* run through PATH: argv[0] is the bare name */
+	dir = strdup(real);
+	base = strrchr(dir, '/');
+	*base++ = '\0';
+	old_path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+	setenv("PATH", "/nonexistent::/usr/bin", 1);
+	cx_os_init(base);
+	if (!HAVE_PROC_SELF_EXE)	/* not in PATH, not in "." */
+		assert_int_equal(cx_self_path(&self), CX_ERR_NOTFOUND);
+	{
+		char *p = NULL;
+
+		assert_true(cx_asprintf(&p, "/nonexistent:%s:/usr/bin", dir) > 0);
+		setenv("PATH", p, 1);
+		free(p);
+	}
+	assert_int_equal(cx_self_path(&self), 0);
+	assert_string_equal(self, real);
+	free(self);
+	if (old_path != NULL)
+		setenv("PATH", old_path, 1);
+	free(old_path);
+	free(dir);
+	free(real);
+	assert_int_equal(cx_realpath("/nonexistent/x", &real), CX_ERR_NOTFOUND);
+	assert_null(real);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_probe_mode),
@@ -398,7 +442,10 @@ main(void)
 		cmocka_unit_test(test_unix_connect),
 		cmocka_unit_test(test_tty_echo),
 		cmocka_unit_test(test_wait_status),
+		cmocka_unit_test(test_self_path),
 	};
 
+	(void)argc;
+	argv0 = argv[0];
 	return cmocka_run_group_tests_name("os", tests, NULL, NULL);
 }
