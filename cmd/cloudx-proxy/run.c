@@ -5,13 +5,11 @@
  */
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +20,6 @@
 #include "core/log.h"
 #include "core/os.h"
 #include "driver.h"
-
-extern char **environ;
 
 #define MAX_CHILDREN 4
 
@@ -38,7 +34,7 @@ on_signal(int sig)
 	sig_seen = sig;
 	for (i = 0; i < MAX_CHILDREN; i++)
 		if (children[i] > 0)
-			kill(children[i], sig);
+			(void)cx_kill(children[i], sig);
 	errno = saved;
 }
 
@@ -88,48 +84,14 @@ close_fd(int *fd)
 	}
 }
 
-/* Starts argv with stdin from pin[0], stdout to pout[1]; stderr shared. */
+/* Starts argv with stdin from infd, stdout to outfd; stderr shared. */
 static int
 start(char *const argv[], int infd, int outfd, pid_t *pidp)
 {
-	posix_spawn_file_actions_t fa;
-	sigset_t none;
-	posix_spawnattr_t at;
-	int rc;
+	int r;
 
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return CX_ERR_NOMEM;
-	if (posix_spawnattr_init(&at) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return CX_ERR_NOMEM;
-	}
-	/* the child starts with default signal dispositions and no mask */
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&at, &none);
-	{
-		sigset_t def;
-		sigemptyset(&def);
-		sigaddset(&def, SIGPIPE);
-		sigaddset(&def, SIGHUP);
-		sigaddset(&def, SIGINT);
-		sigaddset(&def, SIGTERM);
-		posix_spawnattr_setsigdefault(&at, &def);
-	}
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_adddup2(&fa, infd, 0);
-	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-	rc = posix_spawnp(pidp, argv[0], &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (rc != 0) {
-		if (rc == ENOENT || rc == EACCES || rc == ENOEXEC) {
-			cx_error("cannot run '%s': %s", argv[0], strerror(rc));
-			return CX_ERR_NOTFOUND;
-		}
-		cx_error("cannot run '%s': %s", argv[0], strerror(rc));
-		return CX_ERR_IO;
-	}
+	if ((r = cx_spawn(argv, infd, outfd, pidp)) != 0)
+		return r;
 	track(*pidp, 1);
 	return 0;
 }
@@ -137,8 +99,7 @@ start(char *const argv[], int infd, int outfd, pid_t *pidp)
 static void
 reap(pid_t pid, int *wstatus)
 {
-	while (waitpid(pid, wstatus, 0) == -1 && errno == EINTR)
-		;
+	(void)cx_wait(pid, wstatus);
 	track(pid, 0);
 }
 
@@ -219,7 +180,7 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 		}
 	}
 	if (r != 0)
-		kill(pid, SIGKILL);
+		(void)cx_kill(pid, SIGKILL);
 	close_fd(&pin[1]);
 	close_fd(&pout[0]);
 	reap(pid, wstatus);
@@ -278,7 +239,7 @@ cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus)
 		break;
 	}
 	if (r != 0)
-		kill(pid, SIGKILL);
+		(void)cx_kill(pid, SIGKILL);
 	close(outfd);
 	reap(pid, wstatus);
 	return r;

@@ -421,7 +421,7 @@ cx_tunnel_exec_plugin(struct cx_tunnel_relay *rl,
 	argv[6] = endpoint;
 	argv[7] = NULL;
 	cx_debug(1, "handing session '%s' to %s", sess->session_id, plugin);
-	execvp(plugin, argv);
+	(void)cx_exec(argv);
 	cx_error("cannot run '%s': %s", plugin, strerror(errno));
 	unsetenv("AWS_SSM_START_SESSION_RESPONSE");
 	r = CX_ERR_NOTFOUND;

@@ -166,6 +166,20 @@ int cx_run(char *const argv[], const void *in, size_t inlen,
     struct cx_buf *out, struct cx_buf *err, int timeout_ms, int *status);
 
 /*
+ * Processes.  cx_spawn starts argv[0] (looked up in PATH, no shell) with
+ * stdin from infd and stdout to outfd (stderr shared), no signal blocked
+ * and the usual dispositions; *pidp receives its id.  CX_ERR_NOTFOUND
+ * (logged) if it cannot be run, else CX_ERR_IO.  cx_wait waits for it
+ * (retrying on EINTR) and gives its wait status; cx_kill sends it sig.
+ * cx_exec replaces this process with argv (PATH lookup unless argv[0] has
+ * a '/'); it returns only on error, with errno set.
+ */
+int cx_spawn(char *const argv[], int infd, int outfd, pid_t *pidp);
+int cx_wait(pid_t pid, int *status);
+int cx_kill(pid_t pid, int sig);
+int cx_exec(char *const argv[]);
+
+/*
  * A wait status (cx_run's *status): cx_wait_exit gives the program's exit
  * code (0-255), or -1 if it did not exit (it was killed); cx_wait_signal
  * gives the signal that killed it, or 0.

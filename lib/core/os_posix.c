@@ -358,6 +358,71 @@ cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
 }
 
 int
+cx_spawn(char *const argv[], int infd, int outfd, pid_t *pidp)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
+	int rc;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return CX_ERR_NOMEM;
+	if (posix_spawnattr_init(&at) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return CX_ERR_NOMEM;
+	}
+	/* the child starts with default signal dispositions and no mask */
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&at, &none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_adddup2(&fa, infd, 0);
+	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+	rc = posix_spawnp(pidp, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		cx_error("cannot run '%s': %s", argv[0], strerror(rc));
+		if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
+			return CX_ERR_NOTFOUND;
+		return CX_ERR_IO;
+	}
+	return 0;
+}
+
+int
+cx_wait(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) == -1) {
+		if (errno != EINTR)
+			return CX_ERR_IO;
+	}
+	return 0;
+}
+
+int
+cx_kill(pid_t pid, int sig)
+{
+	return kill(pid, sig) == 0 ? 0 : CX_ERR_IO;
+}
+
+int
+cx_exec(char *const argv[])
+{
+	if (strchr(argv[0], '/') != NULL)
+		execv(argv[0], argv);
+	else
+		execvp(argv[0], argv);
+	return CX_ERR_IO;
+}
+
+int
 cx_wait_exit(int status)
 {
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -385,6 +385,55 @@ test_wait_status(void **state)
 	assert_int_equal(cx_wait_signal(st), SIGTERM);
 }
 
+static void
+test_spawn_wait_kill_exec(void **state)
+{
+	char *cat[] = { "cat", NULL };
+	char *sl[] = { "sleep", "60", NULL };
+	char *none[] = { "cx-no-such-program", NULL };
+	char *ex[] = { "/bin/sh", "-c", "exit 7", NULL };
+	char *ex2[] = { "sh", "-c", "exit 8", NULL };
+	int in[2], out[2], st;
+	char buf[8];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(cx_pipe(in), 0);
+	assert_int_equal(cx_pipe(out), 0);
+	assert_int_equal(cx_spawn(cat, in[0], out[1], &pid), 0);
+	close(in[0]);
+	close(out[1]);
+	assert_int_equal(cx_write_all(in[1], "ping", 4), 0);
+	close(in[1]);
+	assert_int_equal(read(out[0], buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(cx_wait(pid, &st), 0);
+	assert_int_equal(cx_wait_exit(st), 0);
+	close(out[0]);
+
+	assert_int_equal(cx_spawn(sl, 0, 1, &pid), 0);
+	assert_int_equal(cx_kill(pid, SIGTERM), 0);
+	assert_int_equal(cx_wait(pid, &st), 0);
+	assert_int_equal(cx_wait_signal(st), SIGTERM);
+	assert_int_equal(cx_spawn(none, 0, 1, &pid), CX_ERR_NOTFOUND);
+
+	/* cx_exec, with and without a '/', and a missing program */
+	if ((pid = fork()) == 0) {
+		cx_exec(ex);
+		_exit(99);
+	}
+	assert_int_equal(cx_wait(pid, &st), 0);
+	assert_int_equal(cx_wait_exit(st), 7);
+	if ((pid = fork()) == 0) {
+		cx_exec(ex2);
+		_exit(99);
+	}
+	assert_int_equal(cx_wait(pid, &st), 0);
+	assert_int_equal(cx_wait_exit(st), 8);
+	assert_int_equal(cx_exec(none), CX_ERR_IO);
+	assert_int_equal(errno, ENOENT);
+}
+
 static const char *argv0;
 
 /* cx_self_path: /proc/self/exe in build/, argv[0] in build-portable/ */
@@ -443,6 +492,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_tty_echo),
 		cmocka_unit_test(test_wait_status),
 		cmocka_unit_test(test_self_path),
+		cmocka_unit_test(test_spawn_wait_kill_exec),
 	};
 
 	(void)argc;
