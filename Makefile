@@ -7,8 +7,12 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
 PKG_CONFIG ?= pkg-config
+# `make PORTABLE=1`: strict POSIX (-D_POSIX_C_SOURCE=200809L only) with
+# every fallback of the OS layer forced on, whatever this system has, in
+# build-portable/ (docs/portability.md)
+PORTABLE ?=
 # out-of-tree build dir; `make asan` uses build-asan
-B ?= build
+B ?= $(if $(filter 1,$(PORTABLE)),build-portable,build)
 
 PROGS  = $(notdir $(wildcard cmd/*))
 MANS   = $(wildcard man/*.1)
@@ -34,8 +38,14 @@ $(error $(DEPS_MSG))
 endif
 endif
 
-# _DEFAULT_SOURCE: glibc hides explicit_bzero and friends under strict -std=c11
+# _DEFAULT_SOURCE, _GNU_SOURCE: glibc hides pipe2, ppoll, explicit_bzero and
+# friends under strict -std=c11; lib/core/probe.sh then finds them and the
+# OS layer uses them.  PORTABLE=1 builds as a system without them would.
+ifeq ($(PORTABLE),1)
+CSTD   = -std=c11 -D_POSIX_C_SOURCE=200809L
+else
 CSTD   = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE
+endif
 WARN   = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
          -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \
          -Wimplicit-fallthrough -Werror=implicit-function-declaration
@@ -45,7 +55,7 @@ PKGS   = libcurl openssl libcjson expat
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-ALL_CFLAGS = $(CSTD) $(WARN) $(HARDEN) -Ilib -Icmd -MMD -MP \
+ALL_CFLAGS = $(CSTD) $(WARN) $(HARDEN) -I$(B) -Ilib -Icmd -MMD -MP \
              -DCX_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS ?= -pie -Wl,-z,relro,-z,now
 LIBS   = $(PKG_LIBS)
@@ -62,7 +72,14 @@ $(B)/libcx.a: $(LIBOBJ)
 	$(if $(V),,@echo "  AR      $@")
 	$(Q)$(AR) rcs $@ $^
 
-$(B)/%.o: %.c
+# the OS layer's feature test (lib/core/probe.sh): HAVE_PIPE2 and the rest
+$(B)/config.h: lib/core/probe.sh Makefile
+	@mkdir -p $(@D)
+	$(if $(V),,@echo "  PROBE   $@")
+	$(Q)lib/core/probe.sh $@ '$(CC)' '$(CSTD) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS)' $(if $(filter 1,$(PORTABLE)),1,0)
+	$(Q)echo '$(CSTD)' >$(B)/cstd
+
+$(B)/%.o: %.c | $(B)/config.h
 	@mkdir -p $(@D)
 	$(if $(V),,@echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -90,7 +107,7 @@ $(B)/cloudX-proxy: $(B)/cloudx-proxy
 all: $(if $(filter cloudx-proxy,$(PROGS)),$(B)/cloudX-proxy)
 
 asan:
-	$(MAKE) B=build-asan HARDEN= LDFLAGS="-fsanitize=address,undefined" \
+	$(MAKE) B=$(if $(filter 1,$(PORTABLE)),build-portable-asan,build-asan) HARDEN= LDFLAGS="-fsanitize=address,undefined" \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 
 deps:
@@ -100,7 +117,7 @@ check: all
 	@CX_BIN=$(B) tests/run-all
 
 check-asan: asan
-	@CX_BIN=build-asan CX_ASAN=1 tests/run-all
+	@CX_BIN=$(if $(filter 1,$(PORTABLE)),build-portable-asan,build-asan) CX_ASAN=1 tests/run-all
 
 check-valgrind: all
 	@CX_BIN=$(B) CX_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" tests/run-all

@@ -199,8 +199,8 @@ drop_old_include(const char *main_cfg, const char *old_cfg, int dry)
 		while (*q == ' ' || *q == '\t')
 			q++;
 		if (strncasecmp(q, "include", 7) == 0 &&
-		    (memmem(q, (size_t)(nl - q), old_cfg, strlen(old_cfg)) ||
-		    memmem(q, (size_t)(nl - q), "vscode/config", 13))) {
+		    (cx_memmem(q, (size_t)(nl - q), old_cfg, strlen(old_cfg)) ||
+		    cx_memmem(q, (size_t)(nl - q), "vscode/config", 13))) {
 			n++;
 			continue;
 		}

@@ -121,7 +121,7 @@ cx_drv_tilde(const char *home, const char *path, char **out)
 		hl--;
 	if (hl > 1 && strncmp(path, home, hl) == 0 &&
 	    (path[hl] == '/' || path[hl] == '\0')) {
-		if (asprintf(out, "~%s", path + hl) < 0) {
+		if (cx_asprintf(out, "~%s", path + hl) < 0) {
 			*out = NULL;
 			return CX_ERR_NOMEM;
 		}

@@ -139,7 +139,7 @@ plan_build(const struct cx_drv_connect_opts *o, const char *home,
 	if ((r = cx_drv_connect_ssh_dir(home, o->ssh_dir, o->ssh_config,
 	    &p->ssh_dir)) != 0)
 		return r;
-	n = asprintf(&keyfile, "%s.pub", key);
+	n = cx_asprintf(&keyfile, "%s.pub", key);
 	if (n < 0)
 		return CX_ERR_NOMEM;
 	r = cx_path_join(p->ssh_dir, keyfile, &p->pubkey);
@@ -417,10 +417,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	cx_buf_clean_up(&j3);
 	snprintf(p.fdstr, sizeof(p.fdstr), "%d", fd);
 	stderr_restore(&saved_err);
-	if (strchr(p.tunnel.v[0], '/') != NULL)
-		execv(p.tunnel.v[0], p.tunnel.v);
-	else
-		execvp(p.tunnel.v[0], p.tunnel.v);
+	(void)cx_exec(p.tunnel.v);
 	cx_error("cannot run '%s': %s", p.tunnel.v[0], strerror(errno));
 	st = errno == ENOENT ? 127 : 126;
  out:

@@ -6,7 +6,6 @@
  * instance is running (the same push every connect makes).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -158,7 +157,7 @@ check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
 			(void)!write(STDERR_FILENO, err.data, err.len);
 		}
 		cx_buf_clean_up(&err);
-		if (r != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		if (r != 0 || cx_wait_exit(st) != 0)
 			bad("ssh config", "fix the lines ssh names above",
 			    "'ssh -G %s' fails", h->host);
 		else if (strstr(cx_buf_str(&out), "\nproxycommand ") == NULL)
@@ -181,7 +180,7 @@ check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
 	keyname = e->ssh_key ? e->ssh_key : cx_drv_default_name(home);
 	profile = e->profile ? e->profile : cx_drv_default_name(home);
 	if (cx_path_join(dir, keyname, &key) != 0 ||
-	    asprintf(&pub, "%s.pub", key) < 0)
+	    cx_asprintf(&pub, "%s.pub", key) < 0)
 		goto out;
 	check_mode("key folder", dir, 0700, 1, "run setup");
 	check_mode("public key", pub, 0644, 1, "run setup (it creates or "

@@ -43,7 +43,7 @@ split_lines(const char *t, struct line **out, size_t *n)
 			i++;
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 32;
-			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
+			if ((nv = cx_reallocarray(v, cap, sizeof(*v))) == NULL) {
 				free(v);
 				return CX_ERR_NOMEM;
 			}
@@ -289,13 +289,13 @@ cx_drv_aws_paths(const char *home, const char *aws_env, char **config,
 
 	*config = *credentials = NULL;
 	if (aws_env != NULL) {
-		if (asprintf(&rel, ".aws/aws-envs/%s/config", aws_env) < 0)
+		if (cx_asprintf(&rel, ".aws/aws-envs/%s/config", aws_env) < 0)
 			return CX_ERR_NOMEM;
 		r = cx_path_join(home, rel, config);
 		free(rel);
 		if (r != 0)
 			return r;
-		if (asprintf(&rel, ".aws/aws-envs/%s/credentials",
+		if (cx_asprintf(&rel, ".aws/aws-envs/%s/credentials",
 		    aws_env) < 0)
 			return CX_ERR_NOMEM;
 		r = cx_path_join(home, rel, credentials);
@@ -338,7 +338,7 @@ cx_drv_aws_profile_exists(const char *config, const char *credentials,
 		if (strcmp(profile, "default") == 0)
 			found = cx_drv_ini_has_section(cx_buf_str(&b),
 			    "default");
-		if (!found && asprintf(&sec, "profile %s", profile) >= 0) {
+		if (!found && cx_asprintf(&sec, "profile %s", profile) >= 0) {
 			found = cx_drv_ini_has_section(cx_buf_str(&b), sec);
 			free(sec);
 		}
@@ -467,7 +467,7 @@ cx_drv_aws_write_profile(const char *config, const char *credentials,
 		return 0;
 	if (strcmp(profile, "default") == 0)
 		sec = strdup("default");
-	else if (asprintf(&sec, "profile %s", profile) < 0)
+	else if (cx_asprintf(&sec, "profile %s", profile) < 0)
 		sec = NULL;
 	if (sec == NULL)
 		return CX_ERR_NOMEM;

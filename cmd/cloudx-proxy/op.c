@@ -4,7 +4,6 @@
  * through the `op` CLI (run without a shell; nothing secret passes).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/osdata.h"
 #include "core/stage.h"
 #include "driver.h"
 #include "setup.h"
@@ -26,17 +26,48 @@
 #define OP_MAX_OUT	(4 * 1024 * 1024)
 #define OP_TIMEOUT_MS	120000	/* op may wait for a biometric unlock */
 
-/* Runs op with args; stdout into out (may be NULL).  Returns 0 when op
- * ran and exited 0, CX_ERR_NOTFOUND when there is no op, else CX_ERR_IO. */
+/* The op CLI that ran first (one of cx_osdata_op_cli's), then kept. */
+static const char *op_prog;
+
+/* Runs op with args (argv[0] is replaced by where op is: PATH, else where
+ * its installers put it on this OS); stdout into out (may be NULL).
+ * Returns 0 when op ran and exited 0, CX_ERR_NOTFOUND when there is no op,
+ * else CX_ERR_IO. */
 static int
 op(char *const argv[], struct cx_buf *out, struct cx_buf *err)
 {
-	int r, st;
+	const char *const *cand = cx_osdata_op_cli(cx_os_host());
+	char *av[16];
+	size_t i, n;
+	int r = CX_ERR_NOTFOUND, st;
 
-	r = cx_run(argv, NULL, 0, out, err, OP_TIMEOUT_MS, &st);
+	for (n = 0; argv[n] != NULL; n++) {
+		if (n + 1 >= sizeof(av) / sizeof(av[0]))
+			return CX_ERR_INTERNAL;
+		av[n] = argv[n];
+	}
+	av[n] = NULL;
+	for (i = 0; cand[i] != NULL && r == CX_ERR_NOTFOUND; i++) {
+		if (op_prog != NULL && strcmp(op_prog, cand[i]) != 0)
+			continue;
+		av[0] = (char *)(uintptr_t)cand[i];
+		r = cx_run(av, NULL, 0, out, err, OP_TIMEOUT_MS, &st);
+		if (r != CX_ERR_NOTFOUND)
+			op_prog = cand[i];
+	}
 	if (r != 0)
 		return r;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : CX_ERR_IO;
+	return cx_wait_exit(st) == 0 ? 0 : CX_ERR_IO;
+}
+
+/* p with a leading "~/" taken from home (not $HOME: setup's --home);
+ * *out is malloc'd. */
+static int
+home_path(const char *home, const char *p, char **out)
+{
+	if (strncmp(p, "~/", 2) == 0)
+		return cx_path_join(home, p + 2, out);
+	return (*out = strdup(p)) == NULL ? CX_ERR_NOMEM : 0;
 }
 
 static void
@@ -51,8 +82,10 @@ check_available(struct cx_drv_setup *s)
 {
 	char *ver[] = { "op", "--version", NULL };
 	char *acc[] = { "op", "account", "list", NULL };
+	const char *const *socks = cx_osdata_1password_socks(cx_os_host());
 	struct cx_buf out;
 	char *sock = NULL;
+	size_t i;
 	int r;
 
 	cx_buf_init(&out, 65536);
@@ -77,15 +110,18 @@ check_available(struct cx_drv_setup *s)
 		r = CX_ERR_NOTFOUND;
 		goto out;
 	}
-	if ((r = cx_path_join(s->home, ".1password/agent.sock", &sock)) != 0)
+	if ((r = home_path(s->home, socks[0], &sock)) != 0)
 		goto out;
-#ifdef __APPLE__
-	if (!cx_file_exists(sock)) {
-		char *real = NULL, *dir = NULL;
-		if (cx_path_join(s->home, "Library/Group Containers/"
-		    "2BUA8C4S2C.com.1password/t/agent.sock", &real) == 0 &&
-		    cx_path_join(s->home, ".1password", &dir) == 0 &&
-		    cx_file_exists(real) && !s->ui.dry_run) {
+	/* where the OS has the socket elsewhere (macOS), the first name is
+	 * made a link to it, as 1Password's docs say */
+	for (i = 1; socks[i] != NULL && !cx_file_exists(sock); i++) {
+		char *real = NULL, *dir = NULL, *slash;
+
+		if (home_path(s->home, socks[i], &real) == 0 &&
+		    cx_file_exists(real) && !s->ui.dry_run &&
+		    (dir = strdup(sock)) != NULL &&
+		    (slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
 			cx_mkdir_p(dir, 0700);
 			unlink(sock);	/* a dangling link is replaced */
 			if (symlink(real, sock) == 0)
@@ -94,7 +130,6 @@ check_available(struct cx_drv_setup *s)
 		free(real);
 		free(dir);
 	}
-#endif
 	if (!cx_file_exists(sock)) {
 		cx_drv_status(2, CX_DRV_BAD, "1Password SSH agent socket %s "
 		    "not found: enable the SSH agent in 1Password's settings",
@@ -104,7 +139,7 @@ check_available(struct cx_drv_setup *s)
 	}
 	cx_drv_status(2, CX_DRV_OK, "1Password SSH agent found");
 	free(s->identity_agent);
-	if ((s->identity_agent = strdup("~/.1password/agent.sock")) == NULL)
+	if ((s->identity_agent = strdup(socks[0])) == NULL)
 		r = CX_ERR_NOMEM;
  out:
 	free(sock);
@@ -300,7 +335,7 @@ cx_drv_op_setup(struct cx_drv_setup *s)
 		cx_drv_status(2, CX_DRV_WARN, "enable '%s' in Settings > "
 		    "Developer > SSH Agent", s->vault);
 	}
-	if (asprintf(&title, "cloudX SSH Key - %s", s->ssh_key) < 0) {
+	if (cx_asprintf(&title, "cloudX SSH Key - %s", s->ssh_key) < 0) {
 		title = NULL;
 		r = CX_ERR_NOMEM;
 		goto out;

@@ -3,16 +3,13 @@
  * feed a child its JSON on stdin, collect its stdout with a size cap, let
  * its stderr reach the user, and pass its exit status on.
  */
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +23,6 @@
 #include "core/os.h"
 #include "core/stage.h"
 #include "driver.h"
-
-extern char **environ;
 
 /* a stage that outlives a signal passed on to it this long is killed */
 #define STOP_GRACE_MS 500
@@ -64,10 +59,10 @@ static void
 stop_stage(pid_t pid, uint64_t *kill_at)
 {
 	if (*kill_at == 0) {
-		kill(pid, cx_sig_pending());
+		(void)cx_kill(pid, cx_sig_pending());
 		*kill_at = cx_now_ms() + STOP_GRACE_MS;
 	} else if (cx_now_ms() >= *kill_at)
-		kill(pid, SIGKILL);
+		(void)cx_kill(pid, SIGKILL);
 }
 
 static void
@@ -93,44 +88,10 @@ close_pipes(int pin[2], int pout[2])
 static int
 start(char *const argv[], int infd, int outfd, pid_t *pidp)
 {
-	posix_spawn_file_actions_t fa;
-	sigset_t none;
-	posix_spawnattr_t at;
-	int rc;
+	int r;
 
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return CX_ERR_NOMEM;
-	if (posix_spawnattr_init(&at) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return CX_ERR_NOMEM;
-	}
-	/* the child starts with default signal dispositions and no mask */
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&at, &none);
-	{
-		sigset_t def;
-		sigemptyset(&def);
-		sigaddset(&def, SIGPIPE);
-		sigaddset(&def, SIGHUP);
-		sigaddset(&def, SIGINT);
-		sigaddset(&def, SIGTERM);
-		posix_spawnattr_setsigdefault(&at, &def);
-	}
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_adddup2(&fa, infd, 0);
-	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-	rc = posix_spawnp(pidp, argv[0], &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (rc != 0) {
-		if (rc == ENOENT || rc == EACCES || rc == ENOEXEC) {
-			cx_error("cannot run '%s': %s", argv[0], strerror(rc));
-			return CX_ERR_NOTFOUND;
-		}
-		cx_error("cannot run '%s': %s", argv[0], strerror(rc));
-		return CX_ERR_IO;
-	}
+	if ((r = cx_spawn(argv, infd, outfd, pidp)) != 0)
+		return r;
 	track(*pidp, 1);
 	return 0;
 }
@@ -139,8 +100,7 @@ static void
 reap(pid_t pid, int *wstatus)
 {
 	track(pid, 0);	/* not reaped yet: the pid is not reused */
-	while (waitpid(pid, wstatus, 0) == -1 && errno == EINTR)
-		;
+	(void)cx_wait(pid, wstatus);
 }
 
 /*
@@ -151,13 +111,11 @@ static void
 stop_and_reap(pid_t pid, int *wstatus)
 {
 	uint64_t kill_at = 0;
-	pid_t w;
+	int w;
 
 	track(pid, 0);
 	for (;;) {
-		if ((w = waitpid(pid, wstatus, WNOHANG)) == pid)
-			return;
-		if (w == -1 && errno != EINTR)
+		if ((w = cx_try_wait(pid, wstatus)) != 0)
 			return;
 		stop_stage(pid, &kill_at);
 		if (cx_now_ms() >= kill_at)
@@ -165,8 +123,7 @@ stop_and_reap(pid_t pid, int *wstatus)
 		poll(NULL, 0, 10);
 	}
 	stop_stage(pid, &kill_at);
-	while (waitpid(pid, wstatus, 0) == -1 && errno == EINTR)
-		;
+	(void)cx_wait(pid, wstatus);
 }
 
 int
@@ -182,7 +139,7 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 	int r, err;
 
 	*wstatus = -1;
-	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1) {
+	if (cx_pipe(pin) != 0 || cx_pipe(pout) != 0) {
 		cx_error("cannot create a pipe: %s", strerror(errno));
 		r = CX_ERR_IO;
 		goto out;
@@ -257,7 +214,7 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 		stop_and_reap(pid, wstatus);
 	else {
 		if (r != 0)
-			kill(pid, SIGKILL);
+			(void)cx_kill(pid, SIGKILL);
 		reap(pid, wstatus);
 	}
 	pid = -1;
@@ -277,7 +234,7 @@ cx_drv_spawn(char *const argv[], const void *in, size_t inlen,
 	*outfd = -1;
 	if (inlen > 65536)
 		return CX_ERR_TOOBIG;
-	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1) {
+	if (cx_pipe(pin) != 0 || cx_pipe(pout) != 0) {
 		cx_error("cannot create a pipe: %s", strerror(errno));
 		r = CX_ERR_IO;
 		goto out;
@@ -337,7 +294,7 @@ cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus)
 		return r;
 	}
 	if (r != 0)
-		kill(pid, SIGKILL);
+		(void)cx_kill(pid, SIGKILL);
 	reap(pid, wstatus);
 	return r;
 }
@@ -345,10 +302,10 @@ cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus)
 int
 cx_drv_exit_status(int wstatus)
 {
-	if (WIFSIGNALED(wstatus))
-		return 128 + WTERMSIG(wstatus);
-	if (WIFEXITED(wstatus))
-		return WEXITSTATUS(wstatus) >= 128 ? 128 : WEXITSTATUS(wstatus);
+	if (cx_wait_signal(wstatus) != 0)
+		return 128 + cx_wait_signal(wstatus);
+	if (cx_wait_exit(wstatus) >= 0)
+		return cx_wait_exit(wstatus) >= 128 ? 128 : cx_wait_exit(wstatus);
 	return 128;
 }
 
@@ -369,7 +326,7 @@ cx_drv_stage_result(const char *prog, int r, int ws, const struct cx_buf *out,
 			*status = r == CX_ERR_NOTFOUND ? 127 : cx_exit_code(r);
 		return r;
 	}
-	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+	if (cx_wait_exit(ws) != 0) {
 		*status = cx_drv_exit_status(ws);
 		return cx_err_of_exit(*status);
 	}
@@ -406,29 +363,12 @@ cx_drv_stage(char *const argv[], const struct cx_buf *in, struct cx_buf *out,
 int
 cx_drv_context_fd(const void *ctx, size_t ctxlen, int *fdp)
 {
-	char tmpl[4096];
-	const char *tmpdir;
-	int fd = -1, n;
+	int fd = -1, r;
 
 	*fdp = -1;
-#ifdef MFD_CLOEXEC
-	fd = memfd_create("cx-context", 0);
-#endif
-	if (fd == -1) {
-		tmpdir = getenv("TMPDIR");
-		if (tmpdir == NULL || *tmpdir == '\0')
-			tmpdir = "/tmp";
-		n = snprintf(tmpl, sizeof(tmpl), "%s/cx-context.XXXXXX",
-		    tmpdir);
-		if (n < 0 || (size_t)n >= sizeof(tmpl))
-			return CX_ERR_IO;
-		if ((fd = mkstemp(tmpl)) == -1) {
-			cx_error("cannot create '%s': %s", tmpl,
-			    strerror(errno));
-			return CX_ERR_IO;
-		}
-		unlink(tmpl);
-	}
+	/* cx-tunnel, exec'd next, reads it (--context-fd) */
+	if ((r = cx_anon_file("cx-context", 1, &fd)) != 0)
+		return r;
 	if (cx_write_all(fd, ctx, ctxlen) != 0 ||
 	    lseek(fd, 0, SEEK_SET) == -1) {
 		cx_error("cannot write the session context: %s",

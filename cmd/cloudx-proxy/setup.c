@@ -5,7 +5,6 @@
  * (seed-behaviour.md §4); --dry-run writes nothing and calls nothing.
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -351,7 +350,7 @@ keygen(struct cx_drv_setup *s, const char *path)
 	r = cx_run(argv, NULL, 0, NULL, NULL, 60000, &st);
 	if (r == CX_ERR_NOTFOUND)
 		cx_error("cannot run 'ssh-keygen': install the OpenSSH client");
-	else if (r == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+	else if (r == 0 && cx_wait_exit(st) != 0) {
 		cx_error("ssh-keygen failed for '%s'", path);
 		r = CX_ERR_IO;
 	}
@@ -369,7 +368,7 @@ derive_pub(const char *key, const char *pub)
 
 	cx_buf_init(&out, 65536);
 	r = cx_run(argv, NULL, 0, &out, NULL, 30000, &st);
-	if (r == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0 ||
+	if (r == 0 && (cx_wait_exit(st) != 0 ||
 	    out.len == 0)) {
 		cx_error("cannot read the public key of '%s'", key);
 		r = CX_ERR_INPUT;
@@ -637,7 +636,7 @@ ssh_check(struct cx_drv_setup *s, const char *host, int timeout_s,
 	free(cfg);
 	if (r != 0)
 		return r;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : CX_ERR_SESSION;
+	return cx_wait_exit(st) == 0 ? 0 : CX_ERR_SESSION;
 }
 
 static void
@@ -775,7 +774,7 @@ run_setup(struct cx_drv_setup *s)
 	cx_drv_header("SSH Key Configuration");
 	if ((r = cx_path_join(s->ssh_dir, s->ssh_key, &s->key_file)) != 0)
 		return r;
-	if (asprintf(&kf, "%s.pub", s->key_file) < 0)
+	if (cx_asprintf(&kf, "%s.pub", s->key_file) < 0)
 		return CX_ERR_NOMEM;
 	s->pub_file = kf;
 	if (s->onepassword) {

@@ -28,18 +28,15 @@
 int
 cx_drv_self_path(char **out)
 {
-	char self[PATH_MAX];
-	ssize_t n;
+	int r;
 
-	*out = NULL;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0) {
-		cx_error("cannot find this program's path: %s",
-		    strerror(errno));
+	if ((r = cx_self_path(out)) == CX_ERR_NOMEM)
+		return r;
+	if (r != 0) {
+		cx_error("cannot find this program's path");
 		return CX_ERR_IO;
 	}
-	self[n] = '\0';
-	return (*out = strdup(self)) ? 0 : CX_ERR_NOMEM;
+	return 0;
 }
 
 static void

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -37,7 +36,7 @@ vline(const char *prefix, int keep_lf, const char *fmt, va_list ap)
 	char *s = NULL;
 	int n;
 
-	if ((n = vasprintf(&s, fmt, ap)) < 0)
+	if ((n = cx_vasprintf(&s, fmt, ap)) < 0)
 		return;
 	cx_text_sanitise(s, (size_t)n, keep_lf);
 	cx_buf_init(&b, 0);
@@ -187,8 +186,8 @@ cx_drv_prompt(const struct cx_drv_ui *ui, const char *msg, const char *dflt,
 int
 cx_drv_prompt_secret(const struct cx_drv_ui *ui, const char *msg, char **out)
 {
-	struct termios old, raw;
-	int tty, r;
+	void *tty = NULL;
+	int r;
 
 	*out = NULL;
 	if (ui->yes) {
@@ -197,13 +196,8 @@ cx_drv_prompt_secret(const struct cx_drv_ui *ui, const char *msg, char **out)
 		cx_error("non-interactive mode requires a value for: %s", msg);
 		return CX_ERR_USAGE;
 	}
-	tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	if (tty) {
-		raw = old;
-		raw.c_lflag &= ~(tcflag_t)ECHO;
-		raw.c_lflag |= ECHONL;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
-	}
+	/* not echoed when stdin is a terminal */
+	(void)cx_tty_echo_off(0, &tty);
 	emit(msg, strlen(msg));
 	emit(": ", 2);
 	do {
@@ -216,8 +210,7 @@ cx_drv_prompt_secret(const struct cx_drv_ui *ui, const char *msg, char **out)
 			continue;
 		}
 	} while (r == 0 && *out == NULL);
-	if (tty)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	cx_tty_restore(0, tty);
 	if (r == CX_ERR_CANCELLED)
 		cx_error("no answer for: %s", msg);
 	return r;

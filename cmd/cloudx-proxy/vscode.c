@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/cxerr.h"
 #include "core/os.h"
+#include "core/osdata.h"
 #include "driver.h"
 #include "setup.h"
 
@@ -206,16 +207,16 @@ insert_member(struct cx_buf *text, const struct object *o, const char *key,
 		else	/* "{ "a": 1 }" on one line: one level deeper */
 			snprintf(ind, sizeof(ind), "%.40s    ", base);
 		if (o->trailing_comma)
-			n = asprintf(&s, "\n%s\"%s\": %s,", ind, key, value);
+			n = cx_asprintf(&s, "\n%s\"%s\": %s,", ind, key, value);
 		else
-			n = asprintf(&s, ",\n%s\"%s\": %s", ind, key, value);
+			n = cx_asprintf(&s, ",\n%s\"%s\": %s", ind, key, value);
 		if (n < 0)
 			return CX_ERR_NOMEM;
 		r = splice(text, o->trailing_comma ? o->comma + 1 :
 		    o->m[o->n - 1].ve, o->trailing_comma ? o->comma + 1 :
 		    o->m[o->n - 1].ve, s);
 	} else {
-		n = asprintf(&s, "{\n%s    \"%s\": %s\n%s}", base, key, value,
+		n = cx_asprintf(&s, "{\n%s    \"%s\": %s\n%s}", base, key, value,
 		    base);
 		if (n < 0)
 			return CX_ERR_NOMEM;
@@ -340,7 +341,7 @@ cx_drv_vscode_merge(const char *text, const char *config_file,
 		cJSON_Delete(j);
 	}
 	if ((cf = json_str(config_file)) == NULL ||
-	    asprintf(&pat, "%s-*", prefix) < 0 ||
+	    cx_asprintf(&pat, "%s-*", prefix) < 0 ||
 	    (pk = json_str(pat)) == NULL) {
 		r = CX_ERR_NOMEM;
 		goto out;
@@ -368,7 +369,7 @@ cx_drv_vscode_merge(const char *text, const char *config_file,
 		char ind[64];
 		indent_of(cx_buf_str(out), o->n ? o->m[0].ks : i, ind,
 		    sizeof(ind));
-		if (asprintf(&obj, "{\n%s    %s: \"linux\"\n%s}", ind, pk,
+		if (cx_asprintf(&obj, "{\n%s    %s: \"linux\"\n%s}", ind, pk,
 		    ind) < 0) {
 			r = CX_ERR_NOMEM;
 			goto out;
@@ -444,21 +445,6 @@ cx_drv_jsonc_parse(const char *text, cJSON **out)
 int
 cx_drv_vscode_settings_path(const char *home, char **out)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	char *base = NULL;
-	int r;
-
-#ifdef __APPLE__
-	(void)xdg;
-	return cx_path_join(home, "Library/Application Support/Code/User/"
-	    "settings.json", out);
-#else
-	if (xdg != NULL && *xdg == '/')
-		return cx_path_join(xdg, "Code/User/settings.json", out);
-	if ((r = cx_path_join(home, ".config", &base)) != 0)
-		return r;
-	r = cx_path_join(base, "Code/User/settings.json", out);
-	free(base);
-	return r;
-#endif
+	return cx_osdata_vscode_settings(cx_os_host(), CX_VSCODE, home,
+	    getenv("XDG_CONFIG_HOME"), getenv("APPDATA"), out);
 }

@@ -27,22 +27,20 @@ is_exec(const char *p)
 int
 cx_sshconf_default_proxy_path(const char *argv0, char **out)
 {
-	char self[PATH_MAX], real[PATH_MAX], *dir, *cand = NULL, *path = NULL;
+	char *self = NULL, *dir, *cand = NULL, *path = NULL;
 	char *save = NULL, *tok;
 	const char *pe;
-	ssize_t n;
 	int r;
 
 	*out = NULL;
-	self[0] = '\0';
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0)
-		self[n] = '\0';
-	else if (argv0 != NULL && strchr(argv0, '/') != NULL &&
-	    realpath(argv0, real) != NULL)
-		snprintf(self, sizeof(self), "%s", real);	/* fits */
-	if (self[0] != '\0') {
+	if (cx_self_path(&self) != 0 && argv0 != NULL &&
+	    strchr(argv0, '/') != NULL)
+		(void)cx_realpath(argv0, &self);
+	if (self != NULL) {
 		dir = dirname(self);
-		if ((r = cx_path_join(dir, "cloudx-proxy", &cand)) != 0)
+		r = cx_path_join(dir, "cloudx-proxy", &cand);
+		free(self);
+		if (r != 0)
 			return r;
 		if (is_exec(cand)) {
 			*out = cand;
@@ -369,7 +367,7 @@ do_edit(const struct cx_sshconf_req *q, struct ctx *c, cJSON *so)
 	    (r = jbool(so, "Created", created && changed)) != 0)
 		goto out;
 	if (!q->dry_run && changed && !created) {
-		if (asprintf(&bak, "%s.bak", c->config) < 0) {
+		if (cx_asprintf(&bak, "%s.bak", c->config) < 0) {
 			bak = NULL;
 			r = CX_ERR_NOMEM;
 			goto out;
@@ -380,7 +378,7 @@ do_edit(const struct cx_sshconf_req *q, struct ctx *c, cJSON *so)
 	if (q->env != NULL && (r = jstr(so, "Environment", q->env)) != 0)
 		goto out;
 	if (q->name != NULL) {
-		if (asprintf(&full, "%s-%s-%s", c->prefix, q->env,
+		if (cx_asprintf(&full, "%s-%s-%s", c->prefix, q->env,
 		    q->name) < 0) {
 			full = NULL;
 			r = CX_ERR_NOMEM;

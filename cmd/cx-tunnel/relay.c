@@ -1,4 +1,3 @@
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -255,13 +254,13 @@ run_helper(struct cx_tunnel_relay *rl, const char *verb,
 		    cx_strerror(r));
 		goto out;
 	}
-	if (!WIFEXITED(ws)) {
+	if (cx_wait_exit(ws) < 0) {
 		cx_error("'%s %s' died (signal %d)", CX_SESSION_HELPER, verb,
-		    WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+		    cx_wait_signal(ws));
 		r = CX_ERR_INTERNAL;
 		goto out;
 	}
-	if ((r = cx_err_of_exit(WEXITSTATUS(ws))) != 0)
+	if ((r = cx_err_of_exit(cx_wait_exit(ws))) != 0)
 		goto out;	/* it said why */
 	if ((r = cx_stage_parse((const char *)out.data, out.len, &doc)) != 0) {
 		cx_error("'%s %s' printed no context", CX_SESSION_HELPER,
@@ -403,7 +402,7 @@ cx_tunnel_exec_plugin(struct cx_tunnel_relay *rl,
 	argv[6] = endpoint;
 	argv[7] = NULL;
 	cx_debug(1, "handing session '%s' to %s", sess->session_id, plugin);
-	execvp(plugin, argv);
+	(void)cx_exec(argv);
 	cx_error("cannot run '%s': %s", plugin, strerror(errno));
 	unsetenv("AWS_SSM_START_SESSION_RESPONSE");
 	r = CX_ERR_NOTFOUND;

@@ -607,7 +607,7 @@ relay(struct tun *t)
 			ts.tv_nsec = (tmo % 1000) * 1000000L;
 			tsp = &ts;
 		}
-		if ((pn = ppoll(pf, (nfds_t)np, tsp, &none)) < 0 &&
+		if ((pn = cx_ppoll(pf, (nfds_t)np, tsp, &none)) < 0 &&
 		    errno != EINTR)
 			return CX_ERR_IO;
 		if (!t->sig_taken && cx_sig_pending()) {

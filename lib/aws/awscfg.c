@@ -129,7 +129,7 @@ cx_awscfg_load(const char *aws_env, const char *profile_arg,
 			r = CX_ERR_USAGE;
 			goto out;
 		}
-		if (asprintf(&rel, "~/.aws/aws-envs/%s", aws_env) < 0) {
+		if (cx_asprintf(&rel, "~/.aws/aws-envs/%s", aws_env) < 0) {
 			rel = NULL;
 			r = CX_ERR_NOMEM;
 			goto out;
@@ -347,13 +347,13 @@ default_endpoint(const char *service, const char *region, char **out)
 	int n;
 
 	if (strcmp(service, "iam") == 0 && strncmp(region, "cn-", 3) != 0)
-		n = asprintf(out, "https://iam.amazonaws.com");
+		n = cx_asprintf(out, "https://iam.amazonaws.com");
 	else if (strcmp(service, "sso") == 0)
-		n = asprintf(out, "https://portal.sso.%s.%s", region, dns);
+		n = cx_asprintf(out, "https://portal.sso.%s.%s", region, dns);
 	else if (strcmp(service, "sso-oidc") == 0)
-		n = asprintf(out, "https://oidc.%s.%s", region, dns);
+		n = cx_asprintf(out, "https://oidc.%s.%s", region, dns);
 	else
-		n = asprintf(out, "https://%s.%s.%s", service, region, dns);
+		n = cx_asprintf(out, "https://%s.%s.%s", service, region, dns);
 	if (n < 0) {
 		*out = NULL;
 		return CX_ERR_NOMEM;

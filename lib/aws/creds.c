@@ -5,7 +5,6 @@
  * creds_role.c and creds_sso.c, the cache in creds_cache.c, the helpers
  * they share in creds_util.c.
  */
-#include <sys/wait.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,15 +230,15 @@ cx_creds_process(const char *profile, const char *command,
 		    profile);
 		goto out;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (cx_wait_exit(status) != 0) {
 		first_line(&serr, line, sizeof(line));
-		if (WIFEXITED(status))
+		if (cx_wait_exit(status) > 0)
 			cx_error("credential_process of profile '%s' failed "
-			    "(exit %d)%s%s", profile, WEXITSTATUS(status),
+			    "(exit %d)%s%s", profile, cx_wait_exit(status),
 			    *line ? ": " : "", line);
 		else
 			cx_error("credential_process of profile '%s' was "
-			    "killed by signal %d", profile, WTERMSIG(status));
+			    "killed by signal %d", profile, cx_wait_signal(status));
 		r = CX_ERR_NOCREDS;
 		goto out;
 	}

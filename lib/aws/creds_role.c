@@ -3,12 +3,10 @@
  * the AWS CLI v2 AssumeRoleProvider, with our own cache
  * (lib/aws/creds_cache.c) so that a connect does not call STS every time.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,33 +41,27 @@ is_role(const struct cx_awscfg *cfg, const char *profile)
 static int
 mfa_code(const char *profile, const char *serial, char *code, size_t len)
 {
-	struct termios old, raw;
 	char prompt[512];
+	void *saved = NULL;
 	size_t n = 0;
 	ssize_t k;
 	char c;
-	int fd, r = 0, restore = 0;
+	int fd, r = 0;
 
-	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+	if (cx_tty_open(&fd) != 0) {
 		cx_error("profile '%s' needs an MFA code for '%s', but there is "
 		    "no terminal to ask on", profile, serial);
 		return CX_ERR_LOGIN;
 	}
 	snprintf(prompt, sizeof(prompt), "Enter MFA code for %s: ", serial);
-	if (tcgetattr(fd, &old) == 0) {
-		raw = old;
-		raw.c_lflag &= ~(tcflag_t)ECHO;
-		raw.c_lflag |= ECHONL;
-		restore = tcsetattr(fd, TCSAFLUSH, &raw) == 0;
-	}
+	(void)cx_tty_echo_off(fd, &saved);	/* else it echoes: still works */
 	(void)cx_write_all(fd, prompt, strlen(prompt));
 	while ((k = read(fd, &c, 1)) == 1 && c != '\n' && c != '\r') {
 		if (n + 1 < len)
 			code[n++] = c;
 	}
 	code[n] = '\0';
-	if (restore)
-		(void)tcsetattr(fd, TCSAFLUSH, &old);
+	cx_tty_restore(fd, saved);
 	close(fd);
 	if (n == 0) {
 		cx_error("no MFA code given for profile '%s'", profile);

@@ -140,7 +140,7 @@ refresh_token(struct cx_aws_ctx *ctx, const struct sso_cfg *s,
 		return CX_ERR_INTERNAL;
 	if ((r = cx_aws_ctx_endpoint(ctx, "sso-oidc", s->region, &ep)) != 0)
 		goto out;
-	if (asprintf(&url, "%s/token", ep) < 0) {
+	if (cx_asprintf(&url, "%s/token", ep) < 0) {
 		url = NULL;
 		r = CX_ERR_NOMEM;
 		goto out;
@@ -352,9 +352,9 @@ role_credentials(struct cx_aws_ctx *ctx, const char *profile,
 	memset(out, 0, sizeof(*out));
 	if ((role = curl_easy_escape(NULL, s->role, 0)) == NULL ||
 	    (acct = curl_easy_escape(NULL, s->account, 0)) == NULL ||
-	    asprintf(&pq, "/federation/credentials?role_name=%s&account_id=%s",
+	    cx_asprintf(&pq, "/federation/credentials?role_name=%s&account_id=%s",
 	    role, acct) < 0 ||
-	    asprintf(&hdr, "x-amz-sso_bearer_token: %s", token) < 0) {
+	    cx_asprintf(&hdr, "x-amz-sso_bearer_token: %s", token) < 0) {
 		pq = hdr = NULL;
 		r = CX_ERR_NOMEM;
 		goto out;

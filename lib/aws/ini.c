@@ -136,7 +136,7 @@ add_sub(struct parser *p, const char *text, int line)
 			return 0;
 		}
 	}
-	if ((ns = reallocarray(e->sub, e->nsub + 1, sizeof(*ns))) == NULL)
+	if ((ns = cx_reallocarray(e->sub, e->nsub + 1, sizeof(*ns))) == NULL)
 		return CX_ERR_NOMEM;
 	e->sub = ns;
 	ns[e->nsub].key = strndup(k, (size_t)(ke - k));
@@ -178,7 +178,7 @@ add_section(struct parser *p, const char *name, size_t len, int line)
 			return r;
 		}
 	}
-	if ((ns = reallocarray(ini->sec, ini->nsec + 1, sizeof(*ns))) ==
+	if ((ns = cx_reallocarray(ini->sec, ini->nsec + 1, sizeof(*ns))) ==
 	    NULL) {
 		free(nm);
 		return CX_ERR_NOMEM;
@@ -220,7 +220,7 @@ add_option(struct parser *p, const char *text, int line)
 			return r;
 		}
 	}
-	if ((ne = reallocarray(s->ent, s->nent + 1, sizeof(*ne))) == NULL) {
+	if ((ne = cx_reallocarray(s->ent, s->nent + 1, sizeof(*ne))) == NULL) {
 		free(key);
 		return CX_ERR_NOMEM;
 	}

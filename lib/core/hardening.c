@@ -10,6 +10,7 @@
 #include "cxerr.h"
 #include "hardening.h"
 #include "log.h"
+#include "os.h"
 
 /* "XXXXXX" of mkstemp: letters and digits */
 static int
@@ -38,7 +39,7 @@ cx_tmp_cleanup(const char *path)
 	int n = 0;
 
 	dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
-	if (dir == NULL || *dir == '\0' || asprintf(&prefix, "%s.tmp.",
+	if (dir == NULL || *dir == '\0' || cx_asprintf(&prefix, "%s.tmp.",
 	    base) < 0) {
 		prefix = NULL;
 		goto out;
@@ -50,7 +51,7 @@ cx_tmp_cleanup(const char *path)
 		if (strncmp(de->d_name, prefix, pl) != 0 ||
 		    !tmp_suffix(de->d_name + pl))
 			continue;
-		if (asprintf(&full, "%s/%s", dir, de->d_name) < 0) {
+		if (cx_asprintf(&full, "%s/%s", dir, de->d_name) < 0) {
 			full = NULL;
 			break;
 		}

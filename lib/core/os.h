@@ -6,8 +6,11 @@
 #ifndef CX_OS_H
 #define CX_OS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -21,6 +24,81 @@
  * process non-dumpable with no core files (it holds AWS secrets).
  */
 void cx_os_init(const char *argv0);
+
+/*
+ * The host system, for the per-OS choices (paths, helper programs) that
+ * take it as an argument so that every answer can be tested on any system
+ * (cmd/cloudx-proxy/osdata.c).
+ */
+enum cx_os { CX_OS_LINUX, CX_OS_MACOS, CX_OS_WINDOWS };
+enum cx_os cx_os_host(void);
+/* "linux", "macos", "windows"; cx_os_parse returns -1 for anything else. */
+const char *cx_os_name(enum cx_os os);
+int cx_os_parse(const char *name);
+
+/*
+ * C library extras strict POSIX lacks (compat.c: the system's own when
+ * lib/core/probe.sh found it, else a fallback).
+ */
+/* realloc of n * size bytes; NULL with errno ENOMEM if that overflows. */
+void *cx_reallocarray(void *p, size_t n, size_t size);
+/* sprintf into a malloc'd *out (caller frees); -1 and *out NULL on error. */
+int cx_asprintf(char **out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int cx_vasprintf(char **out, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* The first nlen bytes of needle in hay[0..hlen), or NULL. */
+void *cx_memmem(const void *hay, size_t hlen, const void *needle,
+    size_t nlen);
+/* struct tm in UTC to time_t; (time_t)-1 if it does not fit. */
+time_t cx_timegm(struct tm *tm);
+
+/*
+ * Descriptors.  Every descriptor the layer makes is close-on-exec.
+ */
+/* A pipe, both ends close-on-exec (pipe2 or pipe + fcntl). */
+int cx_pipe(int fds[2]);
+/* A socket, close-on-exec; a stream socket never raises SIGPIPE where the
+ * system can say so per socket (SO_NOSIGPIPE).  -1 with errno on error,
+ * like socket(). */
+int cx_socket(int domain, int type, int protocol);
+/* send() that never raises SIGPIPE (MSG_NOSIGNAL, else SO_NOSIGPIPE set by
+ * cx_socket, else SIGPIPE ignored by cx_os_init).  Like send(). */
+ssize_t cx_send(int fd, const void *p, size_t n);
+/* A read-write file that has no name (memfd_create, else a temp file in
+ * $TMPDIR or /tmp unlinked at once), 0600; close-on-exec unless inherit
+ * (then the programs this one runs get it: cx-tunnel's --context-fd). */
+int cx_anon_file(const char *name, int inherit, int *fdp);
+/*
+ * poll() that lets the signals of sigmask in only while it waits, as
+ * ppoll() does: a signal caught while waiting (or pending before) makes
+ * it return -1 with errno EINTR after its handler ran.  Without ppoll the
+ * layer installs, for the length of the call, a handler that writes to a
+ * self-pipe and calls the caller's, and polls that pipe too.
+ */
+int cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
+    const sigset_t *sigmask);
+
+/*
+ * Connects a stream socket to the local (AF_UNIX) socket at path, blocking,
+ * close-on-exec; *fdp receives it.  CX_ERR_NOTFOUND if nothing is there,
+ * CX_ERR_CONFIG if the path is too long for the system, else CX_ERR_IO
+ * (errno says why).  Nothing is logged.
+ */
+int cx_unix_connect(const char *path, int *fdp);
+
+/*
+ * The terminal.  cx_tty_open opens the controlling terminal (for a prompt
+ * when stdin is not one); CX_ERR_NOTFOUND if there is none.  cx_isatty is
+ * 1 if fd is a terminal.  cx_tty_echo_off turns echo off on fd (the typed
+ * newline still shows) and gives in *saved what cx_tty_restore puts back
+ * (and frees); *saved is NULL when fd is no terminal, and restoring NULL
+ * does nothing.
+ */
+int cx_tty_open(int *fdp);
+int cx_isatty(int fd);
+int cx_tty_echo_off(int fd, void **saved);
+void cx_tty_restore(int fd, void *saved);
 
 /* Milliseconds on a monotonic clock (for deadlines and timers). */
 uint64_t cx_now_ms(void);
@@ -127,6 +205,42 @@ void cx_format_iso8601(time_t t, char out[21]);
  */
 int cx_run(char *const argv[], const void *in, size_t inlen,
     struct cx_buf *out, struct cx_buf *err, int timeout_ms, int *status);
+
+/*
+ * Processes.  cx_spawn starts argv[0] (looked up in PATH, no shell) with
+ * stdin from infd and stdout to outfd (stderr shared), no signal blocked
+ * and the usual dispositions; *pidp receives its id.  CX_ERR_NOTFOUND
+ * (logged) if it cannot be run, else CX_ERR_IO.  cx_wait waits for it
+ * (retrying on EINTR) and gives its wait status; cx_kill sends it sig.
+ * cx_exec replaces this process with argv (PATH lookup unless argv[0] has
+ * a '/'); it returns only on error, with errno set.
+ */
+int cx_spawn(char *const argv[], int infd, int outfd, pid_t *pidp);
+int cx_wait(pid_t pid, int *status);
+/* cx_wait without waiting: 1 and *status when pid has ended (reaped), 0
+ * while it runs, CX_ERR_IO on error (not our child). */
+int cx_try_wait(pid_t pid, int *status);
+int cx_kill(pid_t pid, int sig);
+int cx_exec(char *const argv[]);
+
+/*
+ * A wait status (cx_run's *status): cx_wait_exit gives the program's exit
+ * code (0-255), or -1 if it did not exit (it was killed); cx_wait_signal
+ * gives the signal that killed it, or 0.
+ */
+int cx_wait_exit(int status);
+int cx_wait_signal(int status);
+
+/*
+ * The absolute path of the running program (*out malloc'd): from the
+ * system where it says (/proc/self/exe), else argv[0] as given to
+ * cx_os_init, resolved through PATH when it has no '/'.  CX_ERR_NOTFOUND
+ * (nothing logged) when neither works.
+ */
+int cx_self_path(char **out);
+/* The canonical absolute path of path (symlinks resolved); *out malloc'd.
+ * CX_ERR_NOTFOUND if it does not exist, else CX_ERR_IO (not logged). */
+int cx_realpath(const char *path, char **out);
 
 /*
  * Where a sibling program of ours lives: the folder of the running

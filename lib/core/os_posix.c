@@ -1,6 +1,23 @@
+/* realpath is XSI; the layer may use it on every POSIX system */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+/* flock: not POSIX, but in every system the layer builds for (the BSDs,
+ * macOS, Linux, illumos); POSIX record locks would not do, being per
+ * process and dropped by any close of the file */
 #include <sys/file.h>
+#if HAVE_MEMFD_CREATE
+#include <sys/mman.h>
+#endif
+#if HAVE_PRCTL
 #include <sys/prctl.h>
+#endif
 #include <sys/resource.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -13,6 +30,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <termios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +47,11 @@
 extern char **environ;
 
 void
-cx_wipe(void *p, size_t n)
-{
-	if (p != NULL && n > 0)
-		explicit_bzero(p, n);
-}
-
-void
 cx_freezero(void *p, size_t n)
 {
 	if (p == NULL)
 		return;
-	explicit_bzero(p, n);
+	cx_wipe(p, n);
 	free(p);
 }
 
@@ -51,6 +62,9 @@ cx_freezero_str(char *s)
 		return;
 	cx_freezero(s, strlen(s));
 }
+
+/* argv[0] of the running program, for cx_self_path */
+static const char *self_argv0;
 
 void
 cx_os_init(const char *argv0)
@@ -63,10 +77,452 @@ cx_os_init(const char *argv0)
 		;
 	if (fd > 2)
 		close(fd);
+	self_argv0 = argv0;
 	signal(SIGPIPE, SIG_IGN);
+	/* no core file anywhere; on Linux not ptrace-able by the same user
+	 * either (elsewhere RLIMIT_CORE 0 is what there is) */
 	(void)setrlimit(RLIMIT_CORE, &rl);
+#if HAVE_PRCTL
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
 	cx_log_init(argv0);
+}
+
+/* The compiler says which system it builds for; the BSDs and the other
+ * POSIX systems follow the freedesktop conventions, as Linux does. */
+#if defined(__APPLE__) && defined(__MACH__)
+#define CX_OS_HOST CX_OS_MACOS
+#else
+#define CX_OS_HOST CX_OS_LINUX
+#endif
+
+enum cx_os
+cx_os_host(void)
+{
+	return CX_OS_HOST;
+}
+
+static const char *const os_names[] = { "linux", "macos", "windows" };
+
+const char *
+cx_os_name(enum cx_os os)
+{
+	return (unsigned)os < 3 ? os_names[os] : "unknown";
+}
+
+int
+cx_os_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; name != NULL && i < 3; i++) {
+		if (strcmp(name, os_names[i]) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static int
+set_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	return fl == -1 ? -1 : fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+/* mkstemp, close-on-exec from the start where the system can (mkostemp) */
+static int
+mkstemp_cloexec(char *tmpl)
+{
+#if HAVE_MKOSTEMP
+	return mkostemp(tmpl, O_CLOEXEC);
+#else
+	int fd, e;
+
+	if ((fd = mkstemp(tmpl)) == -1)
+		return -1;
+	if (set_cloexec(fd) == -1) {
+		e = errno;
+		close(fd);
+		(void)unlink(tmpl);
+		errno = e;
+		return -1;
+	}
+	return fd;
+#endif
+}
+
+int
+cx_pipe(int fds[2])
+{
+#if HAVE_PIPE2
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return CX_ERR_IO;
+#else
+	int e;
+
+	if (pipe(fds) == -1)
+		return CX_ERR_IO;
+	if (set_cloexec(fds[0]) == -1 || set_cloexec(fds[1]) == -1) {
+		e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		fds[0] = fds[1] = -1;
+		errno = e;
+		return CX_ERR_IO;
+	}
+#endif
+	return 0;
+}
+
+int
+cx_socket(int domain, int type, int protocol)
+{
+	int fd, e;
+
+#if HAVE_SOCK_CLOEXEC
+	if ((fd = socket(domain, type | SOCK_CLOEXEC, protocol)) == -1)
+		return -1;
+#else
+	if ((fd = socket(domain, type, protocol)) == -1)
+		return -1;
+	if (set_cloexec(fd) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+#endif
+#if HAVE_SO_NOSIGPIPE
+	if (type == SOCK_STREAM) {
+		int one = 1;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one,
+		    sizeof(one));
+	}
+#endif
+	(void)e;
+	return fd;
+}
+
+ssize_t
+cx_send(int fd, const void *p, size_t n)
+{
+#if HAVE_MSG_NOSIGNAL
+	return send(fd, p, n, MSG_NOSIGNAL);
+#else
+	/* SO_NOSIGPIPE (cx_socket) or SIGPIPE ignored (cx_os_init) */
+	return send(fd, p, n, 0);
+#endif
+}
+
+int
+cx_anon_file(const char *name, int inherit, int *fdp)
+{
+	char tmpl[4096];
+	const char *tmpdir;
+	int fd, n;
+
+	*fdp = -1;
+#if HAVE_MEMFD_CREATE
+	if ((fd = memfd_create(name, inherit ? 0 : MFD_CLOEXEC)) != -1) {
+		(void)fchmod(fd, 0600);	/* made 0777; as the fallback's */
+		*fdp = fd;
+		return 0;
+	}
+#endif
+	tmpdir = getenv("TMPDIR");
+	if (tmpdir == NULL || *tmpdir == '\0')
+		tmpdir = "/tmp";
+	n = snprintf(tmpl, sizeof(tmpl), "%s/%s.XXXXXX", tmpdir, name);
+	if (n < 0 || (size_t)n >= sizeof(tmpl)) {
+		cx_error("TMPDIR '%s' is too long", tmpdir);
+		return CX_ERR_IO;
+	}
+	/* mkstemp makes it 0600 */
+	if ((fd = mkstemp(tmpl)) == -1) {
+		cx_error("cannot create '%s': %s", tmpl, strerror(errno));
+		return CX_ERR_IO;
+	}
+	(void)unlink(tmpl);
+	if (!inherit && set_cloexec(fd) == -1) {
+		close(fd);
+		return CX_ERR_IO;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+#if !HAVE_PPOLL
+/* The self-pipe of cx_ppoll's fallback and the caller's handlers. */
+#define CX_SIG_MAX 65
+static int sig_pipe[2] = { -1, -1 };
+static struct sigaction sig_user[CX_SIG_MAX];
+
+static void
+sig_trampoline(int sig)
+{
+	int e = errno;
+	unsigned char b = (unsigned char)sig;
+
+	ssize_t w;
+
+	w = write(sig_pipe[1], &b, 1);	/* full: a wake-up is queued */
+	(void)w;
+	if (sig > 0 && sig < CX_SIG_MAX &&
+	    sig_user[sig].sa_handler != SIG_DFL &&
+	    sig_user[sig].sa_handler != SIG_IGN)
+		sig_user[sig].sa_handler(sig);
+	errno = e;
+}
+#endif
+
+int
+cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
+    const sigset_t *sigmask)
+{
+#if HAVE_PPOLL
+	return ppoll(pfd, n, tmo, sigmask);
+#else
+	struct pollfd stack[16], *all = stack;
+	struct sigaction sa, saved[CX_SIG_MAX];
+	unsigned char wrapped[CX_SIG_MAX], drain[64];
+	sigset_t cur, old;
+	int sig, fl, ms = -1, rc, e;
+	nfds_t i;
+
+	if (sig_pipe[0] == -1) {
+		if (cx_pipe(sig_pipe) != 0)
+			return -1;
+		if ((fl = fcntl(sig_pipe[0], F_GETFL)) == -1 ||
+		    fcntl(sig_pipe[0], F_SETFL, fl | O_NONBLOCK) == -1 ||
+		    (fl = fcntl(sig_pipe[1], F_GETFL)) == -1 ||
+		    fcntl(sig_pipe[1], F_SETFL, fl | O_NONBLOCK) == -1)
+			return -1;
+	}
+	if (tmo != NULL) {
+		/* rounded up: never wakes before the time asked */
+		long long t = (long long)tmo->tv_sec * 1000 +
+		    (tmo->tv_nsec + 999999) / 1000000;
+		ms = t > 2147483647 ? 2147483647 : (int)t;
+	}
+	if (n + 1 > sizeof(stack) / sizeof(stack[0]) &&
+	    (all = calloc(n + 1, sizeof(*all))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		all[i] = pfd[i];
+	all[n].fd = sig_pipe[0];
+	all[n].events = POLLIN;
+	all[n].revents = 0;
+	while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
+		;
+	/* the signals that sigmask lets in: caught by the trampoline for the
+	 * length of the call (they are blocked now, so none is lost) */
+	sigprocmask(SIG_SETMASK, NULL, &cur);
+	memset(wrapped, 0, sizeof(wrapped));
+	for (sig = 1; sig < CX_SIG_MAX; sig++) {
+		if (sigismember(&cur, sig) != 1 || sigismember(sigmask, sig) != 0)
+			continue;
+		if (sigaction(sig, NULL, &sig_user[sig]) == -1 ||
+		    sig_user[sig].sa_handler == SIG_DFL ||
+		    sig_user[sig].sa_handler == SIG_IGN)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = sig_trampoline;
+		sigfillset(&sa.sa_mask);
+		if (sigaction(sig, &sa, &saved[sig]) == 0)
+			wrapped[sig] = 1;
+	}
+	sigprocmask(SIG_SETMASK, sigmask, &old);
+	rc = poll(all, n + 1, ms);
+	e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	for (sig = 1; sig < CX_SIG_MAX; sig++) {
+		if (wrapped[sig])
+			(void)sigaction(sig, &saved[sig], NULL);
+	}
+	if (rc > 0 && all[n].revents != 0) {
+		while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
+			;
+		rc = -1;
+		e = EINTR;
+	}
+	for (i = 0; i < n; i++)
+		pfd[i].revents = all[i].revents;
+	if (all != stack)
+		free(all);
+	errno = e;
+	return rc;
+#endif
+}
+
+int
+cx_spawn(char *const argv[], int infd, int outfd, pid_t *pidp)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
+	int rc;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return CX_ERR_NOMEM;
+	if (posix_spawnattr_init(&at) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return CX_ERR_NOMEM;
+	}
+	/* the child starts with default signal dispositions and no mask */
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&at, &none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_adddup2(&fa, infd, 0);
+	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+	rc = posix_spawnp(pidp, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		cx_error("cannot run '%s': %s", argv[0], strerror(rc));
+		if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
+			return CX_ERR_NOTFOUND;
+		return CX_ERR_IO;
+	}
+	return 0;
+}
+
+int
+cx_wait(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) == -1) {
+		if (errno != EINTR)
+			return CX_ERR_IO;
+	}
+	return 0;
+}
+
+int
+cx_try_wait(pid_t pid, int *status)
+{
+	pid_t w;
+
+	while ((w = waitpid(pid, status, WNOHANG)) == -1 && errno == EINTR)
+		;
+	if (w == pid)
+		return 1;
+	return w == 0 ? 0 : CX_ERR_IO;
+}
+
+int
+cx_kill(pid_t pid, int sig)
+{
+	return kill(pid, sig) == 0 ? 0 : CX_ERR_IO;
+}
+
+int
+cx_exec(char *const argv[])
+{
+	if (strchr(argv[0], '/') != NULL)
+		execv(argv[0], argv);
+	else
+		execvp(argv[0], argv);
+	return CX_ERR_IO;
+}
+
+int
+cx_wait_exit(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+cx_wait_signal(int status)
+{
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+int
+cx_unix_connect(const char *path, int *fdp)
+{
+	struct sockaddr_un sa;
+	size_t n = strlen(path);
+	int fd, e;
+
+	*fdp = -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (n >= sizeof(sa.sun_path))
+		return CX_ERR_CONFIG;
+	memcpy(sa.sun_path, path, n);
+	if ((fd = cx_socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return CX_ERR_IO;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return e == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int
+cx_tty_open(int *fdp)
+{
+	int fd;
+
+	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		*fdp = -1;
+		return CX_ERR_NOTFOUND;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int
+cx_isatty(int fd)
+{
+	return isatty(fd) == 1;
+}
+
+int
+cx_tty_echo_off(int fd, void **saved)
+{
+	struct termios *old, raw;
+
+	*saved = NULL;
+	if (!isatty(fd))
+		return 0;
+	if ((old = malloc(sizeof(*old))) == NULL)
+		return CX_ERR_NOMEM;
+	if (tcgetattr(fd, old) != 0) {
+		free(old);
+		return 0;
+	}
+	raw = *old;
+	raw.c_lflag &= ~(tcflag_t)ECHO;
+	raw.c_lflag |= ECHONL;
+	if (tcsetattr(fd, TCSAFLUSH, &raw) != 0) {
+		free(old);
+		return CX_ERR_IO;
+	}
+	*saved = old;
+	return 0;
+}
+
+void
+cx_tty_restore(int fd, void *saved)
+{
+	if (saved == NULL)
+		return;
+	(void)tcsetattr(fd, TCSAFLUSH, (struct termios *)saved);
+	free(saved);
 }
 
 uint64_t
@@ -143,7 +599,7 @@ cx_path_join(const char *a, const char *b, char **out)
 		la--;
 	while (*b == '/')
 		b++;
-	n = asprintf(out, "%.*s/%s", (int)la, a, b);
+	n = cx_asprintf(out, "%.*s/%s", (int)la, a, b);
 	if (n < 0) {
 		*out = NULL;
 		return CX_ERR_NOMEM;
@@ -400,12 +856,12 @@ cx_write_file_atomic(const char *path, const void *data, size_t len,
 		cx_error("not rewriting '%s': it is %s", target, why);
 		return CX_ERR_INPUT;
 	}
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", target) < 0) {
+	if (cx_asprintf(&tmp, "%s.tmp.XXXXXX", target) < 0) {
 		tmp = NULL;
 		return CX_ERR_NOMEM;
 	}
-	/* mkostemp makes it 0600: a secret is never in a wider file */
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+	/* made 0600: a secret is never in a wider file */
+	if ((fd = mkstemp_cloexec(tmp)) == -1) {
 		cx_error("cannot create a temporary file next to '%s': %s",
 		    target, strerror(errno));
 		free(tmp);
@@ -425,7 +881,7 @@ cx_write_file_atomic(const char *path, const void *data, size_t len,
 	}
 	fd = -1;
 	if (have_old && (flags & CX_ATOMIC_BACKUP)) {
-		if (asprintf(&bak, "%s.bak", target) < 0) {
+		if (cx_asprintf(&bak, "%s.bak", target) < 0) {
 			bak = NULL;
 			r = CX_ERR_NOMEM;
 			goto fail;
@@ -641,6 +1097,52 @@ two_digits(const char *p)
 	return (p[0] - '0') * 10 + (p[1] - '0');
 }
 
+/* Up to max digits at *pp as an int in [lo, hi]; -1 if none or out of
+ * range.  Advances *pp. */
+static int
+digits(const char **pp, int max, int lo, int hi)
+{
+	const char *p = *pp;
+	int v = 0, n = 0;
+
+	while (n < max && isdigit((unsigned char)*p)) {
+		v = v * 10 + (*p++ - '0');
+		n++;
+	}
+	if (n == 0 || v < lo || v > hi)
+		return -1;
+	*pp = p;
+	return v;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" (what strptime's "%Y-%m-%dT%H:%M:%S" takes, in
+ * ISO C: strptime is not in every C library) into tm; the rest of s, or
+ * NULL. */
+static const char *
+parse_ymdhms(const char *s, struct tm *tm)
+{
+	const char *p = s;
+	int v[6], i;
+	static const struct { int max, lo, hi; char sep; } f[6] = {
+		{ 4, 0, 9999, '-' }, { 2, 1, 12, '-' }, { 2, 1, 31, 'T' },
+		{ 2, 0, 23, ':' }, { 2, 0, 59, ':' }, { 2, 0, 61, '\0' },
+	};
+
+	for (i = 0; i < 6; i++) {
+		if ((v[i] = digits(&p, f[i].max, f[i].lo, f[i].hi)) < 0)
+			return NULL;
+		if (f[i].sep != '\0' && *p++ != f[i].sep)
+			return NULL;
+	}
+	tm->tm_year = v[0] - 1900;
+	tm->tm_mon = v[1] - 1;
+	tm->tm_mday = v[2];
+	tm->tm_hour = v[3];
+	tm->tm_min = v[4];
+	tm->tm_sec = v[5];
+	return p;
+}
+
 int
 cx_parse_iso8601(const char *s, time_t *out)
 {
@@ -650,7 +1152,7 @@ cx_parse_iso8601(const char *s, time_t *out)
 	time_t t;
 
 	memset(&tm, 0, sizeof(tm));
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	p = parse_ymdhms(s, &tm);
 	if (p == NULL || !isdigit((unsigned char)s[0]) ||
 	    tm.tm_year < 70 || tm.tm_year > 9999 - 1900)
 		return CX_ERR_INPUT;
@@ -673,7 +1175,7 @@ cx_parse_iso8601(const char *s, time_t *out)
 	}
 	if (*p != '\0')
 		return CX_ERR_INPUT;
-	if ((t = timegm(&tm)) == (time_t)-1)
+	if ((t = cx_timegm(&tm)) == (time_t)-1)
 		return CX_ERR_INPUT;
 	*out = t - off;
 	return 0;
@@ -745,8 +1247,7 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 	*status = -1;
 	if (cx_sig_pending())
 		return CX_ERR_CANCELLED;
-	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1 ||
-	    pipe2(perr, O_CLOEXEC) == -1) {
+	if (cx_pipe(pin) != 0 || cx_pipe(pout) != 0 || cx_pipe(perr) != 0) {
 		r = CX_ERR_IO;
 		goto out;
 	}
@@ -868,27 +1369,87 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 }
 
 int
-cx_find_prog(const char *name, char **out)
+cx_realpath(const char *path, char **out)
 {
-	char self[PATH_MAX], *slash, *cand = NULL;
-	ssize_t n;
+	char real[PATH_MAX];
+
+	*out = NULL;
+	if (realpath(path, real) == NULL)
+		return errno == ENOENT || errno == ENOTDIR ? CX_ERR_NOTFOUND :
+		    CX_ERR_IO;
+	return (*out = strdup(real)) == NULL ? CX_ERR_NOMEM : 0;
+}
+
+int
+cx_self_path(char **out)
+{
+	const char *pe, *p, *end;
+	char *cand = NULL;
+	struct stat st;
 	int r;
 
 	*out = NULL;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if ((r = cx_path_join(*self ? self : "/", name,
-			    &cand)) != 0)
-				return r;
-			if (access(cand, X_OK) == 0) {
-				*out = cand;
-				return 0;
-			}
-			free(cand);
+#if HAVE_PROC_SELF_EXE
+	{
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n > 0) {
+			self[n] = '\0';
+			return (*out = strdup(self)) == NULL ? CX_ERR_NOMEM : 0;
 		}
+	}
+#endif
+	if (self_argv0 == NULL || *self_argv0 == '\0')
+		return CX_ERR_NOTFOUND;
+	if (strchr(self_argv0, '/') != NULL)
+		return cx_realpath(self_argv0, out);
+	/* run through PATH: the first executable file of that name, as the
+	 * shell found it (an empty entry is the current folder) */
+	if ((pe = getenv("PATH")) == NULL)
+		return CX_ERR_NOTFOUND;
+	for (p = pe; ; p = end + 1) {
+		size_t len;
+
+		end = strchr(p, ':');
+		len = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (cx_asprintf(&cand, "%.*s%s%s", (int)len, p,
+		    len > 0 ? "/" : "", self_argv0) < 0)
+			return CX_ERR_NOMEM;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(cand, X_OK) == 0) {
+			r = cx_realpath(cand, out);
+			free(cand);
+			return r;
+		}
+		free(cand);
+		cand = NULL;
+		if (end == NULL)
+			break;
+	}
+	return CX_ERR_NOTFOUND;
+}
+
+int
+cx_find_prog(const char *name, char **out)
+{
+	char *self = NULL, *slash, *cand = NULL;
+	int r;
+
+	*out = NULL;
+	if (cx_self_path(&self) == 0 && (slash = strrchr(self, '/')) != NULL) {
+		*slash = '\0';
+		r = cx_path_join(*self ? self : "/", name, &cand);
+		free(self);
+		if (r != 0)
+			return r;
+		if (access(cand, X_OK) == 0) {
+			*out = cand;
+			return 0;
+		}
+		free(cand);
+	} else {
+		free(self);
 	}
 	if ((*out = strdup(name)) == NULL)
 		return CX_ERR_NOMEM;

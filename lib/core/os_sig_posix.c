@@ -53,7 +53,9 @@ cx_sig_catch(void)
 
 	if (sig_pipe[0] != -1)
 		return 0;
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+	if (cx_pipe(sig_pipe) != 0 ||
+	    fcntl(sig_pipe[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK) == -1) {
 		cx_error("cannot create a pipe: %s", strerror(errno));
 		return CX_ERR_IO;
 	}
@@ -245,7 +247,7 @@ cx_resolve(const char *host, const char *port, uint64_t deadline,
 	hints.ai_flags = AI_NUMERICSERV;
 	if (sig_caught)
 		return CX_ERR_CANCELLED;
-	if (pipe2(pfd, O_CLOEXEC) == -1) {
+	if (cx_pipe(pfd) != 0) {
 		cx_debug(1, "resolve: pipe: %s", strerror(errno));
 		return CX_ERR_IO;
 	}

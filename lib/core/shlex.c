@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "cxerr.h"
+#include "os.h"
 #include "shlex.h"
 
 static int
@@ -30,7 +31,7 @@ push_word(char ***argvp, size_t *n, struct cx_buf *w)
 
 	if (*n >= CX_SHLEX_MAX_WORDS)
 		return CX_ERR_INPUT;
-	if ((nv = reallocarray(*argvp, *n + 2, sizeof(*nv))) == NULL)
+	if ((nv = cx_reallocarray(*argvp, *n + 2, sizeof(*nv))) == NULL)
 		return CX_ERR_NOMEM;
 	*argvp = nv;
 	if (w->len == 0)

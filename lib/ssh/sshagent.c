@@ -1,5 +1,3 @@
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -12,21 +10,26 @@
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/osdata.h"
 #include "sshagent.h"
 
 #define SSH2_AGENTC_REQUEST_IDENTITIES	11
 #define SSH2_AGENT_IDENTITIES_ANSWER	12
 #define SSH_AGENT_FAILURE		5
 
-#define ONEPASSWORD_SOCK	"~/.1password/agent.sock"
-#define ONEPASSWORD_SOCK_MACOS	\
-	"~/Library/Group Containers/2BUA8C4S2C.com.1password/t/agent.sock"
-
 int
 cx_agent_socket_path(const char *spec, char **out)
 {
+	return cx_agent_socket_path_os(cx_os_host(), spec, out);
+}
+
+int
+cx_agent_socket_path_os(enum cx_os os, const char *spec, char **out)
+{
+	const char *const *socks;
 	const char *env;
-	int r;
+	char *p = NULL;
+	int r, i;
 
 	*out = NULL;
 	if (spec == NULL || *spec == '\0') {
@@ -39,14 +42,24 @@ cx_agent_socket_path(const char *spec, char **out)
 		return (*out = strdup(env)) == NULL ? CX_ERR_NOMEM : 0;
 	}
 	if (strcmp(spec, "1password") == 0) {
-		if ((r = cx_expand_user(ONEPASSWORD_SOCK, out)) != 0)
-			return r;
-#ifdef __APPLE__
-		if (!cx_file_exists(*out)) {
-			free(*out);
-			return cx_expand_user(ONEPASSWORD_SOCK_MACOS, out);
+		/* the first of this OS's places that exists, else the first */
+		socks = cx_osdata_1password_socks(os);
+		for (i = 0; socks[i] != NULL; i++) {
+			if ((r = cx_expand_user(socks[i], &p)) != 0) {
+				free(*out);
+				*out = NULL;
+				return r;
+			}
+			if (cx_file_exists(p)) {
+				free(*out);
+				*out = p;
+				return 0;
+			}
+			if (*out == NULL)
+				*out = p;
+			else
+				free(p);
 		}
-#endif
 		return 0;
 	}
 	return cx_expand_user(spec, out);
@@ -99,32 +112,19 @@ static int
 agent_call(const char *sock, const unsigned char *req, size_t reqlen,
     unsigned char **ans, size_t *anslen)
 {
-	struct sockaddr_un sa;
 	unsigned char hdr[4], *body = NULL;
 	uint32_t len;
 	int fd = -1, r;
 
 	*ans = NULL;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		cx_error("ssh-agent socket path '%s' is too long", sock);
-		return CX_ERR_CONFIG;
-	}
-	memcpy(sa.sun_path, sock, strlen(sock));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		cx_error("cannot create a socket: %s", strerror(errno));
-		return CX_ERR_IO;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		if (errno == ENOENT) {
+	if ((r = cx_unix_connect(sock, &fd)) != 0) {
+		if (r == CX_ERR_CONFIG)
+			cx_error("ssh-agent socket path '%s' is too long", sock);
+		else if (r == CX_ERR_NOTFOUND)
 			cx_error("no ssh-agent socket at '%s'", sock);
-			r = CX_ERR_NOTFOUND;
-		} else {
+		else
 			cx_error("cannot connect to ssh-agent at '%s': %s",
 			    sock, strerror(errno));
-			r = CX_ERR_IO;
-		}
 		goto out;
 	}
 	if ((r = wait_fd(fd, POLLOUT)) != 0 ||

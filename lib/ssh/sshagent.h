@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "core/os.h"
 #include "sshkey.h"
 
 #define CX_AGENT_MAX_REPLY	(256 * 1024)	/* bytes of one agent answer */
@@ -18,12 +19,15 @@
 
 /*
  * Resolves which socket to talk to: spec NULL or "" means $SSH_AUTH_SOCK;
- * "1password" means the 1Password agent (~/.1password/agent.sock, or on
- * macOS the Group Containers path); anything else is a path ("~/"
- * expanded).  *out is malloc'd.  Errors (logged): CX_ERR_CONFIG (no
- * SSH_AUTH_SOCK), CX_ERR_NOMEM.
+ * "1password" means the 1Password agent (the first of this OS's places
+ * that exists, cx_osdata_1password_socks: ~/.1password/agent.sock, on
+ * macOS then the Group Containers path; else the first); anything else is
+ * a path ("~/" expanded).  *out is malloc'd.  Errors (logged):
+ * CX_ERR_CONFIG (no SSH_AUTH_SOCK), CX_ERR_NOMEM.
  */
 int cx_agent_socket_path(const char *spec, char **out);
+/* The same for the given OS (the unit tests try each on any system). */
+int cx_agent_socket_path_os(enum cx_os os, const char *spec, char **out);
 
 /* One identity as the agent lists it. */
 struct cx_agent_id {

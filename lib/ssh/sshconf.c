@@ -256,7 +256,7 @@ sc_split(const char *s, size_t len, char ***argvp, int *argcp,
 				arg[j++] = s[i];
 		}
 		arg[j] = '\0';
-		if ((nv = reallocarray(argv, (size_t)argc + 2,
+		if ((nv = cx_reallocarray(argv, (size_t)argc + 2,
 		    sizeof(*argv))) == NULL)
 			goto out;
 		argv = nv;
@@ -300,7 +300,7 @@ lines_reserve(struct cx_sshconf *m, size_t more)
 	ncap = m->cap ? m->cap * 2 : 64;
 	while (ncap < m->n + more)
 		ncap *= 2;
-	if ((nl = reallocarray(m->lines, ncap, sizeof(*nl))) == NULL)
+	if ((nl = cx_reallocarray(m->lines, ncap, sizeof(*nl))) == NULL)
 		return CX_ERR_NOMEM;
 	m->lines = nl;
 	m->cap = ncap;
@@ -822,7 +822,7 @@ sc_scan(const struct cx_sshconf *m, struct sc_scan *s)
 			cur->body_end = i + 1;
 			continue;
 		}
-		if ((nb = reallocarray(s->b, s->n + 1, sizeof(*nb))) == NULL) {
+		if ((nb = cx_reallocarray(s->b, s->n + 1, sizeof(*nb))) == NULL) {
 			r = CX_ERR_NOMEM;
 			goto out;
 		}
@@ -1571,7 +1571,7 @@ cx_sshconf_set_host(struct cx_sshconf *m, const char *env, const char *name,
 	}
 	w[0].kw = "HostName";
 	if ((w[0].val = strdup(instance_id)) == NULL ||
-	    asprintf(&full, "%s-%s-%s", m->prefix, env, name) < 0) {
+	    cx_asprintf(&full, "%s-%s-%s", m->prefix, env, name) < 0) {
 		full = NULL;
 		r = CX_ERR_NOMEM;
 		goto out;
@@ -1672,7 +1672,7 @@ is_banner_at(const struct cx_sshconf *m, size_t top, const char *env)
 		if (p.kind != SC_COMMENT)
 			return 0;
 	}
-	if (asprintf(&mid, "#  %s", env) < 0)
+	if (cx_asprintf(&mid, "#  %s", env) < 0)
 		return 0;
 	ok = strncmp(m->lines[top].raw, BANNER_RULE, strlen(BANNER_RULE)) == 0 &&
 	    strncmp(m->lines[top + 2].raw, BANNER_RULE,

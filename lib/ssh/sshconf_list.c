@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/cxerr.h"
+#include "core/os.h"
 #include "core/text.h"
 #include "sshconf.h"
 #include "sshconf_int.h"
@@ -66,7 +67,7 @@ env_get(struct cx_sshconf_listing *l, const char *name, int *err)
 	for (i = 0; i < l->nenvs; i++)
 		if (strcmp(l->envs[i].name, name) == 0)
 			return &l->envs[i];
-	if ((ne = reallocarray(l->envs, l->nenvs + 1, sizeof(*ne))) == NULL) {
+	if ((ne = cx_reallocarray(l->envs, l->nenvs + 1, sizeof(*ne))) == NULL) {
 		*err = CX_ERR_NOMEM;
 		return NULL;
 	}
@@ -243,7 +244,7 @@ cx_sshconf_list(const struct cx_sshconf *m, const char *env_filter,
 				break;
 		if (k < e->nhosts)
 			continue;	/* a later duplicate: ssh ignores it */
-		if ((h = reallocarray(e->hosts, e->nhosts + 1,
+		if ((h = cx_reallocarray(e->hosts, e->nhosts + 1,
 		    sizeof(*h))) == NULL) {
 			r = CX_ERR_NOMEM;
 			goto out;

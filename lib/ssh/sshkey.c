@@ -262,7 +262,7 @@ looks_private(const char *text, size_t len)
 	int i;
 
 	for (i = 0; marks[i] != NULL; i++)
-		if (memmem(text, len, marks[i], strlen(marks[i])) != NULL)
+		if (cx_memmem(text, len, marks[i], strlen(marks[i])) != NULL)
 			return 1;
 	return 0;
 }
@@ -353,7 +353,7 @@ cx_sshkey_parse(const char *text, size_t len, const char *what,
 		    "(the .pub file)", what);
 		return CX_ERR_INPUT;
 	}
-	if (memmem(text, len, "---- BEGIN SSH2 PUBLIC KEY", 26) != NULL) {
+	if (cx_memmem(text, len, "---- BEGIN SSH2 PUBLIC KEY", 26) != NULL) {
 		cx_error("%s: an RFC 4716 (SSH2) public key; convert it "
 		    "with 'ssh-keygen -i -f FILE'", what);
 		return CX_ERR_INPUT;

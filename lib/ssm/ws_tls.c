@@ -402,9 +402,6 @@ sock_setup(int fd)
 		return -1;
 	/* not fatal: only latency */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-#ifdef SO_NOSIGPIPE
-	(void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-#endif
 	return 0;
 }
 
@@ -430,7 +427,7 @@ sock_connect_one(const struct cx_addr *ai, uint64_t deadline, int *fdp)
 	int fd, err = 0, r;
 
 	*fdp = -1;
-	if ((fd = socket(ai->family, ai->socktype, ai->protocol)) == -1) {
+	if ((fd = cx_socket(ai->family, ai->socktype, ai->protocol)) == -1) {
 		cx_debug(1, "websocket: socket: %s", strerror(errno));
 		return CX_ERR_NETWORK;
 	}
@@ -511,13 +508,10 @@ sock_send_all(int fd, const void *p, size_t n, uint64_t deadline)
 {
 	const unsigned char *c = p;
 	ssize_t w;
-	int r, fl = 0;
+	int r;
 
-#ifdef MSG_NOSIGNAL
-	fl = MSG_NOSIGNAL;
-#endif
 	while (n > 0) {
-		if ((w = send(fd, c, n, fl)) > 0) {
+		if ((w = cx_send(fd, c, n)) > 0) {
 			c += w;
 			n -= (size_t)w;
 			continue;
@@ -909,12 +903,8 @@ static long
 plain_send(struct cx_ws_conn *c, const void *p, size_t n)
 {
 	ssize_t w;
-	int fl = 0;
 
-#ifdef MSG_NOSIGNAL
-	fl = MSG_NOSIGNAL;
-#endif
-	if ((w = send(c->fd, p, n, fl)) >= 0)
+	if ((w = cx_send(c->fd, p, n)) >= 0)
 		return (long)w;
 	if (sock_would_block())
 		return 0;

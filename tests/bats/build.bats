@@ -95,3 +95,52 @@ setup() {
 	run -2 make -C "$tree" --no-print-directory lint
 	assert_output --partial "lib/ may not include a program's own code"
 }
+
+@test "make lint: a pipe2 (or another Linux-only call) outside the OS layer fails it, naming file and line" {
+	run -0 make -C "$tree" --no-print-directory lint
+	printf '\nstatic int p[2];\nstatic void f(void) { (void)pipe2(p, 0); }\n' \
+	    >>"$tree/cmd/cx-tunnel/relay.c"
+	run -2 make -C "$tree" --no-print-directory lint
+	assert_output --regexp "lint: cmd/cx-tunnel/relay.c:[0-9]+: pipe2 is Linux-only: call the OS layer"
+	git -C "$tree" checkout -q cmd/cx-tunnel/relay.c
+	# the layer's own wrapper is fine, and so is the layer calling pipe2
+	printf '\nstatic int p[2];\nstatic void f(void) { (void)cx_pipe(p); }\n' \
+	    >>"$tree/cmd/cx-tunnel/relay.c"
+	printf '\nstatic int q[2];\nstatic void g(void) { (void)pipe2(q, 0); }\n' \
+	    >>"$tree/lib/core/os_posix.c"
+	run -0 make -C "$tree" --no-print-directory lint
+	printf 'static void h(void) { (void)memfd_create("x", 0); }\n' \
+	    >>"$tree/lib/ssm/ws.c"
+	run -2 make -C "$tree" --no-print-directory lint
+	assert_output --partial "lib/ssm/ws.c"
+	assert_output --partial "memfd_create is Linux-only"
+}
+
+@test "make lint: an OS #ifdef in feature code fails it, and is counted" {
+	printf '#ifdef __APPLE__\n#endif\n#if defined(_WIN32)\n#endif\n' \
+	    >>"$tree/cmd/cloudx-proxy/vscode.c"
+	run -2 make -C "$tree" --no-print-directory lint
+	assert_output --partial "cmd/cloudx-proxy/vscode.c"
+	assert_output --partial "2 OS #ifdef(s) outside the OS layer (0 allowed)"
+}
+
+@test "probe: the OS layer's fallbacks are chosen by feature tests, and PORTABLE=1 forces them all" {
+	local out="$BATS_TEST_TMPDIR/config.h"
+	# glibc with _GNU_SOURCE has them all
+	"$CX_ROOT/lib/core/probe.sh" "$out" cc "-std=c11 -D_GNU_SOURCE" 0
+	grep -qx '#define HAVE_PIPE2 1' "$out" || fail "$(cat "$out")"
+	grep -qx '#define HAVE_PPOLL 1' "$out"
+	grep -qx '#define HAVE_MEMFD_CREATE 1' "$out"
+	grep -qx '#define CX_FORCED_FALLBACKS 0' "$out"
+	# the same system seen through strict POSIX lacks pipe2 and ppoll:
+	# what the compiler can see decides, not the name of the system
+	"$CX_ROOT/lib/core/probe.sh" "$out" cc "-std=c11 -D_POSIX_C_SOURCE=200809L" 0
+	grep -qx '#define HAVE_PIPE2 0' "$out" || fail "$(cat "$out")"
+	grep -qx '#define HAVE_PPOLL 0' "$out"
+	grep -qx '#define HAVE_REALLOCARRAY 0' "$out"
+	# forced: every HAVE_ is 0
+	"$CX_ROOT/lib/core/probe.sh" "$out" cc "-std=c11 -D_GNU_SOURCE" 1
+	run grep -c '^#define HAVE_[A-Z0-9_]* 1$' "$out"
+	assert_output 0
+	grep -qx '#define CX_FORCED_FALLBACKS 1' "$out"
+}

@@ -19,8 +19,12 @@ replay() {
 	if nm "$lib" 2>/dev/null | grep -q __asan_init; then
 		san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 	fi
+	# the C dialect the library was built with (make PORTABLE=1: strict
+	# POSIX), which the Makefile wrote next to it
+	local cstd="-std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE"
+	[ -f "$CX_BIN_DIR/cstd" ] && cstd=$(cat "$CX_BIN_DIR/cstd")
 	# shellcheck disable=SC2046,SC2086
-	cc -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g $san -I"$CX_ROOT/lib" -I"$CX_ROOT/cmd" \
+	cc $cstd -g $san -I"$CX_ROOT/lib" -I"$CX_ROOT/cmd" \
 	    $(pkg-config --cflags libcurl openssl libcjson expat) \
 	    -o "$bin" "$CX_ROOT/tests/fuzz/fuzz_$t.c" "$CX_ROOT/tests/fuzz/replay.c" \
 	    "$CX_BIN_DIR"/cmd/*/libcmd.a "$lib" $(pkg-config --libs libcurl openssl libcjson expat)

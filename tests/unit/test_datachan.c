@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/cxerr.h"
+#include "core/os.h"
 #include "ssm/datachan.h"
 #include "ssm/ssmmsg.h"
 
@@ -107,7 +108,7 @@ is_ack(struct cap *c, size_t i, int64_t seq)
 	assert_int_equal(m.payload_type, 0);
 	assert_int_equal(cx_ssm_ack_parse(m.payload, m.payload_len, &s), 0);
 	assert_int_equal(s, seq);
-	assert_non_null(memmem(m.payload, m.payload_len,
+	assert_non_null(cx_memmem(m.payload, m.payload_len,
 	    "\"AcknowledgedMessageType\":\"output_stream_data\"", 46));
 }
 
@@ -521,9 +522,9 @@ test_handshake_unsupported(void **state)
 	assert_int_equal(c.nf, 2);
 	frame(&c, 1, &m);
 	assert_int_equal(m.payload_type, CX_SSM_PT_HS_RESPONSE);
-	assert_non_null(memmem(m.payload, m.payload_len,
+	assert_non_null(cx_memmem(m.payload, m.payload_len,
 	    "\"ClientVersion\":\"9.9.9.9\"", 25));
-	assert_non_null(memmem(m.payload, m.payload_len,
+	assert_non_null(cx_memmem(m.payload, m.payload_len,
 	    "\"ActionType\":\"KMSEncryption\",\"ActionStatus\":3", 45));
 	cx_dc_clean_up(&dc);
 	cap_reset(&c);

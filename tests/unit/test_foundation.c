@@ -143,7 +143,7 @@ test_atomic_write_keeps_mode(void **state)
 	assert_int_equal(cx_read_file(path, 100, &b), 0);
 	assert_string_equal(cx_buf_str(&b), "two\n");
 	cx_buf_reset(&b);
-	assert_true(asprintf(&bak, "%s.bak", path) > 0);
+	assert_true(cx_asprintf(&bak, "%s.bak", path) > 0);
 	assert_int_equal(cx_read_file(bak, 100, &b), 0);
 	assert_string_equal(cx_buf_str(&b), "one\n");
 	cx_buf_reset(&b);
@@ -275,7 +275,7 @@ test_lock_in_state_folder(void **state)
 	assert_int_equal(cx_path_join(tmpdir, "guarded", &path), 0);
 	assert_int_equal(cx_path_join(tmpdir, "cloudx-proxy/locks", &locks),
 	    0);
-	assert_true(asprintf(&beside, "%s.lock", path) > 0);
+	assert_true(cx_asprintf(&beside, "%s.lock", path) > 0);
 	assert_int_equal(cx_lock_path(path, &lp), 0);
 	/* <state>/cloudx-proxy/locks/guarded.<16 hex>.lock */
 	assert_true(strncmp(lp, locks, strlen(locks)) == 0);
