@@ -14,7 +14,8 @@
 # shows it through $(error), .ci/run prints it).  Nothing else is printed on
 # stdout; apt's progress goes to stderr.
 #
-# Environment: PKG_CONFIG (default pkg-config); CX_DEPS_NO_INSTALL=1 only
+# Environment: PKG_CONFIG (default pkg-config; may hold words, as
+# "env PKG_CONFIG_PATH=... pkg-config" or "pkg-config --static"); CX_DEPS_NO_INSTALL=1 only
 # reports, even as root.
 set -u
 mode=${1:-build}
@@ -87,7 +88,7 @@ scan() {
 		IFS=:; set -- $l; IFS='
 '
 		[ "$1" = cmocka ] && [ "$mode" = build ] && [ -n "${CX_NO_UNIT:-}" ] && continue
-		"$PKG_CONFIG" --exists "$1" 2>/dev/null && continue
+		$PKG_CONFIG --exists "$1" 2>/dev/null && continue
 		if is_deb && deb_installed "$2"; then
 			broken="$broken $1 (Debian package $2, installed)"
 			continue
