@@ -185,9 +185,12 @@ $(UNITS): LIBS += $(CMOCKA_LIBS)
 DIST_NAME = cloudx-proxy-$(VERSION)
 # the sources of HEAD (committed work only), with a top folder
 # cloudx-proxy-VERSION/; the extracted tarball builds and passes make check
+ifneq ($(filter dist,$(MAKECMDGOALS)),)
+ifeq ($(shell git rev-parse --verify -q HEAD 2>/dev/null),)
+$(error make dist: not a git checkout (the tarball is git archive HEAD))
+endif
+endif
 dist:
-	@git rev-parse --verify -q HEAD >/dev/null 2>&1 || \
-	    { echo "make dist: not a git checkout (the tarball is git archive HEAD)" >&2; exit 2; }
 	@git diff --quiet HEAD 2>/dev/null || \
 	    echo "make dist: uncommitted changes are not in the tarball (git archive HEAD)" >&2
 	@mkdir -p dist
