@@ -7,7 +7,9 @@
 #   check   build + what the test suites run (bats, jq, sshd, python3, ...)
 #           + moto_server
 #   demo    build + what `make demo` runs (sshd, python3, moto_server)
-#   ci      check + what CI adds (valgrind, clang for the fuzzers)
+#   ci      check + what CI adds (valgrind, clang for the fuzzers; ruby,
+#           lintian, dpkg-dev, bash-completion for the packages; musl-tools,
+#           cmake, perl for make static)
 #
 # Exit 0: all present (perhaps after installing); 2: something is missing
 # and was not installed (the line on stdout says what to run: the Makefile
@@ -50,8 +52,17 @@ man:man-db:"
 # Debian packages with no command of their own to look for
 TEST_DEBS="bats-support bats-assert bats-file"
 CI_TOOLS="valgrind:valgrind:valgrind
-clang:clang:llvm"
-CI_DEBS="libclang-rt-14-dev"
+clang:clang:llvm
+ruby:ruby:
+lintian:lintian:
+dpkg-deb:dpkg:
+dpkg-shlibdeps:dpkg-dev:
+dpkg-source:dpkg-dev:
+musl-gcc:musl-tools:
+cmake:cmake:
+perl:perl:"
+# libclang-rt: the fuzzers; bash-completion: the .deb's completion test
+CI_DEBS="libclang-rt-14-dev bash-completion"
 DEMO_TOOLS="/usr/sbin/sshd:openssh-server:
 ssh:openssh-client:
 python3:python3:python
