@@ -82,6 +82,8 @@ $CI_TOOLS" debs="$TEST_DEBS $CI_DEBS" want_moto=1 ;;
 *) echo "usage: packaging/deps.sh build|check|demo|ci"; exit 2 ;;
 esac
 
+# PKG_CONFIG split into words whatever IFS is
+pc_exists() { (IFS=' 	'; $PKG_CONFIG --exists "$1" 2>/dev/null); }
 is_deb() { command -v dpkg-query >/dev/null 2>&1; }
 deb_installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
@@ -99,7 +101,7 @@ scan() {
 		IFS=:; set -- $l; IFS='
 '
 		[ "$1" = cmocka ] && [ "$mode" = build ] && [ -n "${CX_NO_UNIT:-}" ] && continue
-		$PKG_CONFIG --exists "$1" 2>/dev/null && continue
+		pc_exists "$1" && continue
 		if is_deb && deb_installed "$2"; then
 			broken="$broken $1 (Debian package $2, installed)"
 			continue
