@@ -2,10 +2,15 @@
 # GNU make.  `make` builds, `make check` runs every test, `make demo` runs the
 # whole user story against the local stand-in cloud.
 
+# the build host's differences (macOS: Homebrew's pkg-config path, ld64)
+include packaging/host.mk
+
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
+BASH_COMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSH_COMPDIR ?= $(DATADIR)/zsh/site-functions
 PKG_CONFIG ?= pkg-config
 # `make PORTABLE=1`: strict POSIX (-D_POSIX_C_SOURCE=200809L only) with
 # every fallback of the OS layer forced on, whatever this system has, in
@@ -29,7 +34,7 @@ UNITS  = $(patsubst %.c,$(B)/%,$(UNITSRC))
 
 # What the goals need is checked before anything is compiled: as root on
 # Debian it is installed, otherwise one line says what to run (exit 2).
-NODEPS_GOALS = clean lint dist help uninstall
+NODEPS_GOALS = clean lint dist help uninstall static
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 DEPS_MODE := $(if $(filter check check-% demo,$(MAKECMDGOALS)),$(if $(filter demo,$(MAKECMDGOALS)),demo,check),build)
 DEPS_MSG := $(shell PKG_CONFIG='$(PKG_CONFIG)' packaging/deps.sh $(DEPS_MODE))
@@ -165,14 +170,17 @@ install: all
 	$(if $(filter cloudx-proxy,$(PROGS)),ln -sf cloudx-proxy $(DESTDIR)$(BINDIR)/cloudX-proxy)
 	$(if $(MANS),install -m 0644 $(MANS) $(DESTDIR)$(MANDIR)/man1/)
 	if [ -d completions ]; then \
-	  install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions; \
-	  install -m 0644 completions/cloudx-proxy.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/cloudx-proxy; \
-	  install -m 0644 completions/_cloudx-proxy $(DESTDIR)$(DATADIR)/zsh/site-functions/_cloudx-proxy; \
+	  install -d $(DESTDIR)$(BASH_COMPDIR) $(DESTDIR)$(ZSH_COMPDIR); \
+	  install -m 0644 completions/cloudx-proxy.bash $(DESTDIR)$(BASH_COMPDIR)/cloudx-proxy; \
+	  ln -sf cloudx-proxy $(DESTDIR)$(BASH_COMPDIR)/cloudX-proxy; \
+	  install -m 0644 completions/_cloudx-proxy $(DESTDIR)$(ZSH_COMPDIR)/_cloudx-proxy; \
 	fi
 
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(BINDIR)/cloudX-proxy
 	rm -f $(MANS:man/%=$(DESTDIR)$(MANDIR)/man1/%)
+	rm -f $(DESTDIR)$(BASH_COMPDIR)/cloudx-proxy $(DESTDIR)$(BASH_COMPDIR)/cloudX-proxy \
+	    $(DESTDIR)$(ZSH_COMPDIR)/_cloudx-proxy
 
 clean:
 	rm -rf build build-asan build-*
@@ -180,3 +188,47 @@ clean:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:
 .PHONY: all asan deps check check-asan check-valgrind check-valgrind-tunnel demo lint install uninstall clean fuzz fuzz-build fuzz-smoke fuzz-lib
+
+# ---- packages (issue 12): make dist, make deb, make static ----------------
+# The host's differences (macOS: Homebrew, ld64) are in packaging/host.mk,
+# included at the top.  Packages go to dist/ (ignored by git).
+
+# cmocka through pkg-config too (Homebrew's is not on the default paths)
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs-only-L cmocka 2>/dev/null)
+$(B)/tests/unit/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS)
+$(UNITS): LIBS += $(CMOCKA_LIBS)
+
+DIST_NAME = cloudx-proxy-$(VERSION)
+# the sources of HEAD (committed work only), with a top folder
+# cloudx-proxy-VERSION/; the extracted tarball builds and passes make check
+ifneq ($(filter dist,$(MAKECMDGOALS)),)
+ifeq ($(shell git rev-parse --verify -q HEAD 2>/dev/null),)
+$(error make dist: not a git checkout (the tarball is git archive HEAD))
+endif
+endif
+dist:
+	@git diff --quiet HEAD 2>/dev/null || \
+	    echo "make dist: uncommitted changes are not in the tarball (git archive HEAD)" >&2
+	@mkdir -p dist
+	$(Q)git archive --format=tar --prefix=$(DIST_NAME)/ HEAD | gzip -9n >dist/$(DIST_NAME).tar.gz.tmp
+	$(Q)mv dist/$(DIST_NAME).tar.gz.tmp dist/$(DIST_NAME).tar.gz
+	@echo "dist/$(DIST_NAME).tar.gz"
+
+# dist/cloudx-proxy_VERSION-1_ARCH.deb from this build (packaging/deb/build.sh)
+deb: $(PROGS:%=$(B)/%)
+	$(Q)packaging/deb/build.sh $(B) $(VERSION)
+
+# Every program linked statically against musl (musl-gcc): OpenSSL, libcurl,
+# cJSON and expat built for musl by packaging/static/build-deps.sh (cached
+# outside the tree), the programs in build-static/ (no unit tests: cmocka is
+# not built for musl).
+STATIC_B = build-static
+static:
+	$(Q)prefix=$$(packaging/static/build-deps.sh) || exit 2; \
+	env PKG_CONFIG_LIBDIR="$$prefix/lib/pkgconfig" PKG_CONFIG_PATH= CX_NO_UNIT=1 \
+	    $(MAKE) --no-print-directory B=$(STATIC_B) CC=musl-gcc \
+	    PKG_CONFIG="pkg-config --static" LDFLAGS=-static \
+	    $(PROGS:%=$(STATIC_B)/%) $(if $(filter cloudx-proxy,$(PROGS)),$(STATIC_B)/cloudX-proxy)
+
+.PHONY: dist deb static

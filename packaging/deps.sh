@@ -7,14 +7,17 @@
 #   check   build + what the test suites run (bats, jq, sshd, python3, ...)
 #           + moto_server
 #   demo    build + what `make demo` runs (sshd, python3, moto_server)
-#   ci      check + what CI adds (valgrind, clang for the fuzzers)
+#   ci      check + what CI adds (valgrind, clang for the fuzzers; ruby,
+#           lintian, dpkg-dev, bash-completion for the packages; musl-tools,
+#           cmake, perl for make static)
 #
 # Exit 0: all present (perhaps after installing); 2: something is missing
 # and was not installed (the line on stdout says what to run: the Makefile
 # shows it through $(error), .ci/run prints it).  Nothing else is printed on
 # stdout; apt's progress goes to stderr.
 #
-# Environment: PKG_CONFIG (default pkg-config); CX_DEPS_NO_INSTALL=1 only
+# Environment: PKG_CONFIG (default pkg-config; may hold words, as
+# "env PKG_CONFIG_PATH=... pkg-config" or "pkg-config --static"); CX_DEPS_NO_INSTALL=1 only
 # reports, even as root.
 set -u
 mode=${1:-build}
@@ -49,8 +52,17 @@ man:man-db:"
 # Debian packages with no command of their own to look for
 TEST_DEBS="bats-support bats-assert bats-file"
 CI_TOOLS="valgrind:valgrind:valgrind
-clang:clang:llvm"
-CI_DEBS="libclang-rt-14-dev"
+clang:clang:llvm
+ruby:ruby:
+lintian:lintian:
+dpkg-deb:dpkg:
+dpkg-shlibdeps:dpkg-dev:
+dpkg-source:dpkg-dev:
+musl-gcc:musl-tools:
+cmake:cmake:
+perl:perl:"
+# libclang-rt: the fuzzers; bash-completion: the .deb's completion test
+CI_DEBS="libclang-rt-14-dev bash-completion"
 DEMO_TOOLS="/usr/sbin/sshd:openssh-server:
 ssh:openssh-client:
 python3:python3:python
@@ -70,6 +82,8 @@ $CI_TOOLS" debs="$TEST_DEBS $CI_DEBS" want_moto=1 ;;
 *) echo "usage: packaging/deps.sh build|check|demo|ci"; exit 2 ;;
 esac
 
+# PKG_CONFIG split into words whatever IFS is
+pc_exists() { (IFS=' 	'; $PKG_CONFIG --exists "$1" 2>/dev/null); }
 is_deb() { command -v dpkg-query >/dev/null 2>&1; }
 deb_installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
@@ -87,7 +101,7 @@ scan() {
 		IFS=:; set -- $l; IFS='
 '
 		[ "$1" = cmocka ] && [ "$mode" = build ] && [ -n "${CX_NO_UNIT:-}" ] && continue
-		"$PKG_CONFIG" --exists "$1" 2>/dev/null && continue
+		pc_exists "$1" && continue
 		if is_deb && deb_installed "$2"; then
 			broken="$broken $1 (Debian package $2, installed)"
 			continue

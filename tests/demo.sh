@@ -15,12 +15,15 @@
 # says.  Not root: the current user (an unprivileged sshd can log in no one
 # else), with ssh -o User=<you>.
 #
-# Environment: CX_BIN (build folder, default build), DEMO_KEEP=1 keeps the
+# Environment: CX_BIN (build folder, default build; an absolute path such as
+# /usr/bin runs installed programs: tests/packaging/deb.sh), DEMO_KEEP=1 keeps the
 # throw-away folder.
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="$ROOT/${CX_BIN:-build}"
-export PATH="$BIN:$PATH"
+case ${CX_BIN:-build} in
+/*) BIN=$CX_BIN ;;
+*) BIN="$ROOT/${CX_BIN:-build}" ;;
+esac
 
 bold=$(tput bold 2>/dev/null || true)
 norm=$(tput sgr0 2>/dev/null || true)
@@ -61,6 +64,13 @@ done
 
 # ---- the throw-away world, cleaned up whatever happens ----
 DEMO=$(mktemp -d "${TMPDIR:-/tmp}/cloudx-demo.XXXXXX") || die "cannot create a temp folder"
+# only our programs go first on PATH: BIN may be /usr/bin, whose python3 may
+# not be the one that has moto
+mkdir "$DEMO/bin"
+for p in "$BIN"/cloudx-proxy "$BIN"/cloudX-proxy "$BIN"/cx-*; do
+	[ -x "$p" ] && ln -s "$p" "$DEMO/bin/"
+done
+export PATH="$DEMO/bin:$PATH"
 MOTO_PID= STANDIN_PID= SSHD_PID=
 HOST=cloudx-demo-demo
 STARTED=()	# every PID we started, checked at the end

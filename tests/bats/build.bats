@@ -6,12 +6,19 @@ load ../helpers/common
 setup() {
 	common_setup
 	# a copy of the working tree (tracked and new files), as a fresh clone
-	# would have it, so a test can break it
+	# would have it, so a test can break it; from a release tarball (no
+	# .git: make dist), every file but the build outputs
 	tree="$BATS_TEST_TMPDIR/tree"
 	mkdir -p "$tree"
-	(cd "$CX_ROOT" && git ls-files -z --cached --others --exclude-standard |
-	    xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-	    tar --null -T - -cf -) | tar -C "$tree" -xf -
+	if [ -e "$CX_ROOT/.git" ]; then
+		(cd "$CX_ROOT" && git ls-files -z --cached --others --exclude-standard |
+		    xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+		    tar --null -T - -cf -) | tar -C "$tree" -xf -
+	else
+		(cd "$CX_ROOT" && find . \( -name 'build' -o -name 'build-*' -o -name dist \
+		    -o -name '*.o' -o -name '*.d' -o -name '*.a' -o -name __pycache__ \) -prune \
+		    -o \( -type f -o -type l \) -print0 | tar --null -T - -cf -) | tar -C "$tree" -xf -
+	fi
 	git -C "$tree" init -q
 	git -C "$tree" add -A
 	# every .pc file this machine has, in a folder the test controls

@@ -25,3 +25,17 @@ setup() {
 	run -0 "$dest/opt/cx/bin/cx-creds" --version
 	assert_output --regexp '^cx-creds [0-9]+\.[0-9]+\.[0-9]+$'
 }
+
+@test "make install puts the bash and zsh completion where asked; make uninstall removes every file" {
+	dest="$BATS_TEST_TMPDIR/dest"
+	run -0 make -C "$CX_ROOT" --no-print-directory B="${CX_BIN:-build}" \
+	    install DESTDIR="$dest" PREFIX=/usr ZSH_COMPDIR=/usr/share/zsh/vendor-completions
+	[ -f "$dest/usr/share/bash-completion/completions/cloudx-proxy" ]
+	[ "$(readlink "$dest/usr/share/bash-completion/completions/cloudX-proxy")" = cloudx-proxy ]
+	[ -f "$dest/usr/share/zsh/vendor-completions/_cloudx-proxy" ]
+	[ ! -e "$dest/usr/share/zsh/site-functions" ]
+	run -0 make -C "$CX_ROOT" --no-print-directory B="${CX_BIN:-build}" \
+	    uninstall DESTDIR="$dest" PREFIX=/usr ZSH_COMPDIR=/usr/share/zsh/vendor-completions
+	run -0 find "$dest" ! -type d
+	assert_output ""
+}
