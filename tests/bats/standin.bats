@@ -218,7 +218,9 @@ moto_start_instance() { moto_q "$1" "Action=StartInstances&InstanceId.1=$2" >/de
 }
 
 @test "SigV4 verifier agrees with the official v4 test suite (header variants)" {
-    suite=${SIGV4_SUITE:-/work/shared/testdata/sigv4/v4}
+    # shared/ lies beside the checkout (CI's layout), else the workplace's
+    suite=${SIGV4_SUITE:-$CX_ROOT/../shared/testdata/sigv4/v4}
+    [[ -d "$suite" ]] || suite=/work/shared/testdata/sigv4/v4
     [[ -d "$suite" ]] || skip "no SigV4 test suite at $suite"
     export STANDIN_TEST_ROOT
     run "$STANDIN_PYTHON" - "$suite" <<'PY'
