@@ -36,7 +36,8 @@
 
 #define PROXY_STATUS_TAG	"cloudx-proxy-cp-proxy-status="
 
-enum job_kind { J_PROBE, J_DL, J_UL, J_PREPARE, J_FINISH, J_SCRIPT, J_TAR };
+enum job_kind { J_PROBE, J_DL, J_UL, J_PREPARE, J_FINISH, J_ULONE, J_SCRIPT,
+    J_TAR };
 
 struct cp_file {
 	char *rpath;		/* remote path */
@@ -74,7 +75,8 @@ struct cp_conn {
 	size_t blen, boff;	/* upload: bytes in buf, sent */
 	uint64_t pos;		/* next file offset */
 	int exited, wstatus;
-	int tar_pid;		/* -r: the local tar of a J_TAR */
+	int tail;		/* J_ULONE: buf holds the hash line */
+	EVP_MD_CTX *h;		/* J_ULONE with verify: SHA-256 of what went */
 };
 
 #define NCONN_MAX	(CX_CP_MAX_JOBS + 1)
@@ -82,7 +84,7 @@ struct cp_conn {
 
 struct cp {
 	/* options */
-	int jobs, recursive, resume, verify, quiet;
+	int jobs, jobs_set, recursive, resume, verify, quiet;
 	char **sshv;		/* ssh argv prefix, NULL-terminated */
 	int nsshv;
 	const char *self;	/* our own path (the ProxyCommand wrapper) */
@@ -279,7 +281,12 @@ conn_start(struct cp *cp, struct cp_conn *c, struct cp_job *j,
 	memset(c, 0, sizeof(*c));
 	c->in = c->out = c->err = -1;
 	c->pid = -1;
-	c->tar_pid = -1;
+	if (j->kind == J_ULONE && cp->verify &&
+	    ((c->h = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(c->h, EVP_sha256(), NULL) != 1)) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
 	cx_buf_init(&c->outb, j->kind == J_SCRIPT ? CX_CP_MAX_LIST :
 	    CX_CP_MAX_PROBE);
 	cx_buf_init(&c->errb, CX_CP_MAX_ERR);
@@ -330,7 +337,9 @@ conn_start(struct cp *cp, struct cp_conn *c, struct cp_job *j,
 	c->job = j;
 	c->pos = j->pos;
 	cp->live++;
-	cx_debug(1, "ssh %s: %s", cp->host, cmd);
+	cx_debug(1, "%.2f s: connection %d: ssh %s: %s",
+	    (double)(cx_now_ms() - cp->t0) / 1000.0, (int)(c - cp->conn),
+	    cp->host, cmd);
  out:
 	free(argv);
 	/* pc's string was argv's: spawn copied it */
@@ -348,6 +357,8 @@ conn_release(struct cp *cp, struct cp_conn *c)
 	cx_buf_clean_up(&c->errb);
 	free(c->buf);
 	c->buf = NULL;
+	EVP_MD_CTX_free(c->h);
+	c->h = NULL;
 	if (c->job != NULL)
 		cp->live--;
 	c->job = NULL;
@@ -485,18 +496,36 @@ conn_write_in(struct cp *cp, struct cp_conn *c)
 	if (c->boff == c->blen) {
 		size_t want = j->end - c->pos < CHUNK ? (size_t)(j->end - c->pos) :
 		    CHUNK;
-		if (want == 0) {
+		if (want == 0 && (c->h == NULL || c->tail)) {
 			cx_os_close(&c->in);
 			return 0;
 		}
-		if ((r = cx_os_pread_all(j->f->fd, c->buf, want, c->pos)) != 0) {
-			cx_error("cannot read '%s': %s", j->f->lpath,
-			    r == CX_ERR_INPUT ? "it shrank during the copy" :
-			    cx_strerror(r));
-			return r;
+		if (want == 0) {
+			/* the data went: the hash line follows (upload_one) */
+			unsigned char md[32];
+			unsigned int mdlen = 0;
+			int i;
+			if (EVP_DigestFinal_ex(c->h, md, &mdlen) != 1)
+				return CX_ERR_INTERNAL;
+			for (i = 0; i < 32; i++)
+				snprintf((char *)c->buf + 2 * i, 3, "%02x", md[i]);
+			c->buf[64] = '\n';
+			c->blen = 65;
+			c->boff = 0;
+			c->tail = 1;
+		} else {
+			if ((r = cx_os_pread_all(j->f->fd, c->buf, want,
+			    c->pos)) != 0) {
+				cx_error("cannot read '%s': %s", j->f->lpath,
+				    r == CX_ERR_INPUT ?
+				    "it shrank during the copy" : cx_strerror(r));
+				return r;
+			}
+			if (c->h != NULL)
+				EVP_DigestUpdate(c->h, c->buf, want);
+			c->blen = want;
+			c->boff = 0;
 		}
-		c->blen = want;
-		c->boff = 0;
 	}
 	n = cx_os_write(c->in, c->buf + c->boff, c->blen - c->boff, &again);
 	if (n < 0) {
@@ -505,8 +534,10 @@ conn_write_in(struct cp *cp, struct cp_conn *c)
 		return 0;
 	}
 	c->boff += (size_t)n;
-	c->pos += (uint64_t)n;
-	cp->moved += (uint64_t)n;
+	if (!c->tail) {
+		c->pos += (uint64_t)n;
+		cp->moved += (uint64_t)n;
+	}
 	return 0;
 }
 
@@ -630,7 +661,11 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 
 	cx_os_exit_code(c->wstatus, &code);
 	status = conn_diagnose(c, msg, sizeof(msg));
-	complete = (j->kind == J_DL || j->kind == J_UL) ? c->pos == j->end : 1;
+	cx_debug(1, "%.2f s: connection %d ended: exit %d, %" PRIu64
+	    " bytes", (double)(cx_now_ms() - cp->t0) / 1000.0,
+	    (int)(c - cp->conn), code, c->pos - j->pos);
+	complete = (j->kind == J_DL || j->kind == J_UL || j->kind == J_ULONE) ?
+	    c->pos == j->end : 1;
 	if (code == 0 && complete) {
 		switch (j->kind) {
 		case J_PROBE:
@@ -646,6 +681,7 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 			r = start_ranges(cp, j->f);
 			break;
 		case J_FINISH:
+		case J_ULONE:
 			j->f->finished = 1;
 			break;
 		default:
@@ -663,7 +699,8 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 		conn_release(cp, c);
 		return fail(cp, CX_EXIT_TEMP);
 	}
-	if (j->kind == J_FINISH && (code == CX_CP_EXIT_MISMATCH ||
+	if ((j->kind == J_FINISH || j->kind == J_ULONE) &&
+	    (code == CX_CP_EXIT_MISMATCH ||
 	    code == CX_CP_EXIT_SIZE)) {
 		cx_error("'%s:%s': the copy differs from '%s' (%s); the partial "
 		    "file '%s' is left", cp->host, j->f->rpath, j->f->lpath,
@@ -704,7 +741,7 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 		    (int)(c - cp->conn), cp->host, msg[0] ? msg : "no message");
 	if (j->kind == J_DL) {
 		j->pos = c->pos;	/* only what is missing */
-	} else if (j->kind == J_UL) {
+	} else if (j->kind == J_UL || j->kind == J_ULONE) {
 		/* what dd wrote is unknown: the whole range again */
 		cp->moved -= c->pos - j->pos;
 	}
@@ -888,6 +925,15 @@ job_command(struct cp *cp, struct cp_job *j, struct cx_buf *cmd)
 		return cx_cp_cmd_write_range(f->part, j->pos, cmd);
 	case J_FINISH:
 		return cx_buf_puts(cmd, cx_buf_str(&j->in));
+	case J_ULONE: {
+		char *name = NULL;
+		int r = cx_cp_basename(f->lpath, &name);
+		if (r == 0)
+			r = cx_cp_cmd_upload_one(f->rpath, name, f->size, f->mode,
+			    f->mtime, cp->verify, cmd);
+		free(name);
+		return r;
+	}
 	default:
 		return CX_ERR_INTERNAL;
 	}
@@ -1216,6 +1262,7 @@ cx_drv_cp_main(int argc, char **argv, const char *argv0)
 				return CX_EXIT_USAGE;
 			}
 			cp.jobs = (int)v;
+			cp.jobs_set = 1;
 			break;
 		case 'N':
 			cp.verify = 0;
@@ -1296,11 +1343,19 @@ cx_drv_cp_main(int argc, char **argv, const char *argv0)
 		goto out;
 	}
 	{
-		struct cp_job *j = job_new(&cp, cp.upload ? J_PREPARE : J_PROBE,
-		    &cp.files[0]);
+		/* the agent paces downloads only: an upload goes over one
+		 * session unless -j asks for more (docs/cloudx-proxy.md) */
+		int one = cp.upload && (!cp.jobs_set || cp.jobs == 1);
+		struct cp_job *j = job_new(&cp, one ? J_ULONE : cp.upload ?
+		    J_PREPARE : J_PROBE, &cp.files[0]);
 		if (j == NULL) {
 			status = CX_EXIT_INTERNAL;
 			goto out;
+		}
+		if (one) {
+			cp.jobs = 1;
+			j->end = cp.files[0].size;
+			cp.total = j->end;
 		}
 		job_push(&cp, j, 0);
 	}

@@ -91,6 +91,12 @@ int cx_cp_cmd_upload_finish(const char *part, const char *dst,
     uint64_t size, unsigned mode, int64_t mtime, const char *hex,
     struct cx_buf *b);
 
+/* the whole upload in one session: resolves DST, reads size bytes of
+ * stdin into DST.cxpart, checks the size, then (verify) reads a line with
+ * the SHA-256 and compares, sets mode and mtime, renames */
+int cx_cp_cmd_upload_one(const char *dst, const char *name, uint64_t size,
+    unsigned mode, int64_t mtime, int verify, struct cx_buf *b);
+
 #define CX_CP_EXIT_MISMATCH	97	/* the remote finish: SHA-256 differs */
 #define CX_CP_EXIT_SIZE		98	/* the remote finish: size differs */
 

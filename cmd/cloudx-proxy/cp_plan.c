@@ -32,7 +32,8 @@ cx_cp_split(uint64_t size, int n, uint64_t align, struct cx_cp_range *out,
 		uint64_t b0 = blocks / k * i + (i < blocks % k ? i : blocks % k);
 		uint64_t b1 = b0 + blocks / k + (i < blocks % k);
 		out[i].off = b0 * align;
-		out[i].end = b1 * align > size ? size : b1 * align;
+		/* b1 < blocks: b1 * align < size, no overflow */
+		out[i].end = b1 >= blocks ? size : b1 * align;
 		out[i].done = 0;
 	}
 	*count = (int)k;
@@ -305,4 +306,31 @@ cx_cp_parse_stat(const char *line, uint64_t *size, unsigned *mode,
 	if (!*is_dir && strncmp(p, "regular", 7) != 0)
 		return CX_ERR_INPUT;
 	return 0;
+}
+
+int
+cx_cp_cmd_upload_one(const char *dst, const char *name, uint64_t size,
+    unsigned mode, int64_t mtime, int verify, struct cx_buf *b)
+{
+	int r;
+
+	if ((r = cx_buf_puts(b, "if [ -d ")) || (r = cx_cp_shquote(dst, b)) ||
+	    (r = cx_buf_puts(b, " ]; then p=")) || (r = cx_cp_shquote(dst, b)) ||
+	    (r = cx_buf_putc(b, '/')) || (r = cx_cp_shquote(name, b)) ||
+	    (r = cx_buf_puts(b, "; else p=")) || (r = cx_cp_shquote(dst, b)) ||
+	    /* GNU head -c reads no byte past the count: the hash line that
+	     * follows the data is left for read */
+	    (r = cx_buf_printf(b, "; fi; q=\"$p.cxpart\"; head -c %" PRIu64
+	    " > \"$q\" || exit 1; s=$(LC_ALL=C stat -c %%s -- \"$q\"); "
+	    "[ \"$s\" = %" PRIu64 " ] || { echo \"the remote file has $s "
+	    "bytes, not %" PRIu64 "\" >&2; exit %d; }; ", size, size, size,
+	    CX_CP_EXIT_SIZE)))
+		return r;
+	if (verify && (r = cx_buf_printf(b, "read -r x; h=$(sha256sum < "
+	    "\"$q\") || exit 1; [ \"${h%%%% *}\" = \"$x\" ] || { echo "
+	    "\"remote SHA-256 ${h%%%% *}\" >&2; exit %d; }; ",
+	    CX_CP_EXIT_MISMATCH)))
+		return r;
+	return cx_buf_printf(b, "chmod -- %o \"$q\" && touch -m -d @%" PRId64
+	    " -- \"$q\" && mv -f -- \"$q\" \"$p\"", mode & 07777, mtime);
 }

@@ -6,6 +6,7 @@
 # "remote" files live in that user's home.
 load ../helpers/common
 load ../helpers/moto
+load ../helpers/ec2proxy
 
 setup_file() {
 	export CP_SKIP=
@@ -19,18 +20,21 @@ setup_file() {
 	. "$CX_ROOT/tests/helpers/sshd.bash"
 	standin_start --pace-ms 0
 	moto_auth off
+	ec2proxy_start
 	read -r AK SK < <(moto_user cloudX-cp-alice)
 	export AK SK
 	ID=$(moto_instance running '[{Key=Name,Value=cloudx-cp-box}]')
 	export ID
 	SSHD_LOGIN_USER=ec2-user sshd_start "$ID"
 	RHOME=$(getent passwd "$SSHD_USER" | cut -d: -f6)
-	export SSHD_PID SSHD_USER SSHD_PORT SSHD_HOSTKEY_PUB STANDIN_PID MOTO_PID RHOME
+	export SSHD_PID SSHD_USER SSHD_PORT SSHD_HOSTKEY_PUB STANDIN_PID MOTO_PID RHOME \
+	    EC2PROXY_PID EC2PROXY_URL
 }
 
 teardown_file() {
 	[ -n "${MOTO_PID:-}" ] || return 0
 	if declare -F sshd_stop >/dev/null; then sshd_stop; fi
+	ec2proxy_stop
 	if declare -F standin_stop >/dev/null; then standin_stop; fi
 	moto_stop || true
 }
@@ -44,7 +48,8 @@ setup() {
 	mkdir -p "$HOME"
 	export AWS_ENDPOINT_URL="$MOTO_URL" AWS_ENDPOINT_URL_SSM="$STANDIN_URL" \
 	    AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT="$STANDIN_URL" \
-	    AWS_ENDPOINT_URL_SSO="$STANDIN_URL" AWS_ENDPOINT_URL_SSO_OIDC="$STANDIN_URL"
+	    AWS_ENDPOINT_URL_SSO="$STANDIN_URL" AWS_ENDPOINT_URL_SSO_OIDC="$STANDIN_URL" \
+	    AWS_ENDPOINT_URL_EC2="$EC2PROXY_URL"
 	standin_config '{"deny_actions": null, "drop_after_bytes": null, "pace_ms": 0}'
 	ensure_setup
 	# the "remote" folder, in the login user's home
@@ -75,8 +80,10 @@ ensure_setup() {
 cpx() {
 	local o=(-F "$HOME/.ssh/config" -o "UserKnownHostsFile=$HOME/.ssh/known_hosts")
 	[ "$SSHD_USER" = ec2-user ] || o+=(-o "User=$SSHD_USER")
-	cloudx-proxy cp "${o[@]}" "$@"
+	${CPX_EXEC:+exec} cloudx-proxy cp "${o[@]}" "$@"
 }
+# cpx in the background with $! its own PID: cpx_bg ARGS... &
+cpx_bg() { CPX_EXEC=1 cpx "$@"; }
 sshx() {
 	local o=(-F "$HOME/.ssh/config" -o "UserKnownHostsFile=$HOME/.ssh/known_hosts"
 	    -o ControlMaster=no -o ControlPath=none -o BatchMode=yes)
@@ -115,11 +122,21 @@ mtime() { stat -c '%a %Y' "$1"; }
 	[ "$(( $(sessions) - n0 ))" = 9 ]
 	[ ! -e "$L/big.cxpart" ] && [ ! -e "$L/big.cxpart.ranges" ]
 
+	# an upload goes over one session (the agent does not pace them) ...
+	n0=$(sessions)
 	run -0 cpx -q "$L/big" cloudx-cp-box:"$R/up"
 	[ -z "$output" ]
 	[ "$(sum "$RD/up")" = "$(sum "$L/big")" ]
 	[ "$(mtime "$RD/up")" = "640 1600000000" ]
 	[ ! -e "$RD/up.cxpart" ]
+	[ "$(( $(sessions) - n0 ))" = 1 ]
+	# ... or in -j ranges: prepare + 4 ranges + finish
+	n0=$(sessions)
+	run -0 cpx -q -j 4 "$L/big" cloudx-cp-box:"$R/up4"
+	[ "$(sum "$RD/up4")" = "$(sum "$L/big")" ]
+	[ "$(mtime "$RD/up4")" = "640 1600000000" ]
+	[ "$(( $(sessions) - n0 ))" = 6 ]
+	[ ! -e "$RD/up4.cxpart" ]
 
 	run -0 cpx -q cloudx-cp-box:"$R/empty" "$L/empty"
 	[ -f "$L/empty" ] && [ ! -s "$L/empty" ]
@@ -128,4 +145,122 @@ mtime() { stat -c '%a %Y' "$1"; }
 	: >"$L/e2"
 	run -0 cpx -q "$L/e2" cloudx-cp-box:"$R"
 	[ -f "$RD/e2" ] && [ ! -s "$RD/e2" ]
+}
+
+@test "cp: awkward remote names (spaces, quotes, \$, newline, leading -) both ways" {
+	for name in 'a b' "it's" 'q"q' '$HOME x' $'new\nline' '-rf' '--x' '`id`;x'; do
+		head -c 3000 /dev/urandom >"$L/f"
+		run -0 cpx -q -j 2 "$L/f" "cloudx-cp-box:$R/$name"
+		cmp "$L/f" "$RD/$name"
+		rm -f "$L/g"
+		run -0 cpx -q "cloudx-cp-box:$R/$name" "$L/g"
+		cmp "$L/f" "$L/g"
+		run -0 cpx -q "$L/f" "cloudx-cp-box:$R/$name"
+		cmp "$L/f" "$RD/$name"
+	done
+	# nothing else appeared remotely (no word split, no expansion)
+	[ "$(find "$RD" -mindepth 1 -printf x | wc -c)" = 8 ]
+}
+
+@test "cp: killed with SIGKILL mid-way, then --resume gives the exact file and moves only the rest" {
+	head -c $((6 * 1024 * 1024)) /dev/urandom >"$RD/r"
+	rown "$RD"
+	standin_config '{"pace_ms": 1}'
+	cpx_bg -q -j 3 "cloudx-cp-box:$R/r" "$L/r" 3>&- &
+	pid=$!
+	# the ranges record says at least 1 MiB is written
+	wait_until 60 sh -c "[ \$(awk 'NR > 4 { d += \$3 } END { print d + 0 }' '$L/r.cxpart.ranges') -ge 1048576 ]"
+	kill -KILL "$pid"
+	wait "$pid" || true
+	[ -f "$L/r.cxpart" ] && [ ! -e "$L/r" ]
+	done1=$(awk 'NR > 4 { d += $3 } END { print d }' "$L/r.cxpart.ranges")
+	wait_until 10 no_procs_left
+	standin_config '{"pace_ms": 0}'
+	old=$(standin_state | jq -c '.sessions | keys')
+	run -0 --separate-stderr cpx -j 3 --resume "cloudx-cp-box:$R/r" "$L/r"
+	cmp "$RD/r" "$L/r"
+	[ ! -e "$L/r.cxpart" ] && [ ! -e "$L/r.cxpart.ranges" ]
+	# the new sessions carried at most what was missing (+ ssh's own bytes)
+	moved=$(standin_state | jq --argjson old "$old" '[.sessions | to_entries[] | select(.key as $k | $old | index($k) | not) | .value.stats.out_bytes] | add')
+	[ "$moved" -lt $((6 * 1024 * 1024 - done1 + 200000)) ]
+}
+
+@test "cp: a session closed mid-range is retried (its range only); SIGTERM ends every ssh and leaves it resumable" {
+	head -c $((4 * 1024 * 1024)) /dev/urandom >"$RD/d"
+	rown "$RD"
+	standin_config '{"pace_ms": 1}'
+	n0=$(sessions)
+	cpx_bg -j 2 "cloudx-cp-box:$R/d" "$L/d" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	victim() { standin_state | jq -r '.sessions[] | select(.status == "connected" and .stats.out_bytes > 500000) | .SessionId' | head -1; }
+	has_victim() { [ -n "$(victim)" ]; }
+	wait_until 60 has_victim
+	sid=$(victim)
+	curl -sf -X POST -d '{"output": "dropped by the test"}' "$STANDIN_URL/standin/sessions/$sid/close" >/dev/null
+	wait "$pid"
+	cmp "$RD/d" "$L/d"
+	grep -q "failed.*retrying its range" "$BATS_TEST_TMPDIR/err"
+	# probe + 2 ranges + 1 retry
+	[ "$(( $(sessions) - n0 ))" = 4 ]
+
+	# SIGTERM: every ssh ends, the partial file and its record stay
+	rm -f "$L/d"
+	cpx_bg -q -j 2 "cloudx-cp-box:$R/d" "$L/d" 3>&- &
+	pid=$!
+	wait_until 60 sh -c "[ \$(awk 'NR > 4 { d += \$3 } END { print d + 0 }' '$L/d.cxpart.ranges') -ge 300000 ]"
+	kill -TERM "$pid"
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" = 143 ]
+	[ -f "$L/d.cxpart" ] && [ -f "$L/d.cxpart.ranges" ]
+	wait_until 10 no_procs_left
+	standin_config '{"pace_ms": 0}'
+	run -0 cpx -q --resume "cloudx-cp-box:$R/d" "$L/d"
+	cmp "$RD/d" "$L/d"
+}
+
+@test "cp: a stopped instance is started once, by the first connection, before the others open" {
+	head -c $((3 * 1024 * 1024 + 7)) /dev/urandom >"$RD/s"
+	rown "$RD"
+	moto_aws ec2 stop-instances --instance-ids "$ID" >/dev/null
+	[ "$(moto_state "$ID")" = stopped ]
+	ec2proxy_reset
+	n0=$(sessions)
+	run -0 cpx -q -j 4 "cloudx-cp-box:$R/s" "$L/s"
+	cmp "$RD/s" "$L/s"
+	[ "$(ec2proxy_actions | grep -c '^StartInstances')" = 1 ]
+	# probe + 4 ranges
+	[ "$(( $(sessions) - n0 ))" = 5 ]
+}
+
+@test "cp: a connect that cannot work fails the whole copy at once with its line and status" {
+	head -c 1000 /dev/urandom >"$RD/x"
+	rown "$RD"
+	standin_config '{"deny_actions": ["ssm:StartSession"]}'
+	run --separate-stderr cpx -q "cloudx-cp-box:$R/x" "$L/x"
+	[ "$status" = 1 ]
+	[[ "$stderr" == "cloudx-proxy: cannot start a session on '$ID': "*AccessDenied* ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" = 1 ]
+	[ ! -e "$L/x" ]
+	standin_config '{"deny_actions": null}'
+	run --separate-stderr cpx -q "cloudx-cp-box:$R/missing" "$L/x"
+	[ "$status" = 2 ]
+	[[ "$stderr" == *"missing"*"No such file"* ]]
+	run --separate-stderr cpx -q "cloudx-cp-box:$R" "$L/x"
+	[ "$status" = 100 ]
+	[[ "$stderr" == *"is a folder (use -r)"* ]]
+}
+
+@test "cp: usage errors are one line and exit 100" {
+	run -100 --separate-stderr cloudx-proxy cp
+	[[ "$stderr" == *"cp wants SRC and DST"* ]]
+	run -100 --separate-stderr cloudx-proxy cp a b
+	[[ "$stderr" == *"exactly one of SRC and DST must be HOST:PATH"* ]]
+	run -100 --separate-stderr cloudx-proxy cp -j 0 a h:b
+	[[ "$stderr" == *"-j wants a number from 1 to 32"* ]]
+	run -100 --separate-stderr cloudx-proxy cp -- -h:x y
+	run -100 --separate-stderr cloudx-proxy cp --resume a h:b
+	[[ "$stderr" == *"--resume is for downloads"* ]]
+	run -0 cloudx-proxy cp --help
+	[[ "$output" == "usage: cloudx-proxy cp "* ]]
 }
