@@ -36,8 +36,18 @@
 
 #define PROXY_STATUS_TAG	"cloudx-proxy-cp-proxy-status="
 
-enum job_kind { J_PROBE, J_DL, J_UL, J_PREPARE, J_FINISH, J_ULONE, J_SCRIPT,
-    J_TAR };
+enum job_kind {
+	J_PROBE,	/* download: stat (+ SHA-256) of the file */
+	J_DL,		/* download: one range */
+	J_UL,		/* upload -j N: one range */
+	J_PREPARE,	/* upload -j N: resolve DST, create DST.cxpart */
+	J_FINISH,	/* upload -j N: check, mode, time, rename */
+	J_ULONE,	/* upload in one session, all of it */
+	J_LIST,		/* -r download: find the tree */
+	J_TPREP,	/* -r upload: resolve DST, make the folders */
+	J_TAR,		/* -r: small files (or folders) through one tar */
+	J_HASH		/* -r: sha256sum of every file, in list order */
+};
 
 struct cp_file {
 	char *rpath;		/* remote path */
@@ -76,6 +86,7 @@ struct cp_conn {
 	uint64_t pos;		/* next file offset */
 	int exited, wstatus;
 	int tail;		/* J_ULONE: buf holds the hash line */
+	pid_t tar_pid;		/* J_TAR: our local tar */
 	EVP_MD_CTX *h;		/* J_ULONE with verify: SHA-256 of what went */
 };
 
@@ -102,6 +113,24 @@ struct cp {
 	uint64_t t0, last_progress, last_record;
 	int tty, live;
 	int retries;
+	/* -r */
+	int tree;
+	struct tree_ent *ents;
+	int nents;
+	char *tsrc, *tdst;	/* the operands' paths */
+	char *lroot, *rroot;	/* the copy's top folder on each side */
+	int final_queued;
+};
+
+/* -r: one folder or file of the tree, relative to its top ("." for it) */
+struct tree_ent {
+	char *rel;
+	int is_dir, big;
+	uint64_t size;
+	unsigned mode;
+	int64_t mtime;
+	char rhex[65];
+	int have_rhex;
 };
 
 static void
@@ -268,6 +297,50 @@ ssh_proxycommand(struct cp *cp, char **out)
 	return r;
 }
 
+/*
+ * -r: ssh with a local tar at its other end.  Download: ssh's stdout goes
+ * straight into `tar -x` (we send ssh the NUL list of names); upload:
+ * `tar -c` (we send it the list) writes into ssh's stdin.
+ */
+static int
+tar_spawn(struct cp *cp, struct cp_conn *c, char **sshargv)
+{
+	char *xv[] = { "tar", "-xpf", "-", "--no-same-owner", "-C", cp->lroot,
+	    NULL };
+	char *cv[] = { "tar", "-C", cp->lroot, "--null", "--no-recursion",
+	    "-T", "-", "-cf", "-", NULL };
+	int pipe_end = -1, r;
+
+	if (!cp->upload) {
+		if ((r = cx_os_spawn(xv, &pipe_end, NULL, NULL,
+		    &c->tar_pid)) != 0)
+			goto out;
+		if ((r = cx_os_set_blocking(pipe_end)) != 0 ||
+		    (r = cx_os_spawn(sshargv, &c->in, &pipe_end, &c->err,
+		    &c->pid)) != 0)
+			goto out;
+	} else {
+		if ((r = cx_os_spawn(cv, &c->in, &pipe_end, NULL,
+		    &c->tar_pid)) != 0)
+			goto out;
+		if ((r = cx_os_set_blocking(pipe_end)) != 0 ||
+		    (r = cx_os_spawn(sshargv, &pipe_end, &c->out, &c->err,
+		    &c->pid)) != 0)
+			goto out;
+	}
+ out:
+	if (r == CX_ERR_NOTFOUND && c->tar_pid == -1)
+		cx_error("cannot run 'tar': not found in PATH");
+	if (r != 0 && c->tar_pid != -1) {
+		cx_os_kill(c->tar_pid, SIGTERM);
+		(void)cx_os_reap(c->tar_pid, 0, &r);
+		c->tar_pid = -1;
+		r = CX_ERR_IO;
+	}
+	cx_os_close(&pipe_end);
+	return r;
+}
+
 /* Starts ssh for job j on conn c with the remote command cmd. */
 static int
 conn_start(struct cp *cp, struct cp_conn *c, struct cp_job *j,
@@ -281,14 +354,16 @@ conn_start(struct cp *cp, struct cp_conn *c, struct cp_job *j,
 	memset(c, 0, sizeof(*c));
 	c->in = c->out = c->err = -1;
 	c->pid = -1;
+	c->tar_pid = -1;
 	if (j->kind == J_ULONE && cp->verify &&
 	    ((c->h = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(c->h, EVP_sha256(), NULL) != 1)) {
 		r = CX_ERR_NOMEM;
 		goto out;
 	}
-	cx_buf_init(&c->outb, j->kind == J_SCRIPT ? CX_CP_MAX_LIST :
-	    CX_CP_MAX_PROBE);
+	cx_buf_init(&c->outb, j->kind == J_LIST || j->kind == J_HASH ?
+	    CX_CP_MAX_LIST : CX_CP_MAX_PROBE);
+	c->tar_pid = -1;
 	cx_buf_init(&c->errb, CX_CP_MAX_ERR);
 	if ((argv = calloc((size_t)cp->nsshv + 10, sizeof(*argv))) == NULL) {
 		r = CX_ERR_NOMEM;
@@ -323,8 +398,10 @@ conn_start(struct cp *cp, struct cp_conn *c, struct cp_job *j,
 		r = CX_ERR_NOMEM;
 		goto out;
 	}
-	if (j->kind == J_DL || j->kind == J_PROBE || j->kind == J_PREPARE ||
-	    j->kind == J_FINISH) {
+	if (j->kind == J_TAR) {
+		r = tar_spawn(cp, c, argv);
+	} else if (j->kind == J_DL || j->kind == J_PROBE ||
+	    j->kind == J_PREPARE || j->kind == J_FINISH || j->kind == J_LIST) {
 		/* nothing to send: stdin is /dev/null */
 		r = cx_os_spawn(argv, NULL, &c->out, &c->err, &c->pid);
 	} else {
@@ -479,7 +556,7 @@ conn_write_in(struct cp *cp, struct cp_conn *c)
 	int again, r;
 	ssize_t n;
 
-	if (j->kind == J_SCRIPT || j->kind == J_TAR) {
+	if (j->kind == J_HASH || j->kind == J_TAR || j->kind == J_TPREP) {
 		if (c->boff < j->in.len) {
 			n = cx_os_write(c->in, j->in.data + c->boff,
 			    j->in.len - c->boff, &again);
@@ -615,6 +692,10 @@ fail(struct cp *cp, int status)
 
 static int start_ranges(struct cp *cp, struct cp_file *f);
 static int file_done(struct cp *cp, struct cp_file *f);
+static int tree_listed(struct cp *cp, struct cp_conn *c);
+static int tree_prepared(struct cp *cp, struct cp_conn *c);
+static int tree_hashes(struct cp *cp, struct cp_conn *c);
+static int tree_final_jobs(struct cp *cp);
 
 /* The probe's answer (download): the stat line, then the hash line. */
 static int
@@ -661,6 +742,18 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 
 	cx_os_exit_code(c->wstatus, &code);
 	status = conn_diagnose(c, msg, sizeof(msg));
+	if (c->tar_pid != -1) {
+		int tws = 0, tcode = 0;
+		(void)cx_os_reap(c->tar_pid, 0, &tws);
+		c->tar_pid = -1;
+		cx_os_exit_code(tws, &tcode);
+		if (code == 0 && tcode != 0) {
+			cx_error("the local tar failed (exit %d)", tcode);
+			job_free(j);
+			conn_release(cp, c);
+			return fail(cp, CX_EXIT_TEMP);
+		}
+	}
 	cx_debug(1, "%.2f s: connection %d ended: exit %d, %" PRIu64
 	    " bytes", (double)(cx_now_ms() - cp->t0) / 1000.0,
 	    (int)(c - cp->conn), code, c->pos - j->pos);
@@ -683,6 +776,18 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 		case J_FINISH:
 		case J_ULONE:
 			j->f->finished = 1;
+			break;
+		case J_LIST:
+			r = tree_listed(cp, c);
+			break;
+		case J_TPREP:
+			r = tree_prepared(cp, c);
+			break;
+		case J_HASH:
+			r = tree_hashes(cp, c);
+			break;
+		case J_TAR:
+			cp->moved += j->pos;	/* its bytes, counted at the end */
 			break;
 		default:
 			break;
@@ -717,10 +822,11 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 		conn_release(cp, c);
 		return fail(cp, status);
 	}
-	if (j->kind == J_PROBE && code != 255) {
+	if ((j->kind == J_PROBE || j->kind == J_LIST || j->kind == J_TPREP ||
+	    j->kind == J_HASH || j->kind == J_TAR) && code != 255) {
 		/* the remote command itself failed: no retry */
-		cx_error("'%s:%s': %s", cp->host, j->f->rpath,
-		    msg[0] ? msg : "cannot read it");
+		cx_error("'%s:%s': %s", cp->host, j->f != NULL ? j->f->rpath :
+		    cp->upload ? cp->tdst : cp->tsrc, msg[0] ? msg : "failed");
 		job_free(j);
 		conn_release(cp, c);
 		return fail(cp, strstr(msg, "No such file") ? CX_EXIT_NOTFOUND :
@@ -784,6 +890,18 @@ file_hash(int fd, uint64_t size, char hex[65])
 	return r;
 }
 
+/* -r: a file of the tree gets one range per 8 MiB, up to -j */
+static int
+ranges_for(const struct cp *cp, const struct cp_file *f)
+{
+	uint64_t n;
+
+	if (!cp->tree)
+		return cp->jobs;
+	n = f->size / (8 * 1024 * 1024);
+	return n < 1 ? 1 : n > (uint64_t)cp->jobs ? cp->jobs : (int)n;
+}
+
 /* Queues the ranges of f that are not done. */
 static int
 start_ranges(struct cp *cp, struct cp_file *f)
@@ -816,8 +934,9 @@ start_ranges(struct cp *cp, struct cp_file *f)
 			}
 			f->rec.size = f->size;
 			f->rec.mtime = f->mtime;
-			if ((r = cx_cp_split(f->size, cp->jobs, CX_CP_ALIGN,
-			    f->rec.r, CX_CP_MAX_RANGES, &f->rec.count)) != 0)
+			if ((r = cx_cp_split(f->size, ranges_for(cp, f),
+			    CX_CP_ALIGN, f->rec.r, CX_CP_MAX_RANGES,
+			    &f->rec.count)) != 0)
 				return fail(cp, CX_EXIT_INTERNAL);
 			if ((r = cx_os_truncate(f->fd, f->size)) != 0) {
 				cx_error("cannot size '%s': %s", f->part,
@@ -830,7 +949,7 @@ start_ranges(struct cp *cp, struct cp_file *f)
 			    cx_strerror(r));
 			return fail(cp, CX_EXIT_TEMP);
 		}
-	} else if (cx_cp_split(f->size, cp->jobs, CX_CP_ALIGN, f->rec.r,
+	} else if (cx_cp_split(f->size, ranges_for(cp, f), CX_CP_ALIGN, f->rec.r,
 	    CX_CP_MAX_RANGES, &f->rec.count) != 0) {
 		return fail(cp, CX_EXIT_INTERNAL);
 	}
@@ -877,7 +996,7 @@ file_done(struct cp *cp, struct cp_file *f)
 		job_push(cp, j, 1);
 		return 0;
 	}
-	if (cp->verify) {
+	if (cp->verify && !cp->tree) {
 		if ((r = file_hash(f->fd, f->size, hex)) != 0) {
 			cx_error("cannot read '%s': %s", f->part, cx_strerror(r));
 			return fail(cp, CX_EXIT_TEMP);
@@ -925,6 +1044,40 @@ job_command(struct cp *cp, struct cp_job *j, struct cx_buf *cmd)
 		return cx_cp_cmd_write_range(f->part, j->pos, cmd);
 	case J_FINISH:
 		return cx_buf_puts(cmd, cx_buf_str(&j->in));
+	case J_LIST:
+		return cx_buf_puts(cmd, "cd -- ") || cx_cp_shquote(cp->tsrc, cmd) ||
+		    cx_buf_puts(cmd, " && find . \\( -type d -o -type f \\) "
+		    "-printf '%y %s %m %T@ %p\\0'") ? CX_ERR_NOMEM : 0;
+	case J_TPREP: {
+		char *name = NULL;
+		int r = cx_cp_basename(cp->tsrc, &name);
+		if (r == 0 && ((r = cx_buf_puts(cmd, "if [ -d ")) ||
+		    (r = cx_cp_shquote(cp->tdst, cmd)) ||
+		    (r = cx_buf_puts(cmd, " ]; then r=")) ||
+		    (r = cx_cp_shquote(cp->tdst, cmd)) ||
+		    (r = cx_buf_putc(cmd, '/')) || (r = cx_cp_shquote(name, cmd)) ||
+		    (r = cx_buf_puts(cmd, "; t=d; else r=")) ||
+		    (r = cx_cp_shquote(cp->tdst, cmd)) ||
+		    (r = cx_buf_puts(cmd, "; t=f; fi; mkdir -p -- \"$r\" && "
+		    "cd -- \"$r\" && xargs -0 -r mkdir -p -- && echo $t"))))
+			r = CX_ERR_NOMEM;
+		free(name);
+		return r;
+	}
+	case J_TAR:
+		if (cx_buf_puts(cmd, "cd -- ") ||
+		    cx_cp_shquote(cp->upload ? cp->rroot : cp->tsrc, cmd) ||
+		    cx_buf_puts(cmd, cp->upload ?
+		    " && tar -xpf - --no-same-owner" :
+		    " && tar -cf - --null --no-recursion -T -"))
+			return CX_ERR_NOMEM;
+		return 0;
+	case J_HASH:
+		if (cx_buf_puts(cmd, "cd -- ") ||
+		    cx_cp_shquote(cp->upload ? cp->rroot : cp->tsrc, cmd) ||
+		    cx_buf_puts(cmd, " && xargs -0 -r sha256sum --"))
+			return CX_ERR_NOMEM;
+		return 0;
 	case J_ULONE: {
 		char *name = NULL;
 		int r = cx_cp_basename(f->lpath, &name);
@@ -945,8 +1098,10 @@ kill_all(struct cp *cp, int sig)
 	int i;
 
 	for (i = 0; i < NCONN_MAX; i++)
-		if (cp->conn[i].job != NULL && !cp->conn[i].exited)
+		if (cp->conn[i].job != NULL && !cp->conn[i].exited) {
 			cx_os_kill(cp->conn[i].pid, sig);
+			cx_os_kill(cp->conn[i].tar_pid, sig);
+		}
 }
 
 /* Waits for every connection to end (after kill_all), releasing them. */
@@ -961,6 +1116,9 @@ reap_all(struct cp *cp)
 			continue;
 		if (!c->exited)
 			(void)cx_os_reap(c->pid, 0, &c->wstatus);
+		if (c->tar_pid != -1)
+			(void)cx_os_reap(c->tar_pid, 0, &c->wstatus);
+		c->tar_pid = -1;
 		job_free(c->job);
 		conn_release(cp, c);
 	}
@@ -1040,8 +1198,15 @@ run_loop(struct cp *cp)
 				return fail(cp, cx_exit_code(r));
 			}
 		}
-		if (cp->live == 0 && cp->queue == NULL)
+		if (cp->live == 0 && cp->queue == NULL) {
+			if (cp->tree && cp->upload && !cp->final_queued) {
+				cp->final_queued = 1;
+				if ((r = tree_final_jobs(cp)) != 0)
+					return fail(cp, cx_exit_code(r));
+				continue;
+			}
 			break;
+		}
 		n = 0;
 		for (i = 0; i < NCONN_MAX; i++) {
 			struct cp_conn *c = &cp->conn[i];
@@ -1137,6 +1302,13 @@ cp_clean_up(struct cp *cp)
 		free(f->record);
 	}
 	free(cp->files);
+	for (i = 0; i < cp->nents; i++)
+		free(cp->ents[i].rel);
+	free(cp->ents);
+	free(cp->tsrc);
+	free(cp->tdst);
+	free(cp->lroot);
+	free(cp->rroot);
 	free(cp->host);
 	free(cp->proxycmd);
 	free(cp->sshv);
@@ -1199,12 +1371,406 @@ plan_file(struct cp *cp, const char *src, const char *dst)
 	return 0;
 }
 
+/* ---- -r: folders ---- */
+
+static int
+tree_add(struct cp *cp, const char *rel, int is_dir, uint64_t size,
+    unsigned mode, int64_t mtime)
+{
+	struct tree_ent *e;
+
+	if (cp->nents % 256 == 0) {
+		e = realloc(cp->ents, sizeof(*e) * ((size_t)cp->nents + 256));
+		if (e == NULL)
+			return CX_ERR_NOMEM;
+		cp->ents = e;
+	}
+	e = &cp->ents[cp->nents];
+	memset(e, 0, sizeof(*e));
+	if ((e->rel = strdup(rel)) == NULL)
+		return CX_ERR_NOMEM;
+	e->is_dir = is_dir;
+	e->size = size;
+	e->mode = mode;
+	e->mtime = mtime;
+	e->big = !is_dir && size >= CX_CP_BIG_FILE;
+	cp->nents++;
+	return 0;
+}
+
+/* Appends "./rel" and a NUL (the lists tar and xargs read). */
+static int
+put_name(struct cx_buf *b, const char *rel)
+{
+	if (strcmp(rel, ".") == 0)
+		return cx_buf_append(b, ".", 2);
+	if (cx_buf_puts(b, "./") != 0)
+		return CX_ERR_NOMEM;
+	return cx_buf_append(b, rel, strlen(rel) + 1);
+}
+
+/* The top folder of the copy on the receiving side: DST/NAME when DST is
+ * a folder already, else DST (as scp -r). */
+static int
+tree_root(const char *dst, const char *src, int dst_is_dir, char **out)
+{
+	char *name = NULL;
+	int r;
+
+	if (!dst_is_dir)
+		return (*out = strdup(dst)) == NULL ? CX_ERR_NOMEM : 0;
+	if ((r = cx_cp_basename(src, &name)) != 0)
+		return r;
+	if (strcmp(name, ".") == 0 || strcmp(name, "/") == 0 ||
+	    strcmp(name, "..") == 0)
+		r = (*out = strdup(dst)) == NULL ? CX_ERR_NOMEM : 0;
+	else
+		r = cx_path_join(dst, name, out);
+	free(name);
+	return r;
+}
+
+/* Queues the data jobs of the tree: big files in ranges (download) or one
+ * session each (upload), the small ones through one tar, the remote
+ * hashes (download: from the start, the source does not change). */
+static int
+tree_queue(struct cp *cp)
+{
+	struct cp_job *tar = NULL, *hash = NULL, *j;
+	int i, nbig = 0, k = 0, r;
+
+	for (i = 0; i < cp->nents; i++)
+		nbig += cp->ents[i].big;
+	if (nbig > 0 && (cp->files = calloc((size_t)nbig,
+	    sizeof(*cp->files))) == NULL)
+		return CX_ERR_NOMEM;
+	for (i = 0; i < cp->nents; i++) {
+		struct tree_ent *e = &cp->ents[i];
+		if (e->is_dir)
+			continue;
+		if (cp->verify && !cp->upload) {
+			if (hash == NULL && (hash = job_new(cp, J_HASH, NULL)) == NULL)
+				return CX_ERR_NOMEM;
+			if ((r = put_name(&hash->in, e->rel)) != 0)
+				goto fail;
+		}
+		if (!e->big) {
+			if (tar == NULL && (tar = job_new(cp, J_TAR, NULL)) == NULL)
+				return CX_ERR_NOMEM;
+			if ((r = put_name(&tar->in, e->rel)) != 0)
+				goto fail;
+			tar->pos += e->size;
+			cp->total += e->size;
+			continue;
+		}
+		{
+			struct cp_file *f = &cp->files[k++];
+			cp->nfiles = k;
+			f->fd = -1;
+			f->size = e->size;
+			f->mode = e->mode;
+			f->mtime = e->mtime;
+			if (cp->upload) {
+				if ((r = cx_path_join(cp->rroot, e->rel, &f->rpath)) ||
+				    (r = cx_path_join(cp->tsrc, e->rel, &f->lpath)))
+					goto fail;
+				if ((r = cx_os_open_read(f->lpath, &f->fd)) != 0) {
+					cx_error("cannot read '%s': %s", f->lpath,
+					    cx_strerror(r));
+					goto fail;
+				}
+				if ((j = job_new(cp, J_ULONE, f)) == NULL) {
+					r = CX_ERR_NOMEM;
+					goto fail;
+				}
+				j->end = f->size;
+				cp->total += f->size;
+				job_push(cp, j, 0);
+				continue;
+			}
+			if ((r = cx_path_join(cp->tsrc, e->rel, &f->rpath)) ||
+			    (r = cx_path_join(cp->lroot, e->rel, &f->lpath)))
+				goto fail;
+			if (asprintf(&f->part, "%s.cxpart", f->lpath) < 0 ||
+			    asprintf(&f->record, "%s.cxpart.ranges", f->lpath) < 0) {
+				r = CX_ERR_NOMEM;
+				goto fail;
+			}
+			if (start_ranges(cp, f) != 0) {
+				r = CX_ERR_CANCELLED;
+				goto fail;
+			}
+		}
+	}
+	if (tar != NULL)
+		job_push(cp, tar, 1);
+	if (hash != NULL)
+		job_push(cp, hash, 1);
+	return 0;
+ fail:
+	job_free(tar);
+	job_free(hash);
+	return r;
+}
+
+/* The listing of the remote tree (download): "%y %s %m %T@ %p\0" each. */
+static int
+tree_listed(struct cp *cp, struct cp_conn *c)
+{
+	const char *p = (const char *)c->outb.data, *e = p + c->outb.len;
+	struct cx_os_stat st;
+	int i, r, dst_dir;
+
+	while (p != NULL && p < e) {
+		const char *z = memchr(p, '\0', (size_t)(e - p)), *q;
+		char type;
+		uint64_t size = 0, mt = 0;
+		unsigned mode = 0;
+		if (z == NULL)
+			break;
+		type = *p;
+		q = p + 1;
+		if ((type != 'd' && type != 'f') || *q++ != ' ')
+			goto bad;
+		while (q < z && *q >= '0' && *q <= '9')
+			size = size * 10 + (uint64_t)(*q++ - '0');
+		if (q >= z || *q++ != ' ')
+			goto bad;
+		while (q < z && *q >= '0' && *q <= '7')
+			mode = mode * 8 + (unsigned)(*q++ - '0');
+		if (q >= z || *q++ != ' ' || mode > 07777)
+			goto bad;
+		while (q < z && *q >= '0' && *q <= '9')
+			mt = mt * 10 + (uint64_t)(*q++ - '0');
+		while (q < z && *q != ' ')
+			q++;		/* the fraction of %T@ */
+		if (q >= z || *q++ != ' ')
+			goto bad;
+		if (strcmp(q, ".") == 0)
+			r = tree_add(cp, ".", 1, 0, mode, (int64_t)mt);
+		else if (strncmp(q, "./", 2) == 0 && q[2] != '\0')
+			r = tree_add(cp, q + 2, type == 'd', size, mode,
+			    (int64_t)mt);
+		else
+			goto bad;
+		if (r != 0)
+			return fail(cp, cx_exit_code(r));
+		p = z + 1;
+	}
+	if (cp->nents == 0 || strcmp(cp->ents[0].rel, ".") != 0)
+		goto bad;
+	dst_dir = cx_os_stat_path(cp->tdst, &st) == 0 && st.is_dir;
+	if ((r = tree_root(cp->tdst, cp->tsrc, dst_dir, &cp->lroot)) != 0)
+		return fail(cp, cx_exit_code(r));
+	for (i = 0; i < cp->nents; i++) {
+		char *d = NULL;
+		if (!cp->ents[i].is_dir)
+			continue;
+		if (cx_path_join(cp->lroot, cp->ents[i].rel, &d) != 0)
+			return fail(cp, CX_EXIT_INTERNAL);
+		/* 0700 until the end, when each folder gets its own mode */
+		r = cx_mkdir_p(strcmp(cp->ents[i].rel, ".") ? d : cp->lroot,
+		    0700);
+		if (r != 0) {
+			cx_error("cannot create folder '%s'", d);
+			free(d);
+			return fail(cp, CX_EXIT_TEMP);
+		}
+		free(d);
+	}
+	if ((r = tree_queue(cp)) != 0)
+		return cp->fail_status ? CX_ERR_CANCELLED :
+		    fail(cp, cx_exit_code(r));
+	return 0;
+ bad:
+	cx_error("'%s:%s': unreadable listing of the folder (is it one?)",
+	    cp->host, cp->tsrc);
+	return fail(cp, CX_EXIT_SESSION);
+}
+
+/* The upload's folders are made: "d" (DST/NAME) or "f" (DST). */
+static int
+tree_prepared(struct cp *cp, struct cp_conn *c)
+{
+	const char *s = cx_buf_str(&c->outb);
+	int r;
+
+	if (strcmp(s, "d\n") != 0 && strcmp(s, "f\n") != 0) {
+		cx_error("'%s': unexpected answer when creating '%s'", cp->host,
+		    cp->tdst);
+		return fail(cp, CX_EXIT_SESSION);
+	}
+	if ((r = tree_root(cp->tdst, cp->tsrc, s[0] == 'd', &cp->rroot)) != 0 ||
+	    (r = tree_queue(cp)) != 0)
+		return cp->fail_status ? CX_ERR_CANCELLED :
+		    fail(cp, cx_exit_code(r));
+	return 0;
+}
+
+/* sha256sum's lines, one per file in list order ("\" first when it had
+ * to escape the name). */
+static int
+tree_hashes(struct cp *cp, struct cp_conn *c)
+{
+	const char *p = cx_buf_str(&c->outb);
+	int i;
+
+	for (i = 0; i < cp->nents; i++) {
+		struct tree_ent *e = &cp->ents[i];
+		if (e->is_dir)
+			continue;
+		if (*p == '\\')
+			p++;
+		if (strspn(p, "0123456789abcdef") < 64)
+			goto bad;
+		memcpy(e->rhex, p, 64);
+		e->rhex[64] = '\0';
+		e->have_rhex = 1;
+		if ((p = strchr(p, '\n')) == NULL)
+			goto bad;
+		p++;
+	}
+	if (*p == '\0')
+		return 0;
+ bad:
+	cx_error("'%s': unreadable answer from sha256sum", cp->host);
+	return fail(cp, CX_EXIT_SESSION);
+}
+
+/* Upload: once the data is there, a tar of the folders alone gives them
+ * their modes and times; then the remote hashes. */
+static int
+tree_final_jobs(struct cp *cp)
+{
+	struct cp_job *t, *h = NULL;
+	int i, r;
+
+	if ((t = job_new(cp, J_TAR, NULL)) == NULL)
+		return CX_ERR_NOMEM;
+	for (i = 0; i < cp->nents; i++)
+		if (cp->ents[i].is_dir && (r = put_name(&t->in,
+		    cp->ents[i].rel)) != 0)
+			goto fail;
+	if (cp->verify) {
+		if ((h = job_new(cp, J_HASH, NULL)) == NULL) {
+			r = CX_ERR_NOMEM;
+			goto fail;
+		}
+		for (i = 0; i < cp->nents; i++)
+			if (!cp->ents[i].is_dir && (r = put_name(&h->in,
+			    cp->ents[i].rel)) != 0)
+				goto fail;
+		if (h->in.len == 0) {
+			job_free(h);
+			h = NULL;
+		}
+	}
+	job_push(cp, t, 0);
+	if (h != NULL)
+		job_push(cp, h, 0);
+	return 0;
+ fail:
+	job_free(t);
+	job_free(h);
+	return r;
+}
+
+static int
+walk_cb(const char *rel, const struct cx_os_stat *st, void *arg)
+{
+	return tree_add(arg, rel, st->is_dir, st->size, st->mode, st->mtime);
+}
+
+/* After the loop: every file's SHA-256 against the remote one, then
+ * (download) the folders' modes and times, deepest first. */
+static int
+tree_finish(struct cp *cp)
+{
+	const char *root = cp->upload ? cp->tsrc : cp->lroot;
+	char hex[65];
+	int i, r, bad = 0, fd;
+
+	for (i = 0; cp->verify && i < cp->nents; i++) {
+		struct tree_ent *e = &cp->ents[i];
+		char *path = NULL;
+		if (e->is_dir)
+			continue;
+		if ((r = cx_path_join(root, e->rel, &path)) != 0)
+			return fail(cp, CX_EXIT_INTERNAL);
+		r = cx_os_open_read(path, &fd);
+		if (r == 0) {
+			r = file_hash(fd, e->size, hex);
+			cx_os_close(&fd);
+		}
+		if (r != 0 || !e->have_rhex || strcmp(hex, e->rhex) != 0) {
+			cx_error("'%s' differs from its copy on '%s' (SHA-256)",
+			    path, cp->host);
+			bad = 1;
+		}
+		free(path);
+	}
+	for (i = cp->nents - 1; !cp->upload && i >= 0; i--) {
+		struct tree_ent *e = &cp->ents[i];
+		char *path = NULL;
+		if (!e->is_dir)
+			continue;
+		if ((r = cx_path_join(root, e->rel, &path)) != 0)
+			return fail(cp, CX_EXIT_INTERNAL);
+		if (cx_os_set_mode_mtime(-1, strcmp(e->rel, ".") ? path : root,
+		    e->mode, e->mtime) != 0) {
+			cx_error("cannot set the mode and time of '%s'", path);
+			bad = 1;
+		}
+		free(path);
+	}
+	return bad ? fail(cp, CX_EXIT_TEMP) : 0;
+}
+
 static int
 cx_cp_tree_main(struct cp *cp, const char *src, const char *dst)
 {
-	(void)cp; (void)src; (void)dst;
-	cx_error("-r: not yet");
-	return CX_ERR_USAGE;
+	struct cx_os_stat st;
+	struct cp_job *j;
+	int r;
+
+	cp->tree = 1;
+	if (cp->resume) {
+		cx_error("--resume is for one file, not with -r");
+		return CX_ERR_USAGE;
+	}
+	if ((cp->tsrc = strdup(src)) == NULL || (cp->tdst = strdup(dst)) == NULL)
+		return CX_ERR_NOMEM;
+	if (cp->upload) {
+		if ((r = cx_os_stat_path(src, &st)) != 0 || !st.is_dir) {
+			cx_error("'%s' is not a folder", src);
+			return r == CX_ERR_NOTFOUND ? CX_ERR_NOTFOUND : CX_ERR_USAGE;
+		}
+		if ((r = tree_add(cp, ".", 1, 0, st.mode, st.mtime)) != 0 ||
+		    (r = cx_os_walk(src, walk_cb, cp)) != 0)
+			return r;
+		if ((j = job_new(cp, J_TPREP, NULL)) == NULL)
+			return CX_ERR_NOMEM;
+		for (r = 1; r < cp->nents; r++)
+			if (cp->ents[r].is_dir &&
+			    put_name(&j->in, cp->ents[r].rel) != 0) {
+				job_free(j);
+				return CX_ERR_NOMEM;
+			}
+		/* the root is in lroot for the local tar -C */
+		if ((cp->lroot = strdup(src)) == NULL) {
+			job_free(j);
+			return CX_ERR_NOMEM;
+		}
+	} else if ((j = job_new(cp, J_LIST, NULL)) == NULL) {
+		return CX_ERR_NOMEM;
+	}
+	job_push(cp, j, 0);
+	if ((r = run_loop(cp)) != 0 || cp->fail_status)
+		return r ? r : CX_ERR_CANCELLED;
+	if ((r = tree_finish(cp)) != 0)
+		return r;
+	progress(cp, 1);
+	return 0;
 }
 
 int

@@ -136,6 +136,8 @@ int cx_os_poll(struct cx_os_pfd *fds, size_t n, int timeout_ms);
 ssize_t cx_os_read(int fd, void *p, size_t n, int *again);
 ssize_t cx_os_write(int fd, const void *p, size_t n, int *again);
 void cx_os_close(int *fdp);	/* closes *fdp if >= 0, sets it to -1 */
+/* Clears O_NONBLOCK (before handing our pipe end to another child). */
+int cx_os_set_blocking(int fd);
 
 /* Opens path for positioned reads (O_RDONLY). */
 int cx_os_open_read(const char *path, int *fdp);

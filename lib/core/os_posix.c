@@ -1096,3 +1096,13 @@ cx_os_walk(const char *root,
 {
 	return walk_dir(root, "", fn, arg, 0);
 }
+
+int
+cx_os_set_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		return CX_ERR_IO;
+	return 0;
+}

@@ -264,3 +264,50 @@ mtime() { stat -c '%a %Y' "$1"; }
 	run -0 cloudx-proxy cp --help
 	[[ "$output" == "usage: cloudx-proxy cp "* ]]
 }
+
+# a tree with awkward names, small files and big ones, modes and times
+make_tree() {
+	local t=$1
+	mkdir -p "$t/sub dir/deep" "$t/-lead" "$t/q'uote" "$t/empty"
+	head -c 5000 /dev/urandom >"$t/a b"
+	head -c $((9 * 1024 * 1024 + 3)) /dev/urandom >"$t/sub dir/big"
+	head -c 100 /dev/urandom >"$t/sub dir/deep/\$x"
+	head -c 100 /dev/urandom >"$t/-lead/-rf"
+	printf 'x' >"$t/q'uote/new"$'\n'"line"
+	: >"$t/zero"
+	head -c $((5 * 1024 * 1024)) /dev/urandom >"$t/-lead/big2"
+	chmod 751 "$t/sub dir"
+	chmod 600 "$t/a b"
+	chmod 755 "$t/-lead/-rf"
+	chmod 700 "$t/empty"
+	find "$t" -exec touch -h -d @1500000000 {} +
+	touch -d @1400000000 "$t/sub dir/big" "$t/sub dir"
+}
+# one line per entry: relative name (escaped), type, size, mode, mtime
+tree_sig() { (cd "$1" && find . -mindepth 1 -printf '%P|%y|%s|%m|%T@\n' | LC_ALL=C sort) | cksum; }
+tree_sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
+
+@test "cp -r: a tree with awkward names down and up, files spread over the sessions, modes and times kept" {
+	make_tree "$RD/t"
+	rown "$RD"
+	n0=$(sessions)
+	run -0 --separate-stderr cpx -r -j 4 "cloudx-cp-box:$R/t" "$L/"
+	[[ "$stderr" == *"SHA-256 verified" ]]
+	[ "$(tree_sig "$L/t")" = "$(tree_sig "$RD/t")" ]
+	[ "$(tree_sums "$L/t")" = "$(tree_sums "$RD/t")" ]
+	[ "$(stat -c '%a %Y' "$L/t")" = "$(stat -c '%a %Y' "$RD/t")" ]
+	[ -z "$(find "$L" -name '*.cxpart*')" ]
+	# list + hashes + one tar + 1 range of big2 + 1 of big (9 MiB: one per 8 MiB)
+	[ "$(( $(sessions) - n0 ))" = 5 ]
+
+	# up, into an existing folder: DST/t
+	mkdir "$RD/up"
+	rown "$RD"
+	run -0 cpx -q -r "$L/t" "cloudx-cp-box:$R/up"
+	[ "$(tree_sig "$RD/up/t")" = "$(tree_sig "$L/t")" ]
+	[ "$(tree_sums "$RD/up/t")" = "$(tree_sums "$L/t")" ]
+	# and to a new name
+	run -0 cpx -q -r "$L/t" "cloudx-cp-box:$R/new"
+	[ "$(tree_sig "$RD/new")" = "$(tree_sig "$L/t")" ]
+	[ "$(stat -c '%a %Y' "$RD/new")" = "$(stat -c '%a %Y' "$L/t")" ]
+}
