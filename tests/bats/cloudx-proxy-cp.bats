@@ -311,3 +311,19 @@ tree_sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 s
 	[ "$(tree_sig "$RD/new")" = "$(tree_sig "$L/t")" ]
 	[ "$(stat -c '%a %Y' "$RD/new")" = "$(stat -c '%a %Y' "$L/t")" ]
 }
+
+@test "cp: on a terminal a progress line (bytes, MiB/s, ETA, sessions live); -q shows nothing" {
+	head -c $((3 * 1024 * 1024)) /dev/urandom >"$RD/p"
+	rown "$RD"
+	standin_config '{"pace_ms": 1}'
+	o=(-F "$HOME/.ssh/config" -o "UserKnownHostsFile=$HOME/.ssh/known_hosts")
+	[ "$SSHD_USER" = ec2-user ] || o+=(-o "User=$SSHD_USER")
+	run -0 script -qefc "$(printf '%q ' cloudx-proxy cp -j 3 "${o[@]}" "cloudx-cp-box:$R/p" "$L/p")" /dev/null </dev/null
+	cmp "$RD/p" "$L/p"
+	[[ "$output" =~ [0-9.]+\ MiB\ /\ 3\.0\ MiB\ \ [0-9.]+\ MiB/s\ \ ETA\ [0-9-]+:[0-9-]+\ \ [1-3]\ session ]]
+	[[ "$output" == *"3.0 MiB in "*"3 connections, SHA-256 verified"* ]]
+	rm "$L/p"
+	run -0 script -qefc "$(printf '%q ' cloudx-proxy cp -q -j 3 "${o[@]}" "cloudx-cp-box:$R/p" "$L/p")" /dev/null </dev/null
+	[ -z "$output" ]
+	cmp "$RD/p" "$L/p"
+}
