@@ -1285,6 +1285,7 @@ usage(FILE *f, const char *prog)
 	    prog, CX_CP_DEFAULT_JOBS, CX_CP_MAX_JOBS);
 }
 
+/* Releases the state of one copy (not the options: host, ssh argv). */
 static void
 cp_clean_up(struct cp *cp)
 {
@@ -1309,9 +1310,6 @@ cp_clean_up(struct cp *cp)
 	free(cp->tdst);
 	free(cp->lroot);
 	free(cp->rroot);
-	free(cp->host);
-	free(cp->proxycmd);
-	free(cp->sshv);
 }
 
 /* Sets up the single file of a download (src remote) or upload. */
@@ -1773,6 +1771,121 @@ cx_cp_tree_main(struct cp *cp, const char *src, const char *dst)
 	return 0;
 }
 
+/*
+ * Copies src to dst (paths; the host is opt's) with the options of opt, in
+ * a state of its own.  Returns the exit status.
+ */
+static int
+copy_one(const struct cp *opt, const char *src, const char *dst)
+{
+	struct cp cp;
+	struct cp_job *j;
+	int r, one, status;
+
+	memcpy(&cp, opt, sizeof(cp));
+	if (cp.recursive) {
+		r = cx_cp_tree_main(&cp, src, dst);
+		status = r == 0 ? 0 : cp.fail_status ? cp.fail_status :
+		    cx_exit_code(r);
+		goto out;
+	}
+	if ((r = plan_file(&cp, src, dst)) != 0) {
+		status = cx_exit_code(r);
+		goto out;
+	}
+	/* the agent paces downloads only: an upload goes over one session
+	 * unless -j asks for more (docs/cloudx-proxy.md) */
+	one = cp.upload && (!cp.jobs_set || cp.jobs == 1);
+	if ((j = job_new(&cp, one ? J_ULONE : cp.upload ? J_PREPARE : J_PROBE,
+	    &cp.files[0])) == NULL) {
+		status = CX_EXIT_INTERNAL;
+		goto out;
+	}
+	if (one) {
+		cp.jobs = 1;
+		j->end = cp.files[0].size;
+		cp.total = j->end;
+	}
+	job_push(&cp, j, 0);
+	r = run_loop(&cp);
+	if (r != 0 || cp.fail_status) {
+		status = cp.fail_status ? cp.fail_status : cx_exit_code(r);
+		goto out;
+	}
+	if (!cp.files[0].finished) {
+		cx_error("internal error: the copy ended unfinished");
+		status = CX_EXIT_INTERNAL;
+		goto out;
+	}
+	progress(&cp, 1);
+	status = 0;
+ out:
+	cp_clean_up(&cp);
+	return status;
+}
+
+/*
+ * The operands: every SRC on the same side (local, or remote on one host),
+ * DST on the other; with several SRC, DST must be a folder.  Fills
+ * cp->host, cp->upload, srcs[] (malloc'd paths) and *dstp.
+ */
+static int
+operands(struct cp *cp, int argc, char **argv, char **srcs, char **dstp)
+{
+	char *h = NULL, *p = NULL;
+	struct cx_os_stat st;
+	int i, r;
+
+	if ((r = cx_cp_parse_operand(argv[argc - 1], &h, dstp)) != 0)
+		goto bad;
+	cp->upload = h != NULL;
+	cp->host = h;
+	h = NULL;
+	for (i = 0; i < argc - 1; i++) {
+		if ((r = cx_cp_parse_operand(argv[i], &h, &p)) != 0)
+			goto bad;
+		if ((h != NULL) == cp->upload) {
+			cx_error("exactly one of SRC and DST must be HOST:PATH");
+			goto usage;
+		}
+		if (h != NULL && cp->host != NULL && strcmp(h, cp->host) != 0) {
+			cx_error("every SRC must be on the same host");
+			goto usage;
+		}
+		if (h != NULL && cp->host == NULL) {
+			cp->host = h;
+			h = NULL;
+		}
+		free(h);
+		h = NULL;
+		srcs[i] = p;
+		p = NULL;
+	}
+	if (argc > 2 && !cp->upload && (cx_os_stat_path(*dstp, &st) != 0 ||
+	    !st.is_dir)) {
+		cx_error("'%s' must be a folder for several SRC", *dstp);
+		goto usage;
+	}
+	if (argc > 2 && cp->upload && (*dstp)[strlen(*dstp) - 1] != '/') {
+		/* the remote commands then fail unless it is a folder */
+		size_t n = strlen(*dstp);
+		char *d = realloc(*dstp, n + 2);
+		if (d == NULL)
+			return CX_ERR_NOMEM;
+		d[n] = '/';
+		d[n + 1] = '\0';
+		*dstp = d;
+	}
+	return 0;
+ bad:
+	cx_error("bad operand: a HOST may not start with '-' or hold spaces "
+	    "or quotes");
+ usage:
+	free(h);
+	free(p);
+	return CX_ERR_USAGE;
+}
+
 int
 cx_drv_cp_main(int argc, char **argv, const char *argv0)
 {
@@ -1789,17 +1902,20 @@ cx_drv_cp_main(int argc, char **argv, const char *argv0)
 	};
 	const char *prog = cx_drv_progname(argv0);
 	struct cp cp;
-	char *shost = NULL, *spath = NULL, *dhost = NULL, *dpath = NULL;
+	char **srcs = NULL, *dst = NULL;
 	long long v;
-	int c, r, status = 0, verbosity = 0;
+	int c, i, r, status = CX_EXIT_USAGE, verbosity = 0;
 
 	if (argc >= 3 && strcmp(argv[1], "--proxy-status") == 0)
 		return proxy_wrapper(argv[2]);
 	memset(&cp, 0, sizeof(cp));
 	cp.jobs = CX_CP_DEFAULT_JOBS;
 	cp.verify = 1;
-	if ((cp.sshv = calloc((size_t)argc * 2 + 8, sizeof(char *))) == NULL)
-		return CX_EXIT_INTERNAL;
+	if ((cp.sshv = calloc((size_t)argc * 2 + 8, sizeof(char *))) == NULL ||
+	    (srcs = calloc((size_t)argc + 1, sizeof(char *))) == NULL) {
+		status = CX_EXIT_INTERNAL;
+		goto out;
+	}
 	cp.sshv[cp.nsshv++] = "ssh";
 	cp.sshv[cp.nsshv++] = "-o";
 	cp.sshv[cp.nsshv++] = "ControlPath=none";
@@ -1818,131 +1934,59 @@ cx_drv_cp_main(int argc, char **argv, const char *argv0)
 			break;
 		case 'h':
 			usage(stdout, prog);
-			cp_clean_up(&cp);
-			return 0;
+			status = 0;
+			goto out;
 		case 'j':
 			if (cx_strtonum(optarg, 1, CX_CP_MAX_JOBS, &v) != 0) {
 				cx_error("-j wants a number from 1 to %d, not '%s'",
 				    CX_CP_MAX_JOBS, optarg);
-				cp_clean_up(&cp);
-				return CX_EXIT_USAGE;
+				goto out;
 			}
 			cp.jobs = (int)v;
 			cp.jobs_set = 1;
 			break;
-		case 'N':
-			cp.verify = 0;
-			break;
-		case 'q':
-			cp.quiet = 1;
-			break;
-		case 'r':
-			cp.recursive = 1;
-			break;
-		case 'R':
-			cp.resume = 1;
-			break;
-		case 'v':
-			verbosity++;
-			break;
-		case 'V':
-			cp.verify = 1;
-			break;
+		case 'N': cp.verify = 0; break;
+		case 'q': cp.quiet = 1; break;
+		case 'r': cp.recursive = 1; break;
+		case 'R': cp.resume = 1; break;
+		case 'v': verbosity++; break;
+		case 'V': cp.verify = 1; break;
 		default:
 			usage(stderr, prog);
-			cp_clean_up(&cp);
-			return CX_EXIT_USAGE;
+			goto out;
 		}
 	}
 	cx_log_set_verbosity(verbosity);
 	argc -= optind;
 	argv += optind;
-	status = CX_EXIT_USAGE;
 	if (argc < 2) {
 		cx_error("cp wants SRC and DST (see '%s cp --help')", prog);
 		goto out;
 	}
-	if (argc > 2) {
-		cx_error("one SRC at a time for now; use -r for a folder");
+	if (operands(&cp, argc, argv, srcs, &dst) != 0)
 		goto out;
-	}
-	if ((r = cx_cp_parse_operand(argv[0], &shost, &spath)) != 0 ||
-	    (r = cx_cp_parse_operand(argv[1], &dhost, &dpath)) != 0) {
-		cx_error("bad operand: a HOST may not start with '-' or hold "
-		    "spaces or quotes");
-		goto out;
-	}
-	if ((shost == NULL) == (dhost == NULL)) {
-		cx_error("exactly one of SRC and DST must be HOST:PATH");
-		goto out;
-	}
-	cp.upload = dhost != NULL;
-	cp.host = cp.upload ? dhost : shost;
-	if (cp.upload)
-		dhost = NULL;
-	else
-		shost = NULL;
 	if (cp.resume && cp.upload) {
 		cx_error("--resume is for downloads (an upload starts over)");
 		goto out;
 	}
-	if ((r = cx_find_prog("cloudx-proxy", (char **)&cp.self)) != 0) {
-		status = CX_EXIT_INTERNAL;
-		goto out;
-	}
-	if ((r = ssh_proxycommand(&cp, &cp.proxycmd)) != 0) {
+	if ((r = cx_find_prog("cloudx-proxy", (char **)&cp.self)) != 0 ||
+	    (r = ssh_proxycommand(&cp, &cp.proxycmd)) != 0) {
 		status = cx_exit_code(r);
 		goto out;
 	}
 	cp.tty = cx_os_isatty(2);
 	cx_os_catch_term_signals();
-	if (cp.recursive) {
-		r = cx_cp_tree_main(&cp, cp.upload ? argv[0] : spath,
-		    cp.upload ? dpath : argv[1]);
-		status = r == 0 ? 0 : cp.fail_status ? cp.fail_status :
-		    cx_exit_code(r);
-		goto out;
-	}
-	if ((r = plan_file(&cp, cp.upload ? argv[0] : spath,
-	    cp.upload ? dpath : argv[1])) != 0) {
-		status = cx_exit_code(r);
-		goto out;
-	}
-	{
-		/* the agent paces downloads only: an upload goes over one
-		 * session unless -j asks for more (docs/cloudx-proxy.md) */
-		int one = cp.upload && (!cp.jobs_set || cp.jobs == 1);
-		struct cp_job *j = job_new(&cp, one ? J_ULONE : cp.upload ?
-		    J_PREPARE : J_PROBE, &cp.files[0]);
-		if (j == NULL) {
-			status = CX_EXIT_INTERNAL;
-			goto out;
-		}
-		if (one) {
-			cp.jobs = 1;
-			j->end = cp.files[0].size;
-			cp.total = j->end;
-		}
-		job_push(&cp, j, 0);
-	}
-	r = run_loop(&cp);
-	if (r != 0 || cp.fail_status) {
-		status = cp.fail_status ? cp.fail_status : cx_exit_code(r);
-		goto out;
-	}
-	if (!cp.files[0].finished) {
-		cx_error("internal error: the copy ended unfinished");
-		status = CX_EXIT_INTERNAL;
-		goto out;
-	}
-	progress(&cp, 1);
-	status = 0;
+	/* one SRC after the other; the first failure ends it */
+	for (i = 0, status = 0; i < argc - 1 && status == 0; i++)
+		status = copy_one(&cp, srcs[i], dst);
  out:
-	free(shost);
-	free(spath);
-	free(dhost);
-	free(dpath);
+	for (i = 0; srcs != NULL && srcs[i] != NULL; i++)
+		free(srcs[i]);
+	free(srcs);
+	free(dst);
 	free((char *)cp.self);
-	cp_clean_up(&cp);
+	free(cp.host);
+	free(cp.proxycmd);
+	free(cp.sshv);
 	return status;
 }

@@ -318,18 +318,26 @@ cx_cp_cmd_upload_one(const char *dst, const char *name, uint64_t size,
 	    (r = cx_buf_puts(b, " ]; then p=")) || (r = cx_cp_shquote(dst, b)) ||
 	    (r = cx_buf_putc(b, '/')) || (r = cx_cp_shquote(name, b)) ||
 	    (r = cx_buf_puts(b, "; else p=")) || (r = cx_cp_shquote(dst, b)) ||
-	    /* GNU head -c reads no byte past the count: the hash line that
-	     * follows the data is left for read */
-	    (r = cx_buf_printf(b, "; fi; q=\"$p.cxpart\"; head -c %" PRIu64
-	    " > \"$q\" || exit 1; s=$(LC_ALL=C stat -c %%s -- \"$q\"); "
-	    "[ \"$s\" = %" PRIu64 " ] || { echo \"the remote file has $s "
-	    "bytes, not %" PRIu64 "\" >&2; exit %d; }; ", size, size, size,
+	    (r = cx_buf_puts(b, "; fi; q=\"$p.cxpart\"; ")))
+		return r;
+	/* GNU head -c reads no byte past its count: the line with our hash
+	 * that follows the data is left for read.  The hash is taken as the
+	 * bytes go to the file (tee), not in a second pass; the size check
+	 * after it catches a short write. */
+	if (verify)
+		r = cx_buf_printf(b, "h=$(head -c %" PRIu64 " | tee \"$q\" | "
+		    "sha256sum) || exit 1; ", size);
+	else
+		r = cx_buf_printf(b, "head -c %" PRIu64 " > \"$q\" || exit 1; ",
+		    size);
+	if (r != 0 || (r = cx_buf_printf(b, "s=$(LC_ALL=C stat -c %%s -- "
+	    "\"$q\"); [ \"$s\" = %" PRIu64 " ] || { echo \"the remote file "
+	    "has $s bytes, not %" PRIu64 "\" >&2; exit %d; }; ", size, size,
 	    CX_CP_EXIT_SIZE)))
 		return r;
-	if (verify && (r = cx_buf_printf(b, "read -r x; h=$(sha256sum < "
-	    "\"$q\") || exit 1; [ \"${h%%%% *}\" = \"$x\" ] || { echo "
-	    "\"remote SHA-256 ${h%%%% *}\" >&2; exit %d; }; ",
-	    CX_CP_EXIT_MISMATCH)))
+	if (verify && (r = cx_buf_printf(b, "read -r x; [ \"${h%%%% *}\" = "
+	    "\"$x\" ] || { echo \"remote SHA-256 ${h%%%% *}\" >&2; exit %d; "
+	    "}; ", CX_CP_EXIT_MISMATCH)))
 		return r;
 	return cx_buf_printf(b, "chmod -- %o \"$q\" && touch -m -d @%" PRId64
 	    " -- \"$q\" && mv -f -- \"$q\" \"$p\"", mode & 07777, mtime);

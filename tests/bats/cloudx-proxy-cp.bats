@@ -327,3 +327,40 @@ tree_sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 s
 	[ -z "$output" ]
 	cmp "$RD/p" "$L/p"
 }
+
+@test "cp: several SRC into a folder, both ways; DST must be a folder" {
+	head -c 2000 /dev/urandom >"$RD/one"
+	head -c 3000 /dev/urandom >"$RD/two words"
+	mkdir "$RD/in"
+	rown "$RD"
+	mkdir "$L/d"
+	run -0 cpx -q "cloudx-cp-box:$R/one" "cloudx-cp-box:$R/two words" "$L/d"
+	cmp "$RD/one" "$L/d/one"
+	cmp "$RD/two words" "$L/d/two words"
+	run -0 cpx -q "$L/d/one" "$L/d/two words" "cloudx-cp-box:$R/in"
+	cmp "$RD/one" "$RD/in/one"
+	cmp "$RD/two words" "$RD/in/two words"
+	run -100 --separate-stderr cpx -q "cloudx-cp-box:$R/one" "cloudx-cp-box:$R/one" "$L/nodir"
+	[[ "$stderr" == *"'$L/nodir' must be a folder for several SRC"* ]]
+	run -100 --separate-stderr cpx -q "cloudx-cp-box:$R/one" "other:$R/one" "$L/d"
+	[[ "$stderr" == *"every SRC must be on the same host"* ]]
+}
+
+@test "cp: a copy that differs from the source is an error, never silent (a corrupted partial file resumed)" {
+	head -c $((3 * 1024 * 1024)) /dev/urandom >"$RD/m"
+	rown "$RD"
+	standin_config '{"pace_ms": 1}'
+	cpx_bg -q -j 2 "cloudx-cp-box:$R/m" "$L/m" 3>&- &
+	pid=$!
+	wait_until 60 sh -c "[ \$(awk 'NR > 4 { d += \$3 } END { print d + 0 }' '$L/m.cxpart.ranges' 2>/dev/null || echo 0) -ge 100000 ]"
+	kill -KILL "$pid"
+	wait "$pid" || true
+	wait_until 10 no_procs_left
+	# the first byte, already recorded as written, goes bad
+	head -c 1 "$RD/m" | tr '\000-\377' '\001-\377\000' | dd of="$L/m.cxpart" conv=notrunc status=none
+	standin_config '{"pace_ms": 0}'
+	run --separate-stderr cpx -q --resume "cloudx-cp-box:$R/m" "$L/m"
+	[ "$status" = 111 ]
+	[[ "$stderr" == *"'$L/m' differs from 'cloudx-cp-box:$R/m' (SHA-256 "*"): left as '$L/m.cxpart'" ]]
+	[ ! -e "$L/m" ] && [ -f "$L/m.cxpart" ]
+}
