@@ -8,8 +8,10 @@
  * (ControlPath=none), each moving one byte range of the file with what
  * every Linux instance has (tail/head, dd, stat, sha256sum).  Downloads
  * are written in place with pwrite into FILE.cxpart, beside which the
- * ranges record says what is done (--resume); uploads are read with pread
- * and piped to dd on the instance.
+ * ranges record says what is done (--resume).  An upload goes over one
+ * session (head -c on the instance; the agent does not pace uploads), or
+ * with -j N in ranges read with pread and piped to dd.  -r lists the tree,
+ * sends small files through one tar and big ones as above.
  *
  * The first connection (the probe: stat, and SHA-256 with --verify) is
  * awaited before the others open, so a stopped instance is started once.
@@ -632,7 +634,7 @@ conn_read_err(struct cp_conn *c)
 		cx_os_close(&c->err);
 		return 0;
 	}
-	/* past the cap the rest is dropped: only the end matters little */
+	/* past the cap (CX_CP_MAX_ERR) the rest is dropped */
 	(void)cx_buf_append(&c->errb, tmp, (size_t)n);
 	return 0;
 }

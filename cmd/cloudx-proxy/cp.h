@@ -1,8 +1,8 @@
 /*
  * cloudx-proxy cp: copies over N parallel ssh connections, each with its
- * own SSM session (cp.c runs them, cp_plan.c holds the pure pieces: the
- * range arithmetic, the ranges record, the remote commands and their
- * quoting; cp_tree.c the -r file lists).
+ * own SSM session (cp.c runs them, -r included; cp_plan.c holds the pure
+ * pieces: the range arithmetic, the ranges record, the remote commands and
+ * their quoting).
  *
  * Every function returns 0 or a negative CX_ERR_* unless said otherwise.
  */
