@@ -18,8 +18,8 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "cleanup", cx_drv_cleanup_main, "normalise and reorganise the SSH config" },
-	{ "cp", cx_drv_cp_main, "copy files over N parallel SSM sessions" },
 	{ "connect", cx_drv_connect_main, "the ProxyCommand: start, push key, tunnel" },
+	{ "cp", cx_drv_cp_main, "copy files over N parallel SSM sessions" },
 	{ "doctor", cx_drv_doctor_main, "check every prerequisite, say how to fix it" },
 	{ "list", cx_drv_list_main, "show the configured hosts" },
 	{ "migrate", cx_drv_migrate_main, "move ~/.ssh/vscode to ~/.ssh/cloudX" },
