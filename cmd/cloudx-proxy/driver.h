@@ -158,6 +158,8 @@ int cx_drv_list_main(int argc, char **argv, const char *argv0);
 int cx_drv_doctor_main(int argc, char **argv, const char *argv0);
 int cx_drv_cleanup_main(int argc, char **argv, const char *argv0);
 int cx_drv_migrate_main(int argc, char **argv, const char *argv0);
+/* cp.c */
+int cx_drv_cp_main(int argc, char **argv, const char *argv0);
 
 /* ---- connect internals, for tests (cmd/cloudx-proxy/connect.c) ---- */
 

@@ -1,6 +1,6 @@
 /*
- * cloudx-proxy: the driver.  Dispatches to a subcommand (connect, setup,
- * list, doctor, cleanup, migrate); each lives in a file of this folder
+ * cloudx-proxy: the driver.  Dispatches to a subcommand (connect, cp,
+ * setup, list, doctor, cleanup, migrate); each lives in a file of this folder
  * and returns the exit status.  Invoked as cloudX-proxy, generated host names use the
  * cloudX prefix.
  */
@@ -19,6 +19,7 @@ static const struct {
 } cmds[] = {
 	{ "cleanup", cx_drv_cleanup_main, "normalise and reorganise the SSH config" },
 	{ "connect", cx_drv_connect_main, "the ProxyCommand: start, push key, tunnel" },
+	{ "cp", cx_drv_cp_main, "copy files over N parallel SSM sessions" },
 	{ "doctor", cx_drv_doctor_main, "check every prerequisite, say how to fix it" },
 	{ "list", cx_drv_list_main, "show the configured hosts" },
 	{ "migrate", cx_drv_migrate_main, "move ~/.ssh/vscode to ~/.ssh/cloudX" },

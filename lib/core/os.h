@@ -298,4 +298,94 @@ struct cx_addr {
 int cx_resolve(const char *host, const char *port, uint64_t deadline,
     struct cx_addr out[CX_RESOLVE_MAX], size_t *n);
 
+/* ---- children with pipes, positioned I/O, file metadata, signals ----
+ * (added for cloudx-proxy cp; kept apart so the portable layer can take
+ * them one by one) */
+
+/*
+ * Starts argv[0] (looked up in PATH, no shell) without waiting.  For each
+ * of stdin/stdout/stderr: if *fdN >= 0 on entry it is given to the child
+ * as that descriptor (and stays open here: the caller closes it); if it is
+ * -1 a pipe is made and *fdN receives our end (non-blocking,
+ * close-on-exec); a NULL pointer means /dev/null (stdin, stdout) or
+ * inherited (stderr).  The child gets default signal dispositions and an
+ * empty mask.  *pidp receives its id.  CX_ERR_NOTFOUND: no such program.
+ */
+int cx_os_spawn(char *const argv[], int *fd0, int *fd1, int *fd2,
+    pid_t *pidp);
+/* Reaps pid.  nohang: returns 1 if it has not ended yet.  0: ended,
+ * *wstatus has its wait status. */
+int cx_os_reap(pid_t pid, int nohang, int *wstatus);
+/* Sends sig to pid (ignores a child already gone). */
+void cx_os_kill(pid_t pid, int sig);
+/* 1 if the wait status is a normal exit (*code gets it), 0 if a signal
+ * ended it (*code gets 128 + signo). */
+int cx_os_exit_code(int wstatus, int *code);
+
+/* Waiting on descriptors: want/got are CX_OS_IN, CX_OS_OUT (got may also
+ * have CX_OS_HUP). */
+#define CX_OS_IN	0x1
+#define CX_OS_OUT	0x2
+#define CX_OS_HUP	0x4
+struct cx_os_pfd {
+	int fd;		/* -1: ignored */
+	int want;
+	int got;
+};
+/* Waits at most timeout_ms (-1: no limit) for one of fds; returns the
+ * number ready (0: timeout or a signal arrived). */
+int cx_os_poll(struct cx_os_pfd *fds, size_t n, int timeout_ms);
+/* read/write once on a non-blocking descriptor: returns the count, 0 at
+ * EOF (read), CX_ERR_IO on error; *again set when it would block. */
+ssize_t cx_os_read(int fd, void *p, size_t n, int *again);
+ssize_t cx_os_write(int fd, const void *p, size_t n, int *again);
+void cx_os_close(int *fdp);	/* closes *fdp if >= 0, sets it to -1 */
+/* Clears O_NONBLOCK (before handing our pipe end to another child). */
+int cx_os_set_blocking(int fd);
+
+/* Opens path for positioned reads (O_RDONLY). */
+int cx_os_open_read(const char *path, int *fdp);
+/* Opens path read-write, creating it with mode (0600 for a partial file)
+ * when missing; trunc: empties it. */
+int cx_os_open_rw(const char *path, mode_t mode, int trunc, int *fdp);
+/* All n bytes at offset off (64-bit), retrying short transfers. A read
+ * past the end is CX_ERR_INPUT. */
+int cx_os_pread_all(int fd, void *p, size_t n, uint64_t off);
+int cx_os_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+int cx_os_truncate(int fd, uint64_t size);
+int cx_os_fsync(int fd);
+
+struct cx_os_stat {
+	uint64_t size;
+	unsigned mode;		/* permission bits (07777) */
+	int64_t mtime;		/* seconds since the epoch */
+	int is_dir, is_reg;
+};
+/* stat(2) of path (symlinks followed).  CX_ERR_NOTFOUND when missing
+ * (nothing logged). */
+int cx_os_stat_path(const char *path, struct cx_os_stat *st);
+/* Sets the permission bits and the modification time (and access time
+ * to the same) of an open file, or of path when fd is -1. */
+int cx_os_set_mode_mtime(int fd, const char *path, unsigned mode,
+    int64_t mtime);
+/* rename(2): atomic replacement of to. */
+int cx_os_rename(const char *from, const char *to);
+int cx_os_unlink(const char *path);	/* a missing file is fine */
+/* 1 if fd is a terminal. */
+int cx_os_isatty(int fd);
+/* Terminal width of fd (80 when unknown). */
+int cx_os_term_cols(int fd);
+
+/* SIGINT, SIGTERM and SIGHUP set a flag instead of ending the process
+ * (cx_os_signal_caught() returns the signal, 0 if none). */
+void cx_os_catch_term_signals(void);
+int cx_os_signal_caught(void);
+
+/* Calls fn(relpath, st, arg) for every folder and regular file under root
+ * (relpath relative to root, parents before children; symlinks and
+ * other types skipped).  fn returning non-zero stops the walk with it. */
+int cx_os_walk(const char *root,
+    int (*fn)(const char *relpath, const struct cx_os_stat *st, void *arg),
+    void *arg);
+
 #endif

@@ -1455,3 +1455,437 @@ cx_find_prog(const char *name, char **out)
 		return CX_ERR_NOMEM;
 	return 0;
 }
+
+/* ---- children with pipes, positioned I/O, file metadata, signals ---- */
+
+#include <dirent.h>
+#include <sys/ioctl.h>
+
+int
+cx_os_spawn(char *const argv[], int *fd0, int *fd1, int *fd2, pid_t *pidp)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, dflt;
+	int *want[3] = { fd0, fd1, fd2 };
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	int i, rc, r = 0, fa_init = 0, sa_init = 0;
+
+	*pidp = -1;
+	for (i = 0; i < 3; i++) {
+		if (want[i] == NULL || *want[i] != -1)
+			continue;
+		if (cx_pipe(p[i]) != 0) {
+			r = CX_ERR_IO;
+			goto out;
+		}
+	}
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	fa_init = 1;
+	for (i = 0; i < 3; i++) {
+		if (want[i] == NULL) {
+			if (i < 2)
+				posix_spawn_file_actions_addopen(&fa, i,
+				    "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
+		} else if (*want[i] != -1) {
+			posix_spawn_file_actions_adddup2(&fa, *want[i], i);
+		} else {
+			posix_spawn_file_actions_adddup2(&fa,
+			    p[i][i == 0 ? 0 : 1], i);
+		}
+	}
+	if (posix_spawnattr_init(&sa) != 0) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	sa_init = 1;
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGHUP);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGPIPE);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &dflt);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawnp(pidp, argv[0], &fa, &sa, argv, environ);
+	if (rc != 0) {
+		*pidp = -1;
+		r = rc == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
+		if (r == CX_ERR_IO)
+			cx_error("cannot run '%s': %s", argv[0], strerror(rc));
+		goto out;
+	}
+	for (i = 0; i < 3; i++) {
+		if (p[i][0] == -1)
+			continue;
+		/* ours: the write end of stdin, the read end of the others */
+		close(p[i][i == 0 ? 0 : 1]);
+		*want[i] = p[i][i == 0 ? 1 : 0];
+		fcntl(*want[i], F_SETFL, O_NONBLOCK);
+		p[i][0] = p[i][1] = -1;
+	}
+ out:
+	if (sa_init)
+		posix_spawnattr_destroy(&sa);
+	if (fa_init)
+		posix_spawn_file_actions_destroy(&fa);
+	for (i = 0; i < 3; i++) {
+		if (p[i][0] != -1) close(p[i][0]);
+		if (p[i][1] != -1) close(p[i][1]);
+	}
+	return r;
+}
+
+int
+cx_os_reap(pid_t pid, int nohang, int *wstatus)
+{
+	pid_t w;
+
+	for (;;) {
+		w = waitpid(pid, wstatus, nohang ? WNOHANG : 0);
+		if (w == pid)
+			return 0;
+		if (w == 0)
+			return 1;
+		if (errno != EINTR)
+			return CX_ERR_IO;
+	}
+}
+
+void
+cx_os_kill(pid_t pid, int sig)
+{
+	if (pid > 0)
+		kill(pid, sig);
+}
+
+int
+cx_os_exit_code(int wstatus, int *code)
+{
+	if (WIFEXITED(wstatus)) {
+		*code = WEXITSTATUS(wstatus);
+		return 1;
+	}
+	*code = WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : 128;
+	return 0;
+}
+
+int
+cx_os_poll(struct cx_os_pfd *fds, size_t n, int timeout_ms)
+{
+	struct pollfd p[64];
+	size_t i;
+	int k;
+
+	if (n > sizeof(p) / sizeof(p[0]))
+		return CX_ERR_INTERNAL;
+	for (i = 0; i < n; i++) {
+		p[i].fd = fds[i].fd;
+		p[i].events = (short)(((fds[i].want & CX_OS_IN) ? POLLIN : 0) |
+		    ((fds[i].want & CX_OS_OUT) ? POLLOUT : 0));
+		p[i].revents = 0;
+		fds[i].got = 0;
+	}
+	k = poll(p, (nfds_t)n, timeout_ms);
+	if (k < 0)
+		return errno == EINTR ? 0 : CX_ERR_IO;
+	for (i = 0; i < n; i++) {
+		if (p[i].revents & POLLIN)
+			fds[i].got |= CX_OS_IN;
+		if (p[i].revents & POLLOUT)
+			fds[i].got |= CX_OS_OUT;
+		if (p[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+			fds[i].got |= CX_OS_HUP;
+	}
+	return k;
+}
+
+ssize_t
+cx_os_read(int fd, void *p, size_t n, int *again)
+{
+	ssize_t k;
+
+	*again = 0;
+	k = read(fd, p, n);
+	if (k >= 0)
+		return k;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		*again = 1;
+		return 0;
+	}
+	return CX_ERR_IO;
+}
+
+ssize_t
+cx_os_write(int fd, const void *p, size_t n, int *again)
+{
+	ssize_t k;
+
+	*again = 0;
+	k = write(fd, p, n);
+	if (k >= 0)
+		return k;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		*again = 1;
+		return 0;
+	}
+	return CX_ERR_IO;
+}
+
+void
+cx_os_close(int *fdp)
+{
+	if (*fdp >= 0)
+		close(*fdp);
+	*fdp = -1;
+}
+
+int
+cx_os_open_read(const char *path, int *fdp)
+{
+	*fdp = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fdp == -1)
+		return errno == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
+	return 0;
+}
+
+int
+cx_os_open_rw(const char *path, mode_t mode, int trunc, int *fdp)
+{
+	*fdp = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (trunc ? O_TRUNC : 0),
+	    mode);
+	if (*fdp == -1)
+		return errno == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
+	return 0;
+}
+
+int
+cx_os_pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+	unsigned char *b = p;
+	ssize_t k;
+
+	while (n > 0) {
+		k = pread(fd, b, n, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return CX_ERR_IO;
+		if (k == 0)
+			return CX_ERR_INPUT;
+		b += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+int
+cx_os_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	const unsigned char *b = p;
+	ssize_t k;
+
+	while (n > 0) {
+		k = pwrite(fd, b, n, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return CX_ERR_IO;
+		b += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+int
+cx_os_truncate(int fd, uint64_t size)
+{
+	return ftruncate(fd, (off_t)size) == 0 ? 0 : CX_ERR_IO;
+}
+
+int
+cx_os_fsync(int fd)
+{
+	return fsync(fd) == 0 ? 0 : CX_ERR_IO;
+}
+
+static void
+fill_stat(const struct stat *sb, struct cx_os_stat *st)
+{
+	st->size = (uint64_t)sb->st_size;
+	st->mode = (unsigned)(sb->st_mode & 07777);
+	st->mtime = (int64_t)sb->st_mtime;
+	st->is_dir = S_ISDIR(sb->st_mode);
+	st->is_reg = S_ISREG(sb->st_mode);
+}
+
+int
+cx_os_stat_path(const char *path, struct cx_os_stat *st)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == -1)
+		return errno == ENOENT || errno == ENOTDIR ? CX_ERR_NOTFOUND :
+		    CX_ERR_IO;
+	fill_stat(&sb, st);
+	return 0;
+}
+
+int
+cx_os_set_mode_mtime(int fd, const char *path, unsigned mode, int64_t mtime)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)mtime;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (fd >= 0) {
+		if (fchmod(fd, (mode_t)(mode & 07777)) == -1 ||
+		    futimens(fd, ts) == -1)
+			return CX_ERR_IO;
+		return 0;
+	}
+	if (chmod(path, (mode_t)(mode & 07777)) == -1 ||
+	    utimensat(AT_FDCWD, path, ts, 0) == -1)
+		return CX_ERR_IO;
+	return 0;
+}
+
+int
+cx_os_rename(const char *from, const char *to)
+{
+	return rename(from, to) == 0 ? 0 : CX_ERR_IO;
+}
+
+int
+cx_os_unlink(const char *path)
+{
+	return unlink(path) == 0 || errno == ENOENT ? 0 : CX_ERR_IO;
+}
+
+int
+cx_os_isatty(int fd)
+{
+	return isatty(fd);
+}
+
+int
+cx_os_term_cols(int fd)
+{
+	struct winsize ws;
+
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+static volatile sig_atomic_t caught_sig;
+
+static void
+on_term_signal(int sig)
+{
+	caught_sig = sig;
+}
+
+void
+cx_os_catch_term_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int
+cx_os_signal_caught(void)
+{
+	return (int)caught_sig;
+}
+
+static int
+walk_dir(const char *root, const char *rel,
+    int (*fn)(const char *, const struct cx_os_stat *, void *), void *arg,
+    int depth)
+{
+	char *dir = NULL, *path = NULL, *sub = NULL;
+	struct cx_os_stat st;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d = NULL;
+	int r = 0;
+
+	if (depth > 256)
+		return CX_ERR_TOOBIG;
+	if ((r = cx_path_join(root, rel, &dir)) != 0)
+		goto out;
+	if ((d = opendir(*rel ? dir : root)) == NULL) {
+		cx_error("cannot read folder '%s': %s", *rel ? dir : root,
+		    strerror(errno));
+		r = CX_ERR_IO;
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		free(path);
+		free(sub);
+		path = sub = NULL;
+		if (*rel) {
+			if ((r = cx_path_join(rel, de->d_name, &sub)) != 0)
+				goto out;
+		} else if ((sub = strdup(de->d_name)) == NULL) {
+			r = CX_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = cx_path_join(root, sub, &path)) != 0)
+			goto out;
+		if (lstat(path, &sb) == -1) {
+			cx_error("cannot stat '%s': %s", path, strerror(errno));
+			r = CX_ERR_IO;
+			goto out;
+		}
+		if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode))
+			continue;
+		fill_stat(&sb, &st);
+		if ((r = fn(sub, &st, arg)) != 0)
+			goto out;
+		if (st.is_dir &&
+		    (r = walk_dir(root, sub, fn, arg, depth + 1)) != 0)
+			goto out;
+	}
+ out:
+	if (d != NULL)
+		closedir(d);
+	free(dir);
+	free(path);
+	free(sub);
+	return r;
+}
+
+int
+cx_os_walk(const char *root,
+    int (*fn)(const char *relpath, const struct cx_os_stat *st, void *arg),
+    void *arg)
+{
+	return walk_dir(root, "", fn, arg, 0);
+}
+
+int
+cx_os_set_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		return CX_ERR_IO;
+	return 0;
+}
