@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "connlog.h"
 #include "cxerr.h"
 #include "log.h"
 #include "os.h"
@@ -67,6 +68,7 @@ cx_os_init(const char *argv0)
 	(void)setrlimit(RLIMIT_CORE, &rl);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	cx_log_init(argv0);
+	cx_connlog_attach();	/* a connect's journal, if we are part of one */
 }
 
 uint64_t
