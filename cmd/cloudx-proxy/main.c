@@ -1,6 +1,6 @@
 /*
  * cloudx-proxy: the driver.  Dispatches to a subcommand (connect, setup,
- * list, doctor, cleanup, migrate); each lives in a file of this folder
+ * list, doctor, cleanup, migrate, log); each lives in a file of this folder
  * and returns the exit status.  Invoked as cloudX-proxy, generated host names use the
  * cloudX prefix.
  */
@@ -21,6 +21,7 @@ static const struct {
 	{ "connect", cx_drv_connect_main, "the ProxyCommand: start, push key, tunnel" },
 	{ "doctor", cx_drv_doctor_main, "check every prerequisite, say how to fix it" },
 	{ "list", cx_drv_list_main, "show the configured hosts" },
+	{ "log", cx_drv_log_main, "the last connects: steps, durations, errors" },
 	{ "migrate", cx_drv_migrate_main, "move ~/.ssh/vscode to ~/.ssh/cloudX" },
 	{ "setup", cx_drv_setup_main, "AWS profile, SSH key and SSH config" },
 };
