@@ -217,8 +217,12 @@ cx_connlog_finish(int st, int first_byte)
 		goto out;
 	r = cx_append_record(path, j.data, j.len, CX_CONNLOG_ROTATE, why,
 	    sizeof(why));
-	if (r != 0)
+	/* not ours: one warning; a home we cannot write (read-only, gone):
+	 * said at -v only, the connect is what matters */
+	if (r == CX_ERR_DENIED)
 		cx_warn("connect log '%s' not written: %s", path, why);
+	else if (r != 0)
+		cx_debug(1, "connect log '%s' not written: %s", path, why);
  out:
 	close(jfd);
 	jfd = -1;

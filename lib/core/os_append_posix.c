@@ -85,6 +85,35 @@ open_append(const char *path, int *fdp, struct stat *st, char *why,
 	return 0;
 }
 
+/* mkdir -p without a message (the caller says what failed; errno kept). */
+static int
+mkdir_quiet(const char *path, mode_t mode)
+{
+	char *p, *s, c;
+	int r = 0, e = 0;
+
+	if ((p = strdup(path)) == NULL)
+		return CX_ERR_NOMEM;
+	for (s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) == -1 && errno != EEXIST) {
+			e = errno;
+			r = CX_ERR_IO;
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	if (r != 0)
+		errno = e;
+	return r;
+}
+
 int
 cx_append_record(const char *path, const void *p, size_t n,
     size_t rotate_at, char *why, size_t whylen)
@@ -101,8 +130,9 @@ cx_append_record(const char *path, const void *p, size_t n,
 		return CX_ERR_INTERNAL;
 	if ((dir = strndup(path, (size_t)(slash - path))) == NULL)
 		return CX_ERR_NOMEM;
-	if ((r = cx_mkdir_p(dir, 0700)) != 0) {
-		snprintf(why, whylen, "cannot create the folder '%s'", dir);
+	if ((r = mkdir_quiet(dir, 0700)) != 0) {
+		snprintf(why, whylen, "cannot create the folder '%s': %s", dir,
+		    strerror(errno));
 		goto out;
 	}
 	if ((r = cx_path_trusted(dir, CX_TRUST_DIR, why, whylen)) != 0) {
