@@ -304,9 +304,12 @@ push_and_start(const struct cx_drv_connect_opts *o, struct plan *p,
 		/* more than a pipe holds: one after the other */
 		if ((st = stage(&p->pushkey, j2, j3)) != 0)
 			return st;
+		cx_connlog_step("key_push", cx_now_ms() - t0);
 		cx_info("Starting session...");
+		t_sess = cx_now_ms();
 		r = cx_drv_session_start(ds, j3->data, j3->len,
 		    o->instance_id, o->port, deadline);
+		cx_connlog_step("session", cx_now_ms() - t_sess);
 		if (r != 0 && cx_drv_signal_seen())
 			return 128 + cx_drv_signal_seen();
 		return r == 0 ? 0 : cx_exit_code(r);

@@ -152,6 +152,10 @@ CFG
 	run -0 cat "$HOME/.ssh/cloudX/config"
 	assert_line "    IdentityFile $HOME/.ssh/cloudX/vscode"
 	assert_line "    ProxyCommand $BIN/cloudx-proxy connect %h %p --os-user %r --profile vscode --ssh-key vscode"
+	# host keys pinned: our known_hosts in the new folder, the alias
+	assert_line "    UserKnownHostsFile $HOME/.ssh/cloudX/known_hosts ~/.ssh/known_hosts"
+	assert_line "    StrictHostKeyChecking accept-new"
+	assert_line "    HostKeyAlias i-12345678"
 	run -0 cat "$HOME/.ssh/config"
 	refute_line --partial "vscode/config"
 	assert_line "Include $HOME/.ssh/cloudX/config"
