@@ -5,7 +5,7 @@ _cloudx_proxy() {
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 	cmd=${COMP_WORDS[1]}
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "connect cp setup list doctor cleanup migrate --help --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "connect cp setup list doctor cleanup migrate log --help --version" -- "$cur"))
 		return
 	fi
 	case $prev in
@@ -15,7 +15,7 @@ _cloudx_proxy() {
 		COMPREPLY=($(compgen -W "$(sed -n 's/^\[\(profile \)\{0,1\}\([^]]*\)\]$/\2/p' ~/.aws/config ~/.aws/credentials 2>/dev/null | sort -u)" -- "$cur")); return ;;
 	--aws-env)
 		COMPREPLY=($(compgen -W "$(ls ~/.aws/aws-envs 2>/dev/null)" -- "$cur")); return ;;
-	--ssh-key|--region|--instance|--hostname|--environment|--ssh-host-prefix|--1password|-j|--jobs|-o)
+	--ssh-key|--region|--instance|--hostname|--environment|--ssh-host-prefix|--1password|-j|--jobs|-o|-n)
 		return ;;
 	esac
 	local opts
@@ -32,6 +32,7 @@ _cloudx_proxy() {
 	doctor) opts="--ssh-config --help $(cloudx-proxy list --json 2>/dev/null | sed -n 's/.*"Host":"\([^"]*\)".*/\1/p')" ;;
 	cleanup) opts="--ssh-config --ssh-host-prefix --dry-run --help" ;;
 	migrate) opts="--target-dir --dry-run --help" ;;
+	log) opts="-n --json --help $(cloudx-proxy list --json 2>/dev/null | sed -n 's/.*"Host":"\([^"]*\)".*/\1/p')" ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }

@@ -60,6 +60,17 @@ rename_prefix(const char *text, const char *prefix, struct cx_buf *out,
 	return r;
 }
 
+/* The folder of path (malloc'd). */
+static int
+config_dir(const char *path, char **out)
+{
+	const char *slash = strrchr(path, '/');
+
+	*out = slash == NULL ? strdup(".") : slash == path ? strdup("/") :
+	    strndup(path, (size_t)(slash - path));
+	return *out ? 0 : CX_ERR_NOMEM;
+}
+
 static const struct option cleanup_opts[] = {
 	{ "dry-run",	no_argument,		NULL, 'n' },
 	{ "help",	no_argument,		NULL, 'h' },
@@ -75,8 +86,8 @@ cx_drv_cleanup_main(int argc, char **argv, const char *argv0)
 	const char *prefix = cx_drv_prefix(argv0);
 	struct cx_sshconf *m = NULL;
 	struct cx_buf text, fixed, diff;
-	char *home = NULL, *path = NULL, *self = NULL;
-	int c, dry = 0, r, renamed = 0, adopted = 0, st = 0;
+	char *home = NULL, *path = NULL, *self = NULL, *kh_dir = NULL;
+	int c, dry = 0, r, renamed = 0, adopted = 0, pinned = 0, st = 0;
 
 	opterr = 0;
 	optind = 0;
@@ -152,6 +163,15 @@ cx_drv_cleanup_main(int argc, char **argv, const char *argv0)
 		cx_drv_status(0, CX_DRV_OK, "%s %d ProxyCommand%s of the Python "
 		    "tool (options kept)", dry ? "Would adopt" : "Adopted",
 		    adopted, adopted == 1 ? "" : "s");
+	/* host keys pinned to the instance, our known_hosts beside the
+	 * config (docs/cloudx-proxy.md, "Host keys") */
+	if ((r = config_dir(path, &kh_dir)) != 0 ||
+	    (r = cx_sshconf_pin_host_keys(m, kh_dir, &pinned)) != 0)
+		goto out;
+	if (pinned > 0)
+		cx_drv_status(0, CX_DRV_OK, "%s the host keys of %d block%s to "
+		    "their instance", dry ? "Would pin" : "Pinned", pinned,
+		    pinned == 1 ? "" : "s");
 	if (dry) {
 		if ((r = cx_sshconf_diff(m, path, &diff)) != 0)
 			goto out;
@@ -174,6 +194,7 @@ cx_drv_cleanup_main(int argc, char **argv, const char *argv0)
 	free(home);
 	free(path);
 	free(self);
+	free(kh_dir);
 	return st;
 }
 
@@ -286,7 +307,8 @@ cx_drv_migrate(const char *home, const char *target, int dry_run)
 			if ((r = cx_sshconf_set_env(m, e->name, &eo)) != 0)
 				goto out;
 		}
-		if ((r = cx_sshconf_save(m, cfg)) != 0)
+		if ((r = cx_sshconf_pin_host_keys(m, target, NULL)) != 0 ||
+		    (r = cx_sshconf_save(m, cfg)) != 0)
 			goto out;
 		cx_drv_status(0, CX_DRV_OK, "Updated %s", cfg);
 	}

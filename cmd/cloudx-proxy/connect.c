@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/buf.h"
+#include "core/connlog.h"
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
@@ -101,6 +102,7 @@ struct plan {
 	struct argv_b creds, instance, pushkey, tunnel;
 	char *pubkey;		/* owned */
 	char *ssh_dir;		/* owned */
+	char *cfg;		/* owned: <ssh_dir>/config (for the log) */
 	char *progs[4];		/* owned paths of the stage programs */
 	char port[8];
 	char timeout[16];
@@ -115,6 +117,7 @@ plan_clean_up(struct plan *p)
 
 	free(p->pubkey);
 	free(p->ssh_dir);
+	free(p->cfg);
 	for (i = 0; i < 4; i++)
 		free(p->progs[i]);
 	memset(p, 0, sizeof(*p));
@@ -138,6 +141,8 @@ plan_build(const struct cx_drv_connect_opts *o, const char *home,
 			return r;
 	if ((r = cx_drv_connect_ssh_dir(home, o->ssh_dir, o->ssh_config,
 	    &p->ssh_dir)) != 0)
+		return r;
+	if ((r = cx_path_join(p->ssh_dir, "config", &p->cfg)) != 0)
 		return r;
 	n = cx_asprintf(&keyfile, "%s.pub", key);
 	if (n < 0)
@@ -248,20 +253,25 @@ static int
 push_and_start(const struct cx_drv_connect_opts *o, struct plan *p,
     struct cx_buf *j2, struct cx_buf *j3, struct cx_drv_session *ds)
 {
-	uint64_t t0 = cx_now_ms();
+	uint64_t t0 = cx_now_ms(), t_push = 0, t_sess;
 	pid_t pid;
 	int outfd, r, ws = 0, st, sst;
 	long deadline = o->timeout_s > 0 ? (long)o->timeout_s * 1000 : 0;
 
 	cx_info("Pushing SSH key...");
 	r = cx_drv_spawn(p->pushkey.v, j2->data, j2->len, &pid, &outfd);
+	if (r == 0)
+		t_push = cx_now_ms();
 	if (r == CX_ERR_TOOBIG) {
 		/* more than a pipe holds: one after the other */
 		if ((st = stage(&p->pushkey, j2, j3)) != 0)
 			return st;
+		cx_connlog_step("key_push", cx_now_ms() - t0);
 		cx_info("Starting session...");
+		t_sess = cx_now_ms();
 		r = cx_drv_session_start(ds, j3->data, j3->len,
 		    o->instance_id, o->port, deadline);
+		cx_connlog_step("session", cx_now_ms() - t_sess);
 		if (r != 0 && cx_drv_signal_seen())
 			return 128 + cx_drv_signal_seen();
 		return r == 0 ? 0 : cx_exit_code(r);
@@ -269,12 +279,17 @@ push_and_start(const struct cx_drv_connect_opts *o, struct plan *p,
 	if (r != 0)
 		return r == CX_ERR_NOTFOUND ? 127 : cx_exit_code(r);
 	cx_info("Starting session...");
+	t_sess = cx_now_ms();
 	r = cx_drv_session_start(ds, j2->data, j2->len, o->instance_id,
 	    o->port, deadline);
+	t_sess = cx_now_ms() - t_sess;
 	sst = r == 0 ? 0 : cx_exit_code(r);
 	cx_buf_init(j3, CX_DRV_MAX_STAGE_OUT);
 	cx_buf_set_secret(j3);
 	r = cx_drv_collect(pid, outfd, j3, &ws);
+	/* the two overlap: each with its own duration */
+	cx_connlog_step("key_push", cx_now_ms() - t_push);
+	cx_connlog_step("session", t_sess);
 	if (cx_drv_signal_seen()) {
 		cx_drv_session_end(ds);
 		return 128 + cx_drv_signal_seen();
@@ -372,6 +387,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	struct plan p;
 	struct cx_buf j1, j2, j3;
 	struct cx_drv_session ds;
+	uint64_t t;
 	int st = 0, fd = -1, saved_err = -1, r;
 
 	memset(&ds, 0, sizeof(ds));
@@ -386,6 +402,8 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 		print_plan(o, &p);
 		goto out;
 	}
+	cx_drv_connlog_begin(o->instance_id, o->port, o->profile ? o->profile :
+	    cx_drv_default_name(home), o->ssh_config ? o->ssh_config : p.cfg);
 	saved_err = stderr_to_tty();
 	if ((r = check_pubkey(p.pubkey)) != 0) {
 		st = cx_exit_code(r);
@@ -397,8 +415,11 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	}
 	cx_info("Connecting to instance %s on port %s...", o->instance_id,
 	    p.port);
+	t = cx_now_ms();
 	if ((st = stage(&p.creds, NULL, &j1)) != 0)
 		goto out;
+	cx_connlog_step("credentials", cx_now_ms() - t);
+	cx_drv_connlog_region(&j1);
 	if ((st = stage(&p.instance, &j1, &j2)) != 0)
 		goto out;
 	cx_buf_clean_up(&j1);
@@ -417,12 +438,16 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	cx_buf_clean_up(&j3);
 	snprintf(p.fdstr, sizeof(p.fdstr), "%d", fd);
 	stderr_restore(&saved_err);
+	/* cx-tunnel finishes the record (at the first byte from the
+	 * instance): the journal and $CX_CONNLOG_FD are inherited */
 	(void)cx_exec(p.tunnel.v);
 	cx_error("cannot run '%s': %s", p.tunnel.v[0], strerror(errno));
 	st = errno == ENOENT ? 127 : 126;
+	cx_error("cannot run '%s': %s", p.tunnel.v[0], strerror(errno));
  out:
 	if (st != 0 && cx_drv_signal_seen())
 		cx_error("stopped by %s", cx_sig_name(cx_drv_signal_seen()));
+	cx_connlog_finish(st, 0);	/* the record of a connect that failed */
 	/* a session we started will not be used: end it (best effort: after
 	 * a signal the call gives up at once, and the session times out) */
 	if (st != 0)

@@ -381,6 +381,8 @@ cx_drv_doctor_main(int argc, char **argv, const char *argv0)
 			seen++;
 			check_host(home, cfg, &l->envs[i],
 			    &l->envs[i].hosts[k]);
+			cx_drv_connlog_doctor(l->envs[i].hosts[k].host,
+			    l->envs[i].hosts[k].hostname);
 		}
 	if (only && seen == 0)
 		bad("host", "run 'cloudx-proxy list' for the names",

@@ -151,6 +151,19 @@ void cx_drv_session_end(struct cx_drv_session *ds);
 int cx_drv_session_merge(const struct cx_drv_session *ds, struct cx_buf *ctx);
 void cx_drv_session_clean_up(struct cx_drv_session *ds);
 
+/* ---- the connect log (cmd/cloudx-proxy/connlog.c; core/connlog.h) ---- */
+
+/* Starts the connect's journal (nothing on failure: the connect goes on)
+ * with its time, id, host (looked up in cfg by HostName), instance, port
+ * and profile. */
+void cx_drv_connlog_begin(const char *instance, int port, const char *profile,
+    const char *cfg);
+/* Adds the region the credentials stage settled on (its JSON). */
+void cx_drv_connlog_region(const struct cx_buf *stage_json);
+/* doctor: prints the last failed connect of host (or instance) and how to
+ * fix it; nothing when there is none. */
+void cx_drv_connlog_doctor(const char *host, const char *instance);
+
 /* ---- subcommands: each returns an exit status ---- */
 int cx_drv_connect_main(int argc, char **argv, const char *argv0);
 int cx_drv_setup_main(int argc, char **argv, const char *argv0);
@@ -160,6 +173,8 @@ int cx_drv_cleanup_main(int argc, char **argv, const char *argv0);
 int cx_drv_migrate_main(int argc, char **argv, const char *argv0);
 /* cp.c */
 int cx_drv_cp_main(int argc, char **argv, const char *argv0);
+/* connlog.c */
+int cx_drv_log_main(int argc, char **argv, const char *argv0);
 
 /* ---- connect internals, for tests (cmd/cloudx-proxy/connect.c) ---- */
 

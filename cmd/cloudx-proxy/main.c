@@ -1,8 +1,8 @@
 /*
  * cloudx-proxy: the driver.  Dispatches to a subcommand (connect, cp,
- * setup, list, doctor, cleanup, migrate); each lives in a file of this folder
- * and returns the exit status.  Invoked as cloudX-proxy, generated host names use the
- * cloudX prefix.
+ * setup, list, doctor, cleanup, migrate, log); each lives in a file of
+ * this folder and returns the exit status.  Invoked as cloudX-proxy,
+ * generated host names use the cloudX prefix.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +22,7 @@ static const struct {
 	{ "cp", cx_drv_cp_main, "copy files over N parallel SSM sessions" },
 	{ "doctor", cx_drv_doctor_main, "check every prerequisite, say how to fix it" },
 	{ "list", cx_drv_list_main, "show the configured hosts" },
+	{ "log", cx_drv_log_main, "the last connects: steps, durations, errors" },
 	{ "migrate", cx_drv_migrate_main, "move ~/.ssh/vscode to ~/.ssh/cloudX" },
 	{ "setup", cx_drv_setup_main, "AWS profile, SSH key and SSH config" },
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/connlog.h"
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
@@ -86,7 +87,11 @@ main(int argc, char **argv)
 	 * leaves r at 0 */
 	if ((r = cx_tunnel_cmd_run(&c)) != 0 && (sig = cx_sig_pending()) != 0) {
 		cx_error("stopped by %s", cx_sig_name(sig));
-		return 128 + sig;
+		r = 128 + sig;
+	} else {
+		r = cx_exit_code(r);
 	}
-	return cx_exit_code(r);
+	/* a connect's record not written at the first byte: now */
+	cx_connlog_finish(r, 0);
+	return r;
 }

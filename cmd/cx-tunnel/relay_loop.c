@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/connlog.h"
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
@@ -44,6 +45,7 @@ struct tun {
 	uint64_t stall_progress; /* ... when dc.n_progress was this */
 	unsigned char *inbuf;
 	int sig_taken;		/* the relay began to finish on a signal */
+	int first_out;		/* a byte went to stdout */
 };
 
 static long
@@ -317,6 +319,12 @@ write_stdout(struct tun *t)
 	q->off += (size_t)n;
 	if (q->off == q->len)
 		q->off = q->len = 0;
+	if (!t->first_out) {
+		/* the connect's record ends at the first byte from the
+		 * instance (nothing without a journal) */
+		t->first_out = 1;
+		cx_connlog_finish(0, 1);
+	}
 	return 1;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "connlog.h"
 #include "log.h"
 #include "text.h"
 
@@ -38,8 +39,8 @@ cx_log_verbosity(void)
 	return verbosity;
 }
 
-void
-cx_vlog(const char *tag, const char *fmt, va_list ap)
+static void
+vlog(const char *tag, int is_error, const char *fmt, va_list ap)
 {
 	char line[2048];
 	int n, m;
@@ -61,9 +62,17 @@ cx_vlog(const char *tag, const char *fmt, va_list ap)
 	/* the arguments may be outside text (AWS messages, tags, paths):
 	 * no terminal control sequence, one line */
 	len = cx_text_sanitise(line, len, 0);
+	if (is_error)
+		cx_connlog_error(line, len);	/* the connect's record */
 	line[len++] = '\n';
 	/* one write, so lines from several processes do not interleave */
 	(void)!write(STDERR_FILENO, line, len);
+}
+
+void
+cx_vlog(const char *tag, const char *fmt, va_list ap)
+{
+	vlog(tag, 0, fmt, ap);
 }
 
 void
@@ -72,7 +81,7 @@ cx_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	cx_vlog(NULL, fmt, ap);
+	vlog(NULL, 1, fmt, ap);
 	va_end(ap);
 }
 

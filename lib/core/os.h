@@ -388,4 +388,26 @@ int cx_os_walk(const char *root,
     int (*fn)(const char *relpath, const struct cx_os_stat *st, void *arg),
     void *arg);
 
+/* ---- os_append_posix.c: the connect log and the connect's journal ---- */
+
+/* ${XDG_STATE_HOME:-~/.local/state}/cloudx-proxy/<name>; *out malloc'd. */
+int cx_state_path(const char *name, char **out);
+/*
+ * Appends the n bytes at p to path with one write() under O_APPEND (so
+ * concurrent writers never interleave).  The folder is created 0700 and
+ * must pass cx_path_trusted(); the file is opened with O_NOFOLLOW, created
+ * 0600, must be ours and not writable by others.  Once the file would grow
+ * past rotate_at bytes it is renamed to path.1 (under cx_lock(), once)
+ * and a new one started.  Returns 0, CX_ERR_DENIED (untrusted: the reason
+ * in why) or CX_ERR_IO (reason in why).  Logs nothing.
+ */
+int cx_append_record(const char *path, const void *p, size_t n,
+    size_t rotate_at, char *why, size_t whylen);
+/* 1 if fd is open on a regular file (a memfd counts), else 0. */
+int cx_fd_regular(int fd);
+/* Reads fd from offset 0 to its end (pread: the shared offset is left
+ * alone), at most max bytes, appending to out. */
+int cx_pread_all(int fd, size_t max, struct cx_buf *out);
+int cx_fd_set_cloexec(int fd);
+
 #endif

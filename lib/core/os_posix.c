@@ -40,6 +40,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "connlog.h"
 #include "cxerr.h"
 #include "log.h"
 #include "os.h"
@@ -86,6 +87,7 @@ cx_os_init(const char *argv0)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 #endif
 	cx_log_init(argv0);
+	cx_connlog_attach();	/* a connect's journal, if we are part of one */
 }
 
 /* The compiler says which system it builds for; the BSDs and the other

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/connlog.h"
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "instance.h"
@@ -43,6 +44,8 @@ struct machine {
 	enum phase phase;
 	int ok_calls;	/* successful AWS calls so far */
 	int last_temp;	/* last temporary error, or 0 */
+	/* for the connect log: the first answer, the StartInstances call */
+	uint64_t t_described, t_start0, t_start1;
 };
 
 static unsigned long
@@ -149,8 +152,12 @@ do_start(struct machine *m)
 	if (!inst->started)
 		cx_info("Starting instance %s (was %s)...", inst->instance_id,
 		    inst->state);
+	if (m->t_start0 == 0)
+		m->t_start0 = m->ops->now_ms(m->ops->arg);
 	if ((r = m->ops->start(m->ops->arg, inst->instance_id, &ns)) != 0)
 		return r;
+	if (m->t_start1 == 0)
+		m->t_start1 = m->ops->now_ms(m->ops->arg);
 	m->ok_calls++;
 	inst->started = 1;
 	if (ns != NULL) {
@@ -188,6 +195,8 @@ step(struct machine *m, int *done)
 	*done = 0;
 	if ((r = m->ops->describe(m->ops->arg, inst)) != 0)
 		return r;
+	if (m->t_described == 0)
+		m->t_described = m->ops->now_ms(m->ops->arg);
 	m->ok_calls++;
 	st = inst->state ? inst->state : "";
 	if (m->o->mode == CX_INSTANCE_STATUS) {
@@ -243,6 +252,24 @@ step(struct machine *m, int *done)
 	return 0;
 }
 
+/* The steps' durations for the connect log (nothing without a journal):
+ * describe (up to the first answer), start (the StartInstances call), and
+ * the wait for the instance and its agent after them. */
+static void
+log_steps(const struct machine *m, uint64_t end)
+{
+	uint64_t from;
+
+	if (!cx_connlog_active() || m->t_described == 0)
+		return;
+	cx_connlog_step("describe", m->t_described - m->t0);
+	if (m->t_start1 != 0)
+		cx_connlog_step("start", m->t_start1 - m->t_start0);
+	from = m->t_start1 != 0 ? m->t_start1 : m->t_described;
+	if (end > from)
+		cx_connlog_step("wait", end - from);
+}
+
 int
 cx_instance_run(const struct cx_instance_opts *o,
     const struct cx_instance_ops *ops, const char *id,
@@ -291,6 +318,7 @@ cx_instance_run(const struct cx_instance_opts *o,
 			break;
 	}
 	inst->waited_ms = ops->now_ms(ops->arg) - m.t0;
+	log_steps(&m, inst->waited_ms + m.t0);
 	if (r == 0 && m.phase != PH_NONE)
 		cx_info("Instance %s is %s after %lus", inst->instance_id,
 		    opts.mode == CX_INSTANCE_START ? inst->state : "online",

@@ -1159,9 +1159,10 @@ static const char *const generic_owned[] = {
 	"controlpath", "controlpersist", NULL
 };
 static const char *const env_owned[] = {
-	"identityfile", "identityagent", "proxycommand", NULL
+	"identityfile", "identityagent", "proxycommand", "userknownhostsfile",
+	"stricthostkeychecking", NULL
 };
-static const char *const host_owned[] = { "hostname", NULL };
+static const char *const host_owned[] = { "hostname", "hostkeyalias", NULL };
 
 static int
 find_generic(const struct sc_scan *s, size_t *idx)
@@ -1476,9 +1477,9 @@ cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
     const struct cx_sshconf_env_opts *o)
 {
 	struct sc_scan s = { NULL, 0 };
-	struct want w[3];
+	struct want w[5];
 	struct cx_buf t;
-	char *pc = NULL, *idf = NULL;
+	char *pc = NULL, *idf = NULL, *kh = NULL;
 	size_t nw = 0, i, host, pos;
 	int r;
 
@@ -1514,6 +1515,34 @@ cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
 	w[nw].val = pc;
 	pc = NULL;	/* transferred */
 	nw++;
+	/*
+	 * Host keys pinned to the instance (with the host's HostKeyAlias):
+	 * our own known_hosts beside the config first (ssh adds new keys to
+	 * the first file), the user's own still read after it; a first key
+	 * accepted (it came through an SSM session AWS authenticated to that
+	 * instance), a changed one refused.  Never "no".
+	 */
+	if ((r = cx_path_join(o->ssh_dir, "known_hosts", &kh)) != 0)
+		goto out;
+	w[nw].kw = "UserKnownHostsFile";
+	if ((r = quoted_dup(kh, &w[nw].val)) != 0)
+		goto out;
+	free(kh);
+	if (cx_asprintf(&kh, "%s ~/.ssh/known_hosts", w[nw].val) < 0) {
+		kh = NULL;
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	free(w[nw].val);
+	w[nw].val = kh;
+	kh = NULL;	/* transferred */
+	nw++;
+	w[nw].kw = "StrictHostKeyChecking";
+	if ((w[nw].val = strdup("accept-new")) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	nw++;
 
 	if ((r = cx_sshconf_ensure_generic(m)) != 0)
 		goto out;
@@ -1536,11 +1565,120 @@ cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
 	}
 	r = apply_block(m, host, env_owned, w, nw);
  out:
-	wants_free(w, nw < 3 ? 3 : nw);
+	wants_free(w, 5);
 	free(pc);
 	free(idf);
+	free(kh);
 	sc_scan_free(&s);
 	cx_buf_clean_up(&t);
+	return r;
+}
+
+/* The first word of keyword kw's first value in block lines (start, end),
+ * malloc'd, or NULL. */
+static char *
+block_word(const struct cx_sshconf *m, size_t start, size_t end,
+    const char *kw)
+{
+	struct sc_pl p;
+	size_t i, n;
+
+	for (i = start + 1; i < end && i < m->n; i++) {
+		sc_parse_line(m->lines[i].raw, m->lines[i].len, &p);
+		if (p.kind != SC_DIRECTIVE || !sc_kw_is(&p, kw))
+			continue;
+		for (n = 0; n < p.vallen && !isspace((unsigned char)p.val[n]);
+		    n++)
+			;
+		return strndup(p.val, n);
+	}
+	return NULL;
+}
+
+int
+cx_sshconf_pin_host_keys(struct cx_sshconf *m, const char *kh_dir,
+    int *count)
+{
+	static const char *const env_pin[] = { "userknownhostsfile",
+	    "stricthostkeychecking", NULL };
+	static const char *const host_pin[] = { "hostkeyalias", NULL };
+	struct sc_scan s = { NULL, 0 };
+	struct want w[2];
+	struct cx_buf before, after;
+	char *kh = NULL, *q = NULL, *hn;
+	size_t i, nblocks;
+	int r, changed = 0;
+
+	if (count != NULL)
+		*count = 0;
+	memset(w, 0, sizeof(w));
+	cx_buf_init(&before, 0);
+	cx_buf_init(&after, 0);
+	if ((r = cx_path_join(kh_dir, "known_hosts", &kh)) != 0 ||
+	    (r = quoted_dup(kh, &q)) != 0)
+		goto out;
+	if ((r = sc_scan(m, &s)) != 0)
+		goto out;
+	nblocks = s.n;
+	/* one block at a time: an edit moves the lines of the next ones */
+	for (i = 0; i < nblocks; i++) {
+		if (i > 0) {
+			sc_scan_free(&s);
+			if ((r = sc_scan(m, &s)) != 0)
+				goto out;
+			if (s.n != nblocks) {
+				r = CX_ERR_INTERNAL;
+				goto out;
+			}
+		}
+		wants_free(w, 2);
+		memset(w, 0, sizeof(w));
+		cx_buf_reset(&before);
+		cx_buf_reset(&after);
+		if ((r = cx_sshconf_render(m, &before)) != 0)
+			goto out;
+		if (s.b[i].kind == SB_ENV) {
+			w[0].kw = "UserKnownHostsFile";
+			w[1].kw = "StrictHostKeyChecking";
+			if (cx_asprintf(&w[0].val, "%s ~/.ssh/known_hosts", q) < 0) {
+				w[0].val = NULL;
+				r = CX_ERR_NOMEM;
+				goto out;
+			}
+			if ((w[1].val = strdup("accept-new")) == NULL) {
+				r = CX_ERR_NOMEM;
+				goto out;
+			}
+			r = apply_block(m, s.b[i].start, env_pin, w, 2);
+		} else if (s.b[i].kind == SB_HOST) {
+			hn = block_word(m, s.b[i].start, s.b[i].end,
+			    "hostname");
+			if (hn == NULL || !cx_instance_id_valid(hn)) {
+				free(hn);
+				continue;
+			}
+			w[0].kw = "HostKeyAlias";
+			w[0].val = hn;
+			r = apply_block(m, s.b[i].start, host_pin, w, 1);
+		} else {
+			continue;
+		}
+		if (r != 0 || (r = cx_sshconf_render(m, &after)) != 0)
+			goto out;
+		if (before.len != after.len ||
+		    memcmp(before.data, after.data, before.len) != 0)
+			changed++;
+	}
+	if (count != NULL)
+		*count = changed;
+	r = 0;
+ out:
+	wants_free(w, 2);
+	sc_scan_free(&s);
+	cx_buf_clean_up(&before);
+	cx_buf_clean_up(&after);
+	free(kh);
+	free(q);
 	return r;
 }
 
@@ -1549,7 +1687,7 @@ cx_sshconf_set_host(struct cx_sshconf *m, const char *env, const char *name,
     const char *instance_id, int *replaced)
 {
 	struct sc_scan s = { NULL, 0 };
-	struct want w[1];
+	struct want w[2];
 	struct cx_buf t;
 	char *full = NULL;
 	size_t i, host = 0, pos;
@@ -1570,7 +1708,11 @@ cx_sshconf_set_host(struct cx_sshconf *m, const char *env, const char *name,
 		goto out;
 	}
 	w[0].kw = "HostName";
+	/* the host key is known under the instance, not under the name: a
+	 * name moved to another instance meets no old key */
+	w[1].kw = "HostKeyAlias";
 	if ((w[0].val = strdup(instance_id)) == NULL ||
+	    (w[1].val = strdup(instance_id)) == NULL ||
 	    cx_asprintf(&full, "%s-%s-%s", m->prefix, env, name) < 0) {
 		full = NULL;
 		r = CX_ERR_NOMEM;
@@ -1613,14 +1755,14 @@ cx_sshconf_set_host(struct cx_sshconf *m, const char *env, const char *name,
 			    s.b[i].body_end > pos)
 				pos = s.b[i].body_end;
 		if ((r = cx_buf_printf(&t, "Host %s\n", full)) != 0 ||
-		    (r = want_text(&t, w, 1)) != 0)
+		    (r = want_text(&t, w, 2)) != 0)
 			goto out;
 		r = insert_chunk(m, pos, cx_buf_str(&t), 0, &host);
 		goto out;
 	}
-	r = apply_block(m, host, host_owned, w, 1);
+	r = apply_block(m, host, host_owned, w, 2);
  out:
-	wants_free(w, 1);
+	wants_free(w, 2);
 	free(full);
 	sc_scan_free(&s);
 	cx_buf_clean_up(&t);

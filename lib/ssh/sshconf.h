@@ -193,6 +193,17 @@ int cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
 int cx_sshconf_set_host(struct cx_sshconf *m, const char *env,
     const char *name, const char *instance_id, int *replaced);
 
+/*
+ * Pins the host keys of every block of ours to the instance, as set_env
+ * and set_host write them: each environment block gets UserKnownHostsFile
+ * "<kh_dir>/known_hosts" ~/.ssh/known_hosts and StrictHostKeyChecking
+ * accept-new, each host block with a HostName gets HostKeyAlias <that
+ * HostName> (cleanup and migrate convert older configs with it).  Other
+ * lines are kept.  *count (may be NULL): the blocks changed.
+ */
+int cx_sshconf_pin_host_keys(struct cx_sshconf *m, const char *kh_dir,
+    int *count);
+
 /* Removes the blocks of exactly that host; CX_ERR_NOTFOUND if none. */
 int cx_sshconf_remove_host(struct cx_sshconf *m, const char *env,
     const char *name);
@@ -226,6 +237,7 @@ struct cx_sshconf_host {
 	char *host;		/* the full Host pattern */
 	char *hostname;		/* HostName value, or NULL */
 	char *comment;		/* the Host line's inline comment after "# ", or NULL */
+	int key_pinned;		/* HostKeyAlias is the instance id (HostName) */
 };
 
 struct cx_sshconf_env {
@@ -258,7 +270,8 @@ void cx_sshconf_listing_free(struct cx_sshconf_listing *l);
 /* The listing as JSON: {"Prefix","Generic","Environments":[{"Name",
  * "Pattern","IdentityFile","IdentityAgent","ProxyCommand","ProxyPath",
  * "Profile","SshKey","SshDir","SshConfig","AwsEnv","Region","Hosts":[
- * {"Name","Host","InstanceId","Comment"}]}]} (absent values omitted).
+ * {"Name","Host","InstanceId","Comment","KeyPinned"}]}]} (absent values
+ * omitted; KeyPinned: a boolean).
  * *out is owned by the caller. */
 int cx_sshconf_listing_json(const struct cx_sshconf_listing *l,
     cJSON **out);

@@ -259,6 +259,16 @@ cx_sshconf_list(const struct cx_sshconf *m, const char *env_filter,
 		    (r = first_value(m, b->start, b->end, "hostname", 0,
 		    &h->hostname)) != 0)
 			goto out;
+		{
+			char *alias = NULL;
+
+			if ((r = first_value(m, b->start, b->end,
+			    "hostkeyalias", 0, &alias)) != 0)
+				goto out;
+			h->key_pinned = alias != NULL && h->hostname != NULL &&
+			    strcmp(alias, h->hostname) == 0;
+			free(alias);
+		}
 	}
 	if (l->nenvs > 0)
 		qsort(l->envs, l->nenvs, sizeof(*l->envs), cmp_env);
@@ -325,7 +335,9 @@ cx_sshconf_listing_json(const struct cx_sshconf_listing *l, cJSON **out)
 			cJSON_AddItemToArray(hosts, ho);
 			if (jadd(ho, "Name", h->name) || jadd(ho, "Host", h->host) ||
 			    jadd(ho, "InstanceId", h->hostname) ||
-			    jadd(ho, "Comment", h->comment))
+			    jadd(ho, "Comment", h->comment) ||
+			    cJSON_AddBoolToObject(ho, "KeyPinned",
+			    h->key_pinned) == NULL)
 				goto out;
 		}
 	}
@@ -373,9 +385,11 @@ listing_text(const struct cx_sshconf_listing *l, int detailed,
 			const struct cx_sshconf_host *h = &e->hosts[k];
 			const char *c = h->comment;
 
-			if ((r = cx_buf_printf(out, "  %s (%s, %s%s%s)\n",
+			if ((r = cx_buf_printf(out, "  %s (%s, %s%s%s%s)\n",
 			    h->name, h->host, h->hostname ? h->hostname : "N/A",
-			    c && *c ? ", " : "", c && *c ? c : "")) != 0)
+			    c && *c ? ", " : "", c && *c ? c : "",
+			    h->key_pinned ? ", key pinned" :
+			    ", key not pinned: run cleanup")) != 0)
 				return r;
 		}
 		if ((r = cx_buf_puts(out, "\n")) != 0)

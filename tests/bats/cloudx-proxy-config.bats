@@ -36,10 +36,10 @@ two_hosts() {
 === cloudx-proxy Configured Hosts ===
 
 Environment: dev
-  db (cloudx-dev-db, i-12345678)
+  db (cloudx-dev-db, i-12345678, key pinned)
 
 Environment: qa
-  web (cloudx-qa-web, $ID)
+  web (cloudx-qa-web, $ID, key pinned)
 
 Usage:
   Connect with SSH:  ssh <hostname>
@@ -51,6 +51,32 @@ Usage:
 	run -0 drv list --json
 	run -0 jq -r '[.Environments[].Hosts[].Host] | join(" ")' <<<"$output"
 	assert_output "cloudx-dev-db cloudx-qa-web"
+}
+
+@test "list: whether each host's key is pinned (text and --json); cleanup pins an older config's hosts" {
+	two_hosts
+	cfg="$HOME/.ssh/cloudX/config"
+	# an older config: no HostKeyAlias, no known_hosts of our own
+	sed -i '/HostKeyAlias/d; /UserKnownHostsFile/d; /StrictHostKeyChecking/d' "$cfg"
+	run -0 --separate-stderr drv list
+	assert_line "  db (cloudx-dev-db, i-12345678, key not pinned: run cleanup)"
+	run -0 drv list --json
+	run -0 jq -c '[.Environments[].Hosts[].KeyPinned]' <<<"$output"
+	assert_output "[false,false]"
+	run -0 --separate-stderr drv cleanup
+	[[ "$stderr" == *"Pinned the host keys of 4 blocks to their instance"* ]]
+	run -0 grep -c "^    HostKeyAlias i-12345678$" "$cfg"
+	run -0 grep -c "^    StrictHostKeyChecking accept-new$" "$cfg"
+	assert_output 2
+	run -0 grep -c "^    UserKnownHostsFile $HOME/.ssh/cloudX/known_hosts ~/.ssh/known_hosts$" "$cfg"
+	assert_output 2
+	run -0 drv list --json
+	run -0 jq -c '[.Environments[].Hosts[].KeyPinned]' <<<"$output"
+	assert_output "[true,true]"
+	# idempotent: nothing more to pin
+	run -0 --separate-stderr drv cleanup
+	[[ "$stderr" != *"Pinned"* ]]
+	run -1 grep -ri "StrictHostKeyChecking no" "$HOME/.ssh"
 }
 
 @test "list: a missing config is one line, exit 2; --dry-run reads nothing" {
@@ -126,6 +152,10 @@ CFG
 	run -0 cat "$HOME/.ssh/cloudX/config"
 	assert_line "    IdentityFile $HOME/.ssh/cloudX/vscode"
 	assert_line "    ProxyCommand $BIN/cloudx-proxy connect %h %p --os-user %r --profile vscode --ssh-key vscode"
+	# host keys pinned: our known_hosts in the new folder, the alias
+	assert_line "    UserKnownHostsFile $HOME/.ssh/cloudX/known_hosts ~/.ssh/known_hosts"
+	assert_line "    StrictHostKeyChecking accept-new"
+	assert_line "    HostKeyAlias i-12345678"
 	run -0 cat "$HOME/.ssh/config"
 	refute_line --partial "vscode/config"
 	assert_line "Include $HOME/.ssh/cloudX/config"
