@@ -557,6 +557,8 @@ test_unsigned_get(void **state)
 	assert_false(cJSON_IsTrue(cJSON_GetArrayItem(cJSON_GetObjectItem(j,
 	    "auth"), 0)));
 	cJSON_Delete(j);
+	/* the refusal's message ("bad answer: malformed JSON") is ours */
+	cx_aws_error_clean_up(&e);
 	cx_aws_target_clean_up(&t);
 }
 
