@@ -167,8 +167,23 @@ steps_of() { sed -n "${1}p" "$LOG" | jq -r '[.steps[].step] | join(" ")'; }
 	run -0 --separate-stderr sshx cloudx-log-box 'echo still'
 	[ "$output" = still ]
 	[ ! -e "$LOG" ]
-	# from a terminal: one warning, the connect goes on (stdout: the banner)
-	run -0 --separate-stderr cloudx-proxy connect "$ID" </dev/null
+	# from a terminal: one warning, the connect goes on (stdout: the
+	# banner; stdin is closed only once it came, so the session cannot end
+	# before sshd has spoken)
+	run -0 --separate-stderr python3 -c '
+import subprocess, sys
+p = subprocess.Popen(["cloudx-proxy", "connect", sys.argv[1]],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+b = b""
+while b"\n" not in b:
+    c = p.stdout.read1(256)
+    if not c:
+        break
+    b += c
+p.stdin.close()
+p.stdout.read()
+sys.stdout.write(b.decode(errors="replace").split("\n")[0])
+sys.exit(p.wait())' "$ID"
 	[[ "$output" == SSH-2.0-* ]]
 	[ "$(printf '%s\n' "${stderr_lines[@]}" | grep -c 'warning: connect log')" = 1 ]
 	[[ "$stderr" == *"is owned by"* ]]
