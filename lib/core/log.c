@@ -39,7 +39,7 @@ cx_log_verbosity(void)
 	return verbosity;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(const char *tag, int is_error, const char *fmt, va_list ap)
 {
 	char line[2048];

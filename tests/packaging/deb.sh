@@ -101,7 +101,7 @@ complete_words() {	# complete_words WORD... : COMPREPLY for the last word
 }
 if [ -f /usr/share/bash-completion/bash_completion ]; then
 	out=$(complete_words cloudx-proxy '' 2>&1 | sort | tr '\n' ' ')
-	want="--help --version cleanup connect doctor list migrate setup "
+	want="--help --version cleanup connect cp doctor list log migrate setup "
 	if [ "$out" = "$want" ]; then ok "bash completion: cloudx-proxy <TAB>"
 	else notok "bash completion: cloudx-proxy <TAB>" "got: $out" "want: $want"; fi
 	out=$(complete_words cloudX-proxy se 2>&1 | tr '\n' ' ')
