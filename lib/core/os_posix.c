@@ -360,31 +360,45 @@ cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
 #endif
 }
 
+/*
+ * Initialises *sa so that a spawned child starts with no signal blocked and
+ * the default dispositions of SIGHUP, SIGINT, SIGTERM and SIGPIPE, whatever
+ * the caller (a poll loop taking signals, SIGPIPE ignored) set.  The caller
+ * destroys *sa.  Returns 0 or CX_ERR_NOMEM.
+ */
+static int
+spawn_attr_init(posix_spawnattr_t *sa)
+{
+	sigset_t none, dflt;
+
+	if (posix_spawnattr_init(sa) != 0)
+		return CX_ERR_NOMEM;
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGHUP);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGPIPE);
+	posix_spawnattr_setsigmask(sa, &none);
+	posix_spawnattr_setsigdefault(sa, &dflt);
+	posix_spawnattr_setflags(sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	return 0;
+}
+
 int
 cx_spawn(char *const argv[], int infd, int outfd, pid_t *pidp)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	sigset_t none, def;
 	int rc;
 
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return CX_ERR_NOMEM;
-	if (posix_spawnattr_init(&at) != 0) {
+	if (spawn_attr_init(&at) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
 		return CX_ERR_NOMEM;
 	}
-	/* the child starts with default signal dispositions and no mask */
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&at, &none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	sigaddset(&def, SIGHUP);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_adddup2(&fa, infd, 0);
 	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
 	rc = posix_spawnp(pidp, argv[0], &fa, &at, argv, environ);
@@ -1238,7 +1252,6 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
-	sigset_t none, dflt;
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	struct pollfd pfd[4];
 	uint64_t deadline = timeout_ms > 0 ? cx_now_ms() + (uint64_t)timeout_ms : 0;
@@ -1265,23 +1278,9 @@ cx_run(char *const argv[], const void *in, size_t inlen,
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	if (err != NULL)
 		posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-	/* the child starts with no signal blocked and the usual dispositions,
-	 * whatever the caller (a poll loop taking signals in ppoll) set */
-	if (posix_spawnattr_init(&sa) != 0) {
-		r = CX_ERR_NOMEM;
+	if ((r = spawn_attr_init(&sa)) != 0)
 		goto out;
-	}
 	sa_init = 1;
-	sigemptyset(&none);
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGHUP);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGTERM);
-	sigaddset(&dflt, SIGPIPE);
-	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setsigdefault(&sa, &dflt);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
 	rc = posix_spawnp(&pid, argv[0], &fa, &sa, argv, environ);
 	if (rc != 0) {
 		r = rc == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
@@ -1468,7 +1467,6 @@ cx_os_spawn(char *const argv[], int *fd0, int *fd1, int *fd2, pid_t *pidp)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
-	sigset_t none, dflt;
 	int *want[3] = { fd0, fd1, fd2 };
 	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
 	int i, rc, r = 0, fa_init = 0, sa_init = 0;
@@ -1499,21 +1497,9 @@ cx_os_spawn(char *const argv[], int *fd0, int *fd1, int *fd2, pid_t *pidp)
 			    p[i][i == 0 ? 0 : 1], i);
 		}
 	}
-	if (posix_spawnattr_init(&sa) != 0) {
-		r = CX_ERR_NOMEM;
+	if ((r = spawn_attr_init(&sa)) != 0)
 		goto out;
-	}
 	sa_init = 1;
-	sigemptyset(&none);
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGHUP);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGTERM);
-	sigaddset(&dflt, SIGPIPE);
-	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setsigdefault(&sa, &dflt);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
 	rc = posix_spawnp(pidp, argv[0], &fa, &sa, argv, environ);
 	if (rc != 0) {
 		*pidp = -1;
