@@ -9,9 +9,12 @@
  * every Linux instance has (tail/head, dd, stat, sha256sum).  Downloads
  * are written in place with pwrite into FILE.cxpart, beside which the
  * ranges record says what is done (--resume).  An upload goes over one
- * session (head -c on the instance; the agent does not pace uploads), or
- * with -j N in ranges read with pread and piped to dd.  -r lists the tree,
- * sends small files through one tar and big ones as above.
+ * session (the agent does not pace uploads), or with -j N or --resume in
+ * ranges, read with pread; on the instance head -c | dd writes it into
+ * DST.cxpart in 4 MiB steps, each appended to DST.cxpart.ranges there once
+ * it is whole (our "k" line after its bytes), which --resume reads back.
+ * -r lists the tree, sends small files through one tar and big ones as
+ * above; with --resume the files already complete are skipped.
  *
  * The first connection (the probe: stat, and SHA-256 with --verify) is
  * awaited before the others open, so a stopped instance is started once.

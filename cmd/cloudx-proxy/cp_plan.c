@@ -251,25 +251,46 @@ put_fresh(struct cx_buf *b)
 	    "exit 1; ");
 }
 
+/* how put_loop writes a step into $q */
+enum { STEP_DD, STEP_APPEND, STEP_APPEND_HASH };
+
 /*
  * The loop writing [$o, $e) of stdin into $q in steps, each recorded in
  * $r once its data is written and the client's "k" line after it came
  * (GNU head -c reads no byte past its count): a step whose data was cut
- * short (the client killed) finds no "k" and is not recorded.
+ * short (the client killed) finds no "k" and is not recorded.  A range
+ * goes in place with dd (STEP_DD); the upload in one session starts an
+ * empty file and appends (one process less per byte), STEP_APPEND_HASH
+ * with a copy of the bytes to fd 3 (tee).
  */
 static int
-put_loop(struct cx_buf *b)
+put_loop(int how, struct cx_buf *b)
 {
-	return cx_buf_printf(b, "while [ $o -lt $e ]; do n=$((e - o)); "
-	    "[ $n -le %d ] || n=%d; m=$(head -c $n | dd of=\"$q\" bs=%d "
-	    "seek=$((o / %d)) conv=notrunc 2>&1) || { printf '%%s\\n' \"$m\" "
-	    ">&2; exit 1; }; read -r x && [ \"$x\" = k ] || exit 1; "
-	    "echo \"$o $((o + n))\" >> \"$r\" || exit 1; o=$((o + n)); done; ",
-	    CX_CP_UPSTEP, CX_CP_UPSTEP, CX_CP_ALIGN, CX_CP_ALIGN);
+	const char *w;
+	int r;
+
+	if ((r = cx_buf_printf(b, "while [ $o -lt $e ]; do n=$((e - o)); "
+	    "[ $n -le %d ] || n=%d; ", CX_CP_UPSTEP, CX_CP_UPSTEP)) != 0)
+		return r;
+	if (how == STEP_DD)
+		r = cx_buf_printf(b, "m=$(head -c $n | dd of=\"$q\" bs=%d "
+		    "seek=$((o / %d)) conv=notrunc 2>&1)", CX_CP_ALIGN,
+		    CX_CP_ALIGN);
+	else
+		r = cx_buf_puts(b, how == STEP_APPEND ?
+		    "m=$(head -c $n 2>&1 >> \"$q\")" :
+		    "m=$(head -c $n | tee -a \"$q\" 2>&1 >&3)");
+	if (r != 0)
+		return r;
+	w = " || { printf '%s\\n' \"$m\" >&2; exit 1; }; read -r x && "
+	    "[ \"$x\" = k ] || exit 1; echo \"$o $((o + n))\" >> \"$r\" || "
+	    "exit 1; o=$((o + n)); done; ";
+	return cx_buf_puts(b, w);
 }
 
-/* checks $q's size, then (hex, or $x with verify_line) its SHA-256, sets
- * mode and mtime, renames $q to $p, removes $r */
+/* checks $q's size, then its SHA-256 against hex, or (verify_line) the
+ * hash $h taken on the way against the client's line; sets mode and
+ * mtime, renames $q to $p, removes $r */
 static int
 put_finish(uint64_t size, unsigned mode, int64_t mtime, const char *hex,
     int verify_line, struct cx_buf *b)
@@ -281,12 +302,14 @@ put_finish(uint64_t size, unsigned mode, int64_t mtime, const char *hex,
 	    "has $s bytes, not %" PRIu64 "\" >&2; exit %d; }; ", size, size,
 	    CX_CP_EXIT_SIZE)) != 0)
 		return r;
-	if (verify_line && (r = cx_buf_puts(b, "read -r x || exit 1; ")) != 0)
+	if (verify_line && (r = cx_buf_printf(b, "read -r x || exit 1; "
+	    "[ \"$h\" = \"$x\" ] || { echo \"remote SHA-256 $h\" >&2; "
+	    "exit %d; }; ", CX_CP_EXIT_MISMATCH)) != 0)
 		return r;
-	if ((hex != NULL || verify_line) && (r = cx_buf_printf(b,
+	if (hex != NULL && (r = cx_buf_printf(b,
 	    "h=$(sha256sum < \"$q\") || exit 1; [ \"${h%%%% *}\" = %s ] || "
 	    "{ echo \"remote SHA-256 ${h%%%% *}\" >&2; exit %d; }; ",
-	    verify_line ? "\"$x\"" : hex, CX_CP_EXIT_MISMATCH)) != 0)
+	    hex, CX_CP_EXIT_MISMATCH)) != 0)
 		return r;
 	return cx_buf_printf(b, "chmod -- %o \"$q\" && touch -m -d @%" PRId64
 	    " -- \"$q\" && mv -f -- \"$q\" \"$p\" && rm -f -- \"$r\"",
@@ -325,7 +348,7 @@ cx_cp_cmd_write_range(const char *part, uint64_t off, uint64_t end,
 		return CX_ERR_INTERNAL;
 	if ((r = cx_buf_puts(b, "q=")) || (r = cx_cp_shquote(part, b)) ||
 	    (r = cx_buf_printf(b, "; r=\"$q.ranges\"; o=%" PRIu64 "; e=%"
-	    PRIu64 "; ", off, end)) || (r = put_loop(b)))
+	    PRIu64 "; ", off, end)) || (r = put_loop(STEP_DD, b)))
 		return r;
 	/* the loop's status is its last command's: say success plainly */
 	return cx_buf_puts(b, "exit 0");
@@ -378,10 +401,27 @@ cx_cp_cmd_upload_one(const char *dst, const char *name, uint64_t size,
 
 	if ((r = put_resolve(dst, name, b)) || (r = put_header(size, mtime, b)) ||
 	    (r = put_fresh(b)) ||
-	    (r = cx_buf_printf(b, "o=0; e=%" PRIu64 "; ", size)) ||
-	    (r = put_loop(b)))
+	    (r = cx_buf_printf(b, "o=0; e=%" PRIu64 "; ", size)))
 		return r;
-	return put_finish(size, mode, mtime, NULL, verify, b);
+	if (!verify) {
+		if ((r = put_loop(STEP_APPEND, b)) != 0)
+			return r;
+		return put_finish(size, mode, mtime, NULL, 0, b);
+	}
+	/*
+	 * The hash is taken as the bytes go to the file, not in a second
+	 * pass: each step's tee copies them to fd 3, a pipe to sha256sum.
+	 * The loop runs in that pipeline's subshell, so its success comes
+	 * back as a line "status 0" beside the hash (fd 4: the same capture).
+	 */
+	if ((r = cx_buf_puts(b, "z=$( { { ")) ||
+	    (r = put_loop(STEP_APPEND_HASH, b)) ||
+	    (r = cx_buf_puts(b, "echo \"status $?\" >&4; } 3>&1 >/dev/null | "
+	    "sha256sum; } 4>&1 ) || exit 1; case \"$z\" in *\"status 0\"*) "
+	    ";; *) exit 1;; esac; h=$(printf '%s\\n' \"$z\" | "
+	    "sed -n 's/  -$//p'); ")))
+		return r;
+	return put_finish(size, mode, mtime, NULL, 1, b);
 }
 
 static int
