@@ -841,8 +841,9 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 	    (code == CX_CP_EXIT_MISMATCH ||
 	    code == CX_CP_EXIT_SIZE)) {
 		cx_error("'%s:%s': the copy differs from '%s' (%s); the partial "
-		    "file '%s' is left", cp->host, j->f->rpath, j->f->lpath,
-		    msg, j->f->part);
+		    "file%s%s%s is left", cp->host, j->f->rpath, j->f->lpath,
+		    msg, j->f->part ? " '" : "", j->f->part ? j->f->part : "",
+		    j->f->part ? "'" : "");
 		job_free(j);
 		conn_release(cp, c);
 		return fail(cp, CX_EXIT_TEMP);

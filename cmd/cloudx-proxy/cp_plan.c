@@ -519,8 +519,9 @@ cx_cp_spread(const struct cx_cp_range *miss, int nmiss, int n,
 		return CX_ERR_INTERNAL;
 	for (i = 0; i < nmiss; i++)
 		total += miss[i].end - miss[i].off;
-	cap = (size_t)nmiss * (size_t)n;
-	if (cap == 0)
+	/* each hole gets at most its share + 1: nmiss + n in all */
+	cap = (size_t)nmiss + (size_t)n;
+	if (nmiss == 0)
 		return 0;
 	if ((v = calloc(cap, sizeof(*v))) == NULL)
 		return CX_ERR_NOMEM;
@@ -535,6 +536,7 @@ cx_cp_spread(const struct cx_cp_range *miss, int nmiss, int n,
 		if (parts > n)
 			parts = n;
 		if ((r = cx_cp_split(len, parts, CX_CP_ALIGN, v + k,
+		    cap - (size_t)k > INT32_MAX ? INT32_MAX :
 		    (int)(cap - (size_t)k), &got)) != 0) {
 			free(v);
 			return r;
