@@ -1290,7 +1290,7 @@ prepare_answer(struct cp *cp, struct cp_conn *c)
 }
 
 static int
-run_loop(struct cp *cp)
+run_loop_inner(struct cp *cp)
 {
 	struct cx_os_pfd pfd[3 * NCONN_MAX];
 	int map[3 * NCONN_MAX], i, n, r = 0, sig, code;
@@ -1395,6 +1395,22 @@ run_loop(struct cp *cp)
 		progress(cp, 0);
 	}
 	return 0;
+}
+
+/* The loop; whatever way it failed, every connection it started is ended
+ * and released (a failure inside the loop may leave one that has exited
+ * but is not released yet). */
+static int
+run_loop(struct cp *cp)
+{
+	int r = run_loop_inner(cp);
+
+	if (r != 0 || cp->fail_status != 0) {
+		kill_all(cp, SIGTERM);
+		reap_all(cp);
+		records_save_all(cp);
+	}
+	return r;
 }
 
 /* ---- main ---- */
