@@ -11,7 +11,7 @@
  * ranges record says what is done (--resume).  An upload goes over one
  * session (the agent does not pace uploads), or with -j N or --resume in
  * ranges, read with pread; on the instance head -c | dd writes it into
- * DST.cxpart in 4 MiB steps, each appended to DST.cxpart.ranges there once
+ * DST.cxpart in 16 MiB steps, each appended to DST.cxpart.ranges there once
  * it is whole (our "k" line after its bytes), which --resume reads back.
  * -r lists the tree, sends small files through one tar and big ones as
  * above; with --resume the files already complete are skipped.

@@ -31,7 +31,7 @@
 #define CX_CP_BIG_FILE		(4 * 1024 * 1024)
 /* an upload is written and recorded on the instance in steps of this many
  * bytes (a multiple of CX_CP_ALIGN): what --resume keeps after a kill */
-#define CX_CP_UPSTEP		(4 * 1024 * 1024)
+#define CX_CP_UPSTEP		(16 * 1024 * 1024)
 /* the first line of an upload's record, DST.cxpart.ranges on the instance */
 #define CX_CP_UPRECORD		"cloudx-proxy-cp-up 1"
 

@@ -371,23 +371,23 @@ sent_down() { standin_state | jq --argjson old "$1" '[.sessions | to_entries[] |
 session_ids() { standin_state | jq -c '.sessions | keys'; }
 
 @test "cp: an upload killed with SIGKILL mid-way, then --resume sends only what is missing; another source's partial upload starts over" {
-	size=$((24 * 1024 * 1024 + 777))
+	size=$((40 * 1024 * 1024 + 777))
 	head -c "$size" /dev/urandom >"$L/u"
 	chmod 604 "$L/u"
 	touch -d @1600000000 "$L/u"
-	# the stand-in takes no more client bytes after 10 MiB: the upload
-	# stalls with two 4 MiB steps recorded on the instance
-	standin_config '{"stop_acking_after_bytes": 10485760}'
+	# the stand-in takes no more client bytes after 20 MiB: the upload
+	# stalls with one 16 MiB step recorded on the instance
+	standin_config '{"stop_acking_after_bytes": 20971520}'
 	cpx_bg -q "$L/u" "cloudx-cp-box:$R/u" 3>&- &
 	pid=$!
-	wait_until 60 sh -c "[ \$(awk 'NR > 3' '$RD/u.cxpart.ranges' 2>/dev/null | wc -l) -ge 2 ]"
+	wait_until 60 sh -c "[ \$(awk 'NR > 3' '$RD/u.cxpart.ranges' 2>/dev/null | wc -l) -ge 1 ]"
 	kill -KILL "$pid"
 	wait "$pid" || true
 	standin_config '{"stop_acking_after_bytes": 0}'
 	wait_until 30 no_procs_left
 	[ -f "$RD/u.cxpart" ] && [ ! -e "$RD/u" ]
 	done1=$(up_done "$RD/u.cxpart.ranges")
-	[ "$done1" -ge $((8 * 1024 * 1024)) ] && [ "$done1" -lt "$size" ]
+	[ "$done1" -ge $((16 * 1024 * 1024)) ] && [ "$done1" -lt "$size" ]
 	old=$(session_ids)
 	n0=$(sessions)
 	run -0 --separate-stderr cpx -j 2 --resume "$L/u" "cloudx-cp-box:$R/u"
@@ -451,20 +451,23 @@ session_ids() { standin_state | jq -c '.sessions | keys'; }
 	[ "$(( $(sessions) - n0 ))" = 2 ]
 	[ "$(tree_sig "$L/t")" = "$(tree_sig "$RD/t")" ]
 
-	# up, to a new name (the copy makes DST itself its top folder):
-	# stalled after 6 MiB per session, so big2 (5 MiB) and the small
-	# files arrive and big (9 MiB) has one step when it is killed
-	standin_config '{"stop_acking_after_bytes": 6291456}'
+	# up, to a new name (the copy makes DST itself its top folder), with
+	# a file of 20 MiB more: stalled after 18 MiB per session, so big
+	# (9 MiB), big2 (5 MiB) and the small files arrive and huge has one
+	# 16 MiB step when it is killed
+	head -c $((20 * 1024 * 1024)) /dev/urandom >"$L/t/sub dir/huge"
+	touch -d @1400000000 "$L/t/sub dir/huge" "$L/t/sub dir"
+	standin_config '{"stop_acking_after_bytes": 18874368}'
 	cpx_bg -q -r -j 4 "$L/t" "cloudx-cp-box:$R/new" 3>&- &
 	pid=$!
-	big_step() { [ "$(up_done "$RD/new/sub dir/big.cxpart.ranges")" -ge 4194304 ] && [ -f "$RD/new/-lead/big2" ] && [ -f "$RD/new/a b" ]; }
+	big_step() { [ "$(up_done "$RD/new/sub dir/huge.cxpart.ranges")" -ge 16777216 ] && [ -f "$RD/new/-lead/big2" ] && [ -f "$RD/new/sub dir/big" ] && [ -f "$RD/new/a b" ]; }
 	wait_until 60 big_step
 	kill -KILL "$pid"
 	wait "$pid" || true
 	standin_config '{"stop_acking_after_bytes": 0}'
 	wait_until 30 no_procs_left
-	[ -f "$RD/new.cxpart.tree" ] && [ ! -e "$RD/new/sub dir/big" ]
-	done1=$(up_done "$RD/new/sub dir/big.cxpart.ranges")
+	[ -f "$RD/new.cxpart.tree" ] && [ ! -e "$RD/new/sub dir/huge" ]
+	done1=$(up_done "$RD/new/sub dir/huge.cxpart.ranges")
 	old=$(session_ids)
 	# the same operands: DST exists now, the marker says it is the top
 	run -0 --separate-stderr cpx -r -j 4 --resume "$L/t" "cloudx-cp-box:$R/new"
@@ -475,7 +478,7 @@ session_ids() { standin_state | jq -c '.sessions | keys'; }
 	[ "$(stat -c '%a %Y' "$RD/new")" = "$(stat -c '%a %Y' "$L/t")" ]
 	[ -z "$(find "$RD" -name '*.cxpart*')" ] && [ ! -e "$RD/new.cxpart.tree" ]
 	sent=$(sent_up "$old")
-	big=$(stat -c %s "$L/t/sub dir/big")
+	big=$(stat -c %s "$L/t/sub dir/huge")
 	echo "up: sent $sent, missing $((big - done1))" >&3
 	[ "$sent" -lt $((big - done1 + 200000)) ]
 }
