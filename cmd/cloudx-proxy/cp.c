@@ -80,7 +80,7 @@ struct cp_job {
 	int range;		/* index in f->rec.r (J_DL, J_UL) */
 	uint64_t pos, end;	/* J_DL/J_UL: the bytes still to move */
 	int tries;
-	int final;		/* J_TAR: the folders' tar at the end (-r up) */
+	int final;		/* J_TAR: the folders' tar (-r up, last) */
 	struct cx_buf in;	/* J_SCRIPT/J_TAR: what goes to stdin */
 	struct cp_job *next;
 };
@@ -132,8 +132,9 @@ struct cp {
 	int nents;
 	char *tsrc, *tdst;	/* the operands' paths */
 	char *lroot, *rroot;	/* the copy's top folder on each side */
-	char *marker;		/* ROOT.cxpart.tree beside it (NULL: none) */
-	char *mark_in, *mark_self;	/* DST/NAME.cxpart.tree, DST.cxpart.tree */
+	char *marker;		/* ROOT.cxpart.tree beside it, or NULL */
+	/* DST/NAME.cxpart.tree, DST.cxpart.tree (NULL: no marker) */
+	char *mark_in, *mark_self;
 	int final_queued;
 };
 
@@ -141,7 +142,7 @@ struct cp {
 struct tree_ent {
 	char *rel;
 	int is_dir, big;
-	int there;		/* --resume: already complete on the other side */
+	int there;		/* --resume: already whole over there */
 	uint64_t size;
 	unsigned mode;
 	int64_t mtime;
@@ -593,7 +594,7 @@ conn_write_in(struct cp *cp, struct cp_conn *c)
 	if (c->boff == c->blen) {
 		c->ctl = 0;
 		if (c->pos == c->step_end && c->pos > c->step_start) {
-			/* a step's data went: the line that lets it be recorded */
+			/* a step's data went: the line that records it */
 			memcpy(c->buf, "k\n", 2);
 			c->blen = 2;
 			c->boff = 0;
@@ -1124,7 +1125,8 @@ job_command(struct cp *cp, struct cp_job *j, struct cx_buf *cmd)
 			goto tprep_out;
 		/* an interrupted copy that made DST itself its top folder
 		 * left DST.cxpart.tree: the same operands go there again */
-		if (cp->mark_in != NULL && ((r = cx_buf_puts(cmd, " ] && { [ -e ")) ||
+		if (cp->mark_in != NULL &&
+		    ((r = cx_buf_puts(cmd, " ] && { [ -e ")) ||
 		    (r = cx_cp_shquote(cp->mark_in, cmd)) ||
 		    (r = cx_buf_puts(cmd, " ] || [ ! -e ")) ||
 		    (r = cx_cp_shquote(cp->mark_self, cmd)) ||
@@ -1650,8 +1652,9 @@ tree_queue(struct cp *cp)
 					goto fail;
 				}
 				/* --resume: a prepare reads what is there */
-				if ((j = job_new(cp, cp->resume ? J_PREPARE : J_ULONE,
-				    f)) == NULL) {
+				j = job_new(cp, cp->resume ? J_PREPARE :
+				    J_ULONE, f);
+				if (j == NULL) {
 					r = CX_ERR_NOMEM;
 					goto fail;
 				}
@@ -1747,7 +1750,8 @@ tree_listed(struct cp *cp, struct cp_conn *c)
 		    cp->mark_self)) == NULL)
 			return fail(cp, CX_EXIT_INTERNAL);
 		if ((r = cx_mkdir_p(cp->lroot, 0700)) != 0 ||
-		    (r = cx_write_file_atomic(cp->marker, "", 0, 0600, 0)) != 0) {
+		    (r = cx_write_file_atomic(cp->marker, "", 0, 0600,
+		    0)) != 0) {
 			cx_error("cannot create '%s': %s", cp->marker,
 			    cx_strerror(r));
 			return fail(cp, CX_EXIT_TEMP);
@@ -1816,7 +1820,8 @@ tree_there(struct cp *cp, const char *p, const char *e)
 			q++;
 		if (q + 3 < z && strncmp(q, " ./", 3) == 0) {
 			key.rel = (char *)q + 3;
-			hit = bsearch(&kp, idx, (size_t)n, sizeof(*idx), ent_cmp);
+			hit = bsearch(&kp, idx, (size_t)n, sizeof(*idx),
+			    ent_cmp);
 			if (hit != NULL && (*hit)->size == size &&
 			    (*hit)->mtime == (int64_t)mt)
 				(*hit)->there = 1;
