@@ -121,6 +121,11 @@ deps:
 check: all
 	@CX_BIN=$(B) tests/run-all
 
+# make check with the long parts on (CX_CHECK_LONG=1: the cp test past
+# 4 GiB also hashes the whole file on both ends)
+check-long: all
+	@CX_BIN=$(B) CX_CHECK_LONG=1 tests/run-all
+
 check-asan: asan
 	@CX_BIN=$(if $(filter 1,$(PORTABLE)),build-portable-asan,build-asan) CX_ASAN=1 tests/run-all
 
@@ -187,7 +192,7 @@ clean:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:
-.PHONY: all asan deps check check-asan check-valgrind check-valgrind-tunnel demo lint install uninstall clean fuzz fuzz-build fuzz-smoke fuzz-lib
+.PHONY: all asan deps check check-long check-asan check-valgrind check-valgrind-tunnel demo lint install uninstall clean fuzz fuzz-build fuzz-smoke fuzz-lib
 
 # ---- packages (issue 12): make dist, make deb, make static ----------------
 # The host's differences (macOS: Homebrew, ld64) are in packaging/host.mk,

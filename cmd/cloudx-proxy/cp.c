@@ -9,9 +9,12 @@
  * every Linux instance has (tail/head, dd, stat, sha256sum).  Downloads
  * are written in place with pwrite into FILE.cxpart, beside which the
  * ranges record says what is done (--resume).  An upload goes over one
- * session (head -c on the instance; the agent does not pace uploads), or
- * with -j N in ranges read with pread and piped to dd.  -r lists the tree,
- * sends small files through one tar and big ones as above.
+ * session (the agent does not pace uploads), or with -j N or --resume in
+ * ranges, read with pread; on the instance head -c | dd writes it into
+ * DST.cxpart in 16 MiB steps, each appended to DST.cxpart.ranges there once
+ * it is whole (our "k" line after its bytes), which --resume reads back.
+ * -r lists the tree, sends small files through one tar and big ones as
+ * above; with --resume the files already complete are skipped.
  *
  * The first connection (the probe: stat, and SHA-256 with --verify) is
  * awaited before the others open, so a stopped instance is started once.
@@ -65,6 +68,10 @@ struct cp_file {
 	char rhex[65];		/* remote SHA-256 (download) */
 	int have_rhex;
 	int finished;
+	/* upload: what is missing on the instance (the prepare's answer) */
+	struct cx_cp_range *miss;
+	int nmiss;
+	uint64_t have;		/* bytes already there (--resume) */
 };
 
 struct cp_job {
@@ -73,6 +80,7 @@ struct cp_job {
 	int range;		/* index in f->rec.r (J_DL, J_UL) */
 	uint64_t pos, end;	/* J_DL/J_UL: the bytes still to move */
 	int tries;
+	int final;		/* J_TAR: the folders' tar (-r up, last) */
 	struct cx_buf in;	/* J_SCRIPT/J_TAR: what goes to stdin */
 	struct cp_job *next;
 };
@@ -87,7 +95,10 @@ struct cp_conn {
 	size_t blen, boff;	/* upload: bytes in buf, sent */
 	uint64_t pos;		/* next file offset */
 	int exited, wstatus;
-	int tail;		/* J_ULONE: buf holds the hash line */
+	/* upload: the step being sent (write_range's "k" after each) */
+	uint64_t step_start, step_end;
+	int ctl;		/* buf holds a "k" or the hash line, not data */
+	int hashed;		/* J_ULONE: the hash line went */
 	pid_t tar_pid;		/* J_TAR: our local tar */
 	EVP_MD_CTX *h;		/* J_ULONE with verify: SHA-256 of what went */
 };
@@ -121,6 +132,9 @@ struct cp {
 	int nents;
 	char *tsrc, *tdst;	/* the operands' paths */
 	char *lroot, *rroot;	/* the copy's top folder on each side */
+	char *marker;		/* ROOT.cxpart.tree beside it, or NULL */
+	/* DST/NAME.cxpart.tree, DST.cxpart.tree (NULL: no marker) */
+	char *mark_in, *mark_self;
 	int final_queued;
 };
 
@@ -128,6 +142,7 @@ struct cp {
 struct tree_ent {
 	char *rel;
 	int is_dir, big;
+	int there;		/* --resume: already whole over there */
 	uint64_t size;
 	unsigned mode;
 	int64_t mtime;
@@ -363,7 +378,8 @@ conn_start(struct cp *cp, struct cp_conn *c, struct cp_job *j,
 		r = CX_ERR_NOMEM;
 		goto out;
 	}
-	cx_buf_init(&c->outb, j->kind == J_LIST || j->kind == J_HASH ?
+	cx_buf_init(&c->outb, j->kind == J_LIST || j->kind == J_HASH ||
+	    j->kind == J_PREPARE || j->kind == J_TPREP ?
 	    CX_CP_MAX_LIST : CX_CP_MAX_PROBE);
 	c->tar_pid = -1;
 	cx_buf_init(&c->errb, CX_CP_MAX_ERR);
@@ -415,6 +431,9 @@ conn_start(struct cp *cp, struct cp_conn *c, struct cp_job *j,
 		goto out;
 	c->job = j;
 	c->pos = j->pos;
+	c->step_start = j->pos;
+	c->step_end = j->end - j->pos < CX_CP_UPSTEP ? j->end :
+	    j->pos + CX_CP_UPSTEP;
 	cp->live++;
 	cx_debug(1, "%.2f s: connection %d: ssh %s: %s",
 	    (double)(cx_now_ms() - cp->t0) / 1000.0, (int)(c - cp->conn),
@@ -573,17 +592,25 @@ conn_write_in(struct cp *cp, struct cp_conn *c)
 		return 0;
 	}
 	if (c->boff == c->blen) {
-		size_t want = j->end - c->pos < CHUNK ? (size_t)(j->end - c->pos) :
-		    CHUNK;
-		if (want == 0 && (c->h == NULL || c->tail)) {
-			cx_os_close(&c->in);
-			return 0;
-		}
-		if (want == 0) {
+		c->ctl = 0;
+		if (c->pos == c->step_end && c->pos > c->step_start) {
+			/* a step's data went: the line that records it */
+			memcpy(c->buf, "k\n", 2);
+			c->blen = 2;
+			c->boff = 0;
+			c->ctl = 1;
+			c->step_start = c->pos;
+			c->step_end = j->end - c->pos < CX_CP_UPSTEP ? j->end :
+			    c->pos + CX_CP_UPSTEP;
+		} else if (c->pos == j->end) {
 			/* the data went: the hash line follows (upload_one) */
 			unsigned char md[32];
 			unsigned int mdlen = 0;
 			int i;
+			if (c->h == NULL || c->hashed) {
+				cx_os_close(&c->in);
+				return 0;
+			}
 			if (EVP_DigestFinal_ex(c->h, md, &mdlen) != 1)
 				return CX_ERR_INTERNAL;
 			for (i = 0; i < 32; i++)
@@ -591,8 +618,11 @@ conn_write_in(struct cp *cp, struct cp_conn *c)
 			c->buf[64] = '\n';
 			c->blen = 65;
 			c->boff = 0;
-			c->tail = 1;
+			c->ctl = 1;
+			c->hashed = 1;
 		} else {
+			size_t want = c->step_end - c->pos < CHUNK ?
+			    (size_t)(c->step_end - c->pos) : CHUNK;
 			if ((r = cx_os_pread_all(j->f->fd, c->buf, want,
 			    c->pos)) != 0) {
 				cx_error("cannot read '%s': %s", j->f->lpath,
@@ -613,7 +643,7 @@ conn_write_in(struct cp *cp, struct cp_conn *c)
 		return 0;
 	}
 	c->boff += (size_t)n;
-	if (!c->tail) {
+	if (!c->ctl) {
 		c->pos += (uint64_t)n;
 		cp->moved += (uint64_t)n;
 	}
@@ -768,7 +798,9 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 			break;
 		case J_DL:
 		case J_UL:
-			j->f->rec.r[j->range].done = j->end - j->f->rec.r[j->range].off;
+			if (j->range >= 0)
+				j->f->rec.r[j->range].done = j->end -
+				    j->f->rec.r[j->range].off;
 			if (--j->f->left == 0)
 				r = file_done(cp, j->f);
 			break;
@@ -810,8 +842,9 @@ conn_ended(struct cp *cp, struct cp_conn *c)
 	    (code == CX_CP_EXIT_MISMATCH ||
 	    code == CX_CP_EXIT_SIZE)) {
 		cx_error("'%s:%s': the copy differs from '%s' (%s); the partial "
-		    "file '%s' is left", cp->host, j->f->rpath, j->f->lpath,
-		    msg, j->f->part);
+		    "file%s%s%s is left", cp->host, j->f->rpath, j->f->lpath,
+		    msg, j->f->part ? " '" : "", j->f->part ? j->f->part : "",
+		    j->f->part ? "'" : "");
 		job_free(j);
 		conn_release(cp, c);
 		return fail(cp, CX_EXIT_TEMP);
@@ -904,6 +937,38 @@ ranges_for(const struct cp *cp, const struct cp_file *f)
 	return n < 1 ? 1 : n > (uint64_t)cp->jobs ? cp->jobs : (int)n;
 }
 
+/* Upload: queues what the prepare found missing on the instance, spread
+ * over the connections. */
+static int
+start_upload_ranges(struct cp *cp, struct cp_file *f)
+{
+	struct cx_cp_range *v = NULL;
+	int i, n = 0, r = 0;
+
+	if (cx_cp_spread(f->miss, f->nmiss, ranges_for(cp, f), &v, &n) != 0)
+		return fail(cp, CX_EXIT_INTERNAL);
+	cp->total += f->size;
+	cp->moved += f->have;
+	f->left = 0;
+	for (i = 0; i < n; i++) {
+		struct cp_job *j = job_new(cp, J_UL, f);
+		if (j == NULL) {
+			r = fail(cp, CX_EXIT_INTERNAL);
+			goto out;
+		}
+		j->range = -1;
+		j->pos = v[i].off;
+		j->end = v[i].end;
+		job_push(cp, j, 0);
+		f->left++;
+	}
+	if (f->left == 0)
+		r = file_done(cp, f);
+ out:
+	free(v);
+	return r;
+}
+
 /* Queues the ranges of f that are not done. */
 static int
 start_ranges(struct cp *cp, struct cp_file *f)
@@ -951,9 +1016,8 @@ start_ranges(struct cp *cp, struct cp_file *f)
 			    cx_strerror(r));
 			return fail(cp, CX_EXIT_TEMP);
 		}
-	} else if (cx_cp_split(f->size, ranges_for(cp, f), CX_CP_ALIGN, f->rec.r,
-	    CX_CP_MAX_RANGES, &f->rec.count) != 0) {
-		return fail(cp, CX_EXIT_INTERNAL);
+	} else {
+		return start_upload_ranges(cp, f);
 	}
 	cp->total += f->size;
 	f->left = 0;
@@ -1038,12 +1102,13 @@ job_command(struct cp *cp, struct cp_job *j, struct cx_buf *cmd)
 		char *name = NULL;
 		int r = cx_cp_basename(f->lpath, &name);
 		if (r == 0)
-			r = cx_cp_cmd_upload_prepare(f->rpath, name, cmd);
+			r = cx_cp_cmd_upload_prepare(f->rpath, name, f->size,
+			    f->mtime, cp->resume, cmd);
 		free(name);
 		return r;
 	}
 	case J_UL:
-		return cx_cp_cmd_write_range(f->part, j->pos, cmd);
+		return cx_cp_cmd_write_range(f->part, j->pos, j->end, cmd);
 	case J_FINISH:
 		return cx_buf_puts(cmd, cx_buf_str(&j->in));
 	case J_LIST:
@@ -1053,16 +1118,41 @@ job_command(struct cp *cp, struct cp_job *j, struct cx_buf *cmd)
 	case J_TPREP: {
 		char *name = NULL;
 		int r = cx_cp_basename(cp->tsrc, &name);
-		if (r == 0 && ((r = cx_buf_puts(cmd, "if [ -d ")) ||
-		    (r = cx_cp_shquote(cp->tdst, cmd)) ||
-		    (r = cx_buf_puts(cmd, " ]; then r=")) ||
-		    (r = cx_cp_shquote(cp->tdst, cmd)) ||
+		if (r != 0)
+			return r;
+		if ((r = cx_buf_puts(cmd, "if [ -d ")) ||
+		    (r = cx_cp_shquote(cp->tdst, cmd)))
+			goto tprep_out;
+		/* an interrupted copy that made DST itself its top folder
+		 * left DST.cxpart.tree: the same operands go there again */
+		if (cp->mark_in != NULL &&
+		    ((r = cx_buf_puts(cmd, " ] && { [ -e ")) ||
+		    (r = cx_cp_shquote(cp->mark_in, cmd)) ||
+		    (r = cx_buf_puts(cmd, " ] || [ ! -e ")) ||
+		    (r = cx_cp_shquote(cp->mark_self, cmd)) ||
+		    (r = cx_buf_puts(cmd, " ]; }; then m=")) ||
+		    (r = cx_cp_shquote(cp->mark_in, cmd)) ||
+		    (r = cx_buf_puts(cmd, "; r="))))
+			goto tprep_out;
+		if (cp->mark_in == NULL && (r = cx_buf_puts(cmd,
+		    " ]; then m=/dev/null; r=")))
+			goto tprep_out;
+		if ((r = cx_cp_shquote(cp->tdst, cmd)) ||
 		    (r = cx_buf_putc(cmd, '/')) || (r = cx_cp_shquote(name, cmd)) ||
-		    (r = cx_buf_puts(cmd, "; t=d; else r=")) ||
+		    (r = cx_buf_puts(cmd, "; t=d; else m=")) ||
+		    (r = cx_cp_shquote(cp->mark_self != NULL ? cp->mark_self :
+		    "/dev/null", cmd)) ||
+		    (r = cx_buf_puts(cmd, "; r=")) ||
 		    (r = cx_cp_shquote(cp->tdst, cmd)) ||
 		    (r = cx_buf_puts(cmd, "; t=f; fi; mkdir -p -- \"$r\" && "
-		    "cd -- \"$r\" && xargs -0 -r mkdir -p -- && echo $t"))))
-			r = CX_ERR_NOMEM;
+		    ": > \"$m\" && cd -- \"$r\" && xargs -0 -r mkdir -p -- && "
+		    "echo $t")))
+			goto tprep_out;
+		/* --resume: what is there already (size, time, name) */
+		if (cp->resume)
+			r = cx_buf_puts(cmd, " && find . -type f -printf "
+			    "'%s %T@ %p\\0'");
+ tprep_out:
 		free(name);
 		return r;
 	}
@@ -1072,6 +1162,11 @@ job_command(struct cp *cp, struct cp_job *j, struct cx_buf *cmd)
 		    cx_buf_puts(cmd, cp->upload ?
 		    " && tar -xpf - --no-same-owner" :
 		    " && tar -cf - --null --no-recursion -T -"))
+			return CX_ERR_NOMEM;
+		/* the last step of an upload: the tree is whole */
+		if (j->final && cp->marker != NULL &&
+		    (cx_buf_puts(cmd, " && cd && rm -f -- ") ||
+		    cx_cp_shquote(cp->marker, cmd)))
 			return CX_ERR_NOMEM;
 		return 0;
 	case J_HASH:
@@ -1126,16 +1221,25 @@ reap_all(struct cp *cp)
 	}
 }
 
-/* The upload's prepare said "d" (a folder: DST/NAME) or "f". */
+/*
+ * The upload's prepare said "d" (a folder: DST/NAME) or "f", then "new",
+ * "restart" (a partial upload of another source was there: started over)
+ * or "resume" and the steps its record holds.
+ */
 static int
 prepare_answer(struct cp *cp, struct cp_conn *c)
 {
 	struct cp_file *f = c->job->f;
-	const char *s = cx_buf_str(&c->outb);
+	const char *s = cx_buf_str(&c->outb), *w;
 	char *name = NULL, *p = NULL;
 	int r;
 
-	if (strcmp(s, "d\n") == 0) {
+	if ((s[0] != 'd' && s[0] != 'f') || s[1] != '\n') {
+		cx_error("'%s': unexpected answer when creating '%s.cxpart'",
+		    cp->host, f->rpath);
+		return fail(cp, CX_EXIT_SESSION);
+	}
+	if (s[0] == 'd') {
 		if ((r = cx_cp_basename(f->lpath, &name)) != 0 ||
 		    (r = cx_path_join(f->rpath, name, &p)) != 0) {
 			free(name);
@@ -1144,22 +1248,51 @@ prepare_answer(struct cp *cp, struct cp_conn *c)
 		free(name);
 		free(f->rpath);
 		f->rpath = p;
-	} else if (strcmp(s, "f\n") != 0) {
-		cx_error("'%s': unexpected answer when creating '%s.cxpart'",
-		    cp->host, f->rpath);
-		return fail(cp, CX_EXIT_SESSION);
 	}
 	free(f->part);
-	f->part = NULL;
-	cx_buf_reset(&c->outb);
-	if (cx_buf_printf(&c->outb, "%s.cxpart", f->rpath) != 0 ||
-	    (f->part = strdup(cx_buf_str(&c->outb))) == NULL)
+	if (cx_asprintf(&f->part, "%s.cxpart", f->rpath) < 0) {
+		f->part = NULL;
 		return CX_ERR_NOMEM;
+	}
+	w = s + 2;
+	free(f->miss);
+	f->miss = NULL;
+	f->nmiss = 0;
+	f->have = 0;
+	if (strncmp(w, "resume\n", 7) == 0) {
+		w += 7;
+		if (cx_cp_upload_missing(w, strlen(w), f->size, &f->miss,
+		    &f->nmiss, &f->have) != 0) {
+			cx_error("'%s:%s.ranges': unreadable record of the partial "
+			    "upload (copy without --resume to start over)",
+			    cp->host, f->part);
+			return fail(cp, CX_EXIT_TEMP);
+		}
+		cx_debug(1, "'%s:%s': %" PRIu64 " bytes there, %d ranges "
+		    "missing", cp->host, f->part, f->have, f->nmiss);
+		return 0;
+	}
+	if (strcmp(w, "restart\n") == 0) {
+		if (!cp->quiet)
+			cx_warn("'%s:%s' is the partial upload of another source "
+			    "(size or time differ): starting over", cp->host,
+			    f->part);
+	} else if (strcmp(w, "new\n") != 0) {
+		cx_error("'%s': unexpected answer when creating '%s'",
+		    cp->host, f->part);
+		return fail(cp, CX_EXIT_SESSION);
+	}
+	if (f->size > 0) {
+		if ((f->miss = calloc(1, sizeof(*f->miss))) == NULL)
+			return CX_ERR_NOMEM;
+		f->miss[0].end = f->size;
+		f->nmiss = 1;
+	}
 	return 0;
 }
 
 static int
-run_loop(struct cp *cp)
+run_loop_inner(struct cp *cp)
 {
 	struct cx_os_pfd pfd[3 * NCONN_MAX];
 	int map[3 * NCONN_MAX], i, n, r = 0, sig, code;
@@ -1169,8 +1302,8 @@ run_loop(struct cp *cp)
 		if ((sig = cx_os_signal_caught()) != 0) {
 			if (cp->tty && !cp->quiet)
 				fputc('\n', stderr);
-			cx_error("interrupted: every connection ended%s", cp->upload ?
-			    "" : "; --resume continues the copy");
+			cx_error("interrupted: every connection ended; --resume "
+			    "continues the copy");
 			kill_all(cp, SIGTERM);
 			reap_all(cp);
 			records_save_all(cp);
@@ -1266,6 +1399,22 @@ run_loop(struct cp *cp)
 	return 0;
 }
 
+/* The loop; whatever way it failed, every connection it started is ended
+ * and released (a failure inside the loop may leave one that has exited
+ * but is not released yet). */
+static int
+run_loop(struct cp *cp)
+{
+	int r = run_loop_inner(cp);
+
+	if (r != 0 || cp->fail_status != 0) {
+		kill_all(cp, SIGTERM);
+		reap_all(cp);
+		records_save_all(cp);
+	}
+	return r;
+}
+
 /* ---- main ---- */
 
 static void
@@ -1278,7 +1427,7 @@ usage(FILE *f, const char *prog)
 	    "  -j, --jobs N        parallel connections, each its own SSM "
 	    "session (default %d, at most %d)\n"
 	    "  -r, --recursive     copy folders\n"
-	    "      --resume        continue a download from FILE.cxpart\n"
+	    "      --resume        continue from FILE.cxpart (either way)\n"
 	    "      --verify        compare SHA-256 on both ends (default)\n"
 	    "      --no-verify     do not\n"
 	    "  -q, --quiet         no progress, no summary\n"
@@ -1303,6 +1452,7 @@ cp_clean_up(struct cp *cp)
 		free(f->lpath);
 		free(f->part);
 		free(f->record);
+		free(f->miss);
 	}
 	free(cp->files);
 	for (i = 0; i < cp->nents; i++)
@@ -1312,6 +1462,9 @@ cp_clean_up(struct cp *cp)
 	free(cp->tdst);
 	free(cp->lroot);
 	free(cp->rroot);
+	free(cp->marker);
+	free(cp->mark_in);
+	free(cp->mark_self);
 }
 
 /* Sets up the single file of a download (src remote) or upload. */
@@ -1439,8 +1592,21 @@ tree_queue(struct cp *cp)
 	struct cp_job *tar = NULL, *hash = NULL, *j;
 	int i, nbig = 0, k = 0, r;
 
-	for (i = 0; i < cp->nents; i++)
-		nbig += cp->ents[i].big;
+	for (i = 0; i < cp->nents; i++) {
+		struct tree_ent *e = &cp->ents[i];
+		struct cx_os_stat st;
+		char *path = NULL;
+		nbig += e->big;
+		if (cp->upload || !cp->resume || e->is_dir)
+			continue;
+		/* a file is whole once it has its size and time: tar sets
+		 * the time after the data, a range copy renames at the end */
+		if ((r = cx_path_join(cp->lroot, e->rel, &path)) != 0)
+			return r;
+		e->there = cx_os_stat_path(path, &st) == 0 && st.is_reg &&
+		    st.size == e->size && st.mtime == e->mtime;
+		free(path);
+	}
 	if (nbig > 0 && (cp->files = calloc((size_t)nbig,
 	    sizeof(*cp->files))) == NULL)
 		return CX_ERR_NOMEM;
@@ -1453,6 +1619,12 @@ tree_queue(struct cp *cp)
 				return CX_ERR_NOMEM;
 			if ((r = put_name(&hash->in, e->rel)) != 0)
 				goto fail;
+		}
+		if (e->there) {
+			/* --resume: complete on the other side already */
+			cp->total += e->size;
+			cp->moved += e->size;
+			continue;
 		}
 		if (!e->big) {
 			if (tar == NULL && (tar = job_new(cp, J_TAR, NULL)) == NULL)
@@ -1479,12 +1651,17 @@ tree_queue(struct cp *cp)
 					    cx_strerror(r));
 					goto fail;
 				}
-				if ((j = job_new(cp, J_ULONE, f)) == NULL) {
+				/* --resume: a prepare reads what is there */
+				j = job_new(cp, cp->resume ? J_PREPARE :
+				    J_ULONE, f);
+				if (j == NULL) {
 					r = CX_ERR_NOMEM;
 					goto fail;
 				}
-				j->end = f->size;
-				cp->total += f->size;
+				if (!cp->resume) {
+					j->end = f->size;
+					cp->total += f->size;
+				}
 				job_push(cp, j, 0);
 				continue;
 			}
@@ -1560,8 +1737,26 @@ tree_listed(struct cp *cp, struct cp_conn *c)
 	if (cp->nents == 0 || strcmp(cp->ents[0].rel, ".") != 0)
 		goto bad;
 	dst_dir = cx_os_stat_path(cp->tdst, &st) == 0 && st.is_dir;
+	/* an interrupted copy that made DST its top folder left
+	 * DST.cxpart.tree: the same operands go there again */
+	if (dst_dir && cp->mark_in != NULL &&
+	    cx_os_stat_path(cp->mark_in, &st) != 0 &&
+	    cx_os_stat_path(cp->mark_self, &st) == 0)
+		dst_dir = 0;
 	if ((r = tree_root(cp->tdst, cp->tsrc, dst_dir, &cp->lroot)) != 0)
 		return fail(cp, cx_exit_code(r));
+	if (cp->mark_in != NULL) {
+		if ((cp->marker = strdup(dst_dir ? cp->mark_in :
+		    cp->mark_self)) == NULL)
+			return fail(cp, CX_EXIT_INTERNAL);
+		if ((r = cx_mkdir_p(cp->lroot, 0700)) != 0 ||
+		    (r = cx_write_file_atomic(cp->marker, "", 0, 0600,
+		    0)) != 0) {
+			cx_error("cannot create '%s': %s", cp->marker,
+			    cx_strerror(r));
+			return fail(cp, CX_EXIT_TEMP);
+		}
+	}
 	for (i = 0; i < cp->nents; i++) {
 		char *d = NULL;
 		if (!cp->ents[i].is_dir)
@@ -1588,19 +1783,75 @@ tree_listed(struct cp *cp, struct cp_conn *c)
 	return fail(cp, CX_EXIT_SESSION);
 }
 
-/* The upload's folders are made: "d" (DST/NAME) or "f" (DST). */
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct tree_ent *const *x = a, *const *y = b;
+
+	return strcmp((*x)->rel, (*y)->rel);
+}
+
+/* --resume up: the remote files ("SIZE MTIME.FRAC ./REL\0" each) that
+ * have the size and time of ours are there already. */
+static int
+tree_there(struct cp *cp, const char *p, const char *e)
+{
+	struct tree_ent **idx = NULL, key, *kp = &key, **hit;
+	int i, n = 0;
+
+	if ((idx = calloc((size_t)cp->nents + 1, sizeof(*idx))) == NULL)
+		return CX_ERR_NOMEM;
+	for (i = 0; i < cp->nents; i++)
+		if (!cp->ents[i].is_dir)
+			idx[n++] = &cp->ents[i];
+	qsort(idx, (size_t)n, sizeof(*idx), ent_cmp);
+	while (p < e) {
+		const char *z = memchr(p, '\0', (size_t)(e - p)), *q = p;
+		uint64_t size = 0, mt = 0;
+		if (z == NULL)
+			break;
+		while (q < z && *q >= '0' && *q <= '9')
+			size = size * 10 + (uint64_t)(*q++ - '0');
+		if (q < z && *q == ' ')
+			q++;
+		while (q < z && *q >= '0' && *q <= '9')
+			mt = mt * 10 + (uint64_t)(*q++ - '0');
+		while (q < z && *q != ' ')
+			q++;
+		if (q + 3 < z && strncmp(q, " ./", 3) == 0) {
+			key.rel = (char *)q + 3;
+			hit = bsearch(&kp, idx, (size_t)n, sizeof(*idx),
+			    ent_cmp);
+			if (hit != NULL && (*hit)->size == size &&
+			    (*hit)->mtime == (int64_t)mt)
+				(*hit)->there = 1;
+		}
+		p = z + 1;
+	}
+	free(idx);
+	return 0;
+}
+
+/* The upload's folders are made: "d" (DST/NAME) or "f" (DST), then with
+ * --resume the files there. */
 static int
 tree_prepared(struct cp *cp, struct cp_conn *c)
 {
 	const char *s = cx_buf_str(&c->outb);
 	int r;
 
-	if (strcmp(s, "d\n") != 0 && strcmp(s, "f\n") != 0) {
+	if ((s[0] != 'd' && s[0] != 'f') || s[1] != '\n' ||
+	    (!cp->resume && s[2] != '\0')) {
 		cx_error("'%s': unexpected answer when creating '%s'", cp->host,
 		    cp->tdst);
 		return fail(cp, CX_EXIT_SESSION);
 	}
+	if (cp->mark_in != NULL && (cp->marker = strdup(s[0] == 'd' ?
+	    cp->mark_in : cp->mark_self)) == NULL)
+		return fail(cp, CX_EXIT_INTERNAL);
 	if ((r = tree_root(cp->tdst, cp->tsrc, s[0] == 'd', &cp->rroot)) != 0 ||
+	    (cp->resume && (r = tree_there(cp, s + 2,
+	    (const char *)c->outb.data + c->outb.len)) != 0) ||
 	    (r = tree_queue(cp)) != 0)
 		return cp->fail_status ? CX_ERR_CANCELLED :
 		    fail(cp, cx_exit_code(r));
@@ -1647,6 +1898,7 @@ tree_final_jobs(struct cp *cp)
 
 	if ((t = job_new(cp, J_TAR, NULL)) == NULL)
 		return CX_ERR_NOMEM;
+	t->final = 1;
 	for (i = 0; i < cp->nents; i++)
 		if (cp->ents[i].is_dir && (r = put_name(&t->in,
 		    cp->ents[i].rel)) != 0)
@@ -1726,6 +1978,57 @@ tree_finish(struct cp *cp)
 	return bad ? fail(cp, CX_EXIT_TEMP) : 0;
 }
 
+/* PATH.cxpart.tree for a top folder PATH (trailing '/' dropped); NULL
+ * when PATH ends in ".", ".." or is "/" (no marker then). */
+static int
+marker_path(const char *path, char **out)
+{
+	size_t n = strlen(path);
+
+	*out = NULL;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if ((n == 1 && (path[0] == '/' || path[0] == '.')) ||
+	    (n >= 2 && path[n - 1] == '.' && path[n - 2] == '/') ||
+	    (n == 2 && strncmp(path, "..", 2) == 0) ||
+	    (n >= 3 && strncmp(path + n - 3, "/..", 3) == 0))
+		return 0;
+	if (cx_asprintf(out, "%.*s.cxpart.tree", (int)n, path) < 0) {
+		*out = NULL;
+		return CX_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/*
+ * The markers an interrupted -r copy leaves beside its top folder:
+ * DST/NAME.cxpart.tree when DST was a folder, DST.cxpart.tree when the
+ * copy made DST.  None when NAME is ".", ".." or "/" (the top is DST
+ * either way).
+ */
+static int
+tree_markers(struct cp *cp)
+{
+	char *in = NULL;
+	int r;
+
+	if ((r = tree_root(cp->tdst, cp->tsrc, 1, &in)) != 0)
+		return r;
+	if (strcmp(in, cp->tdst) != 0 &&
+	    ((r = marker_path(in, &cp->mark_in)) != 0 ||
+	    (r = marker_path(cp->tdst, &cp->mark_self)) != 0)) {
+		free(in);
+		return r;
+	}
+	free(in);
+	if (cp->mark_in == NULL || cp->mark_self == NULL) {
+		free(cp->mark_in);
+		free(cp->mark_self);
+		cp->mark_in = cp->mark_self = NULL;
+	}
+	return 0;
+}
+
 static int
 cx_cp_tree_main(struct cp *cp, const char *src, const char *dst)
 {
@@ -1734,12 +2037,10 @@ cx_cp_tree_main(struct cp *cp, const char *src, const char *dst)
 	int r;
 
 	cp->tree = 1;
-	if (cp->resume) {
-		cx_error("--resume is for one file, not with -r");
-		return CX_ERR_USAGE;
-	}
 	if ((cp->tsrc = strdup(src)) == NULL || (cp->tdst = strdup(dst)) == NULL)
 		return CX_ERR_NOMEM;
+	if ((r = tree_markers(cp)) != 0)
+		return r;
 	if (cp->upload) {
 		if ((r = cx_os_stat_path(src, &st)) != 0 || !st.is_dir) {
 			cx_error("'%s' is not a folder", src);
@@ -1769,6 +2070,8 @@ cx_cp_tree_main(struct cp *cp, const char *src, const char *dst)
 		return r ? r : CX_ERR_CANCELLED;
 	if ((r = tree_finish(cp)) != 0)
 		return r;
+	if (!cp->upload && cp->marker != NULL)
+		(void)cx_os_unlink(cp->marker);
 	progress(cp, 1);
 	return 0;
 }
@@ -1797,7 +2100,11 @@ copy_one(const struct cp *opt, const char *src, const char *dst)
 	}
 	/* the agent paces downloads only: an upload goes over one session
 	 * unless -j asks for more (docs/cloudx-proxy.md) */
-	one = cp.upload && (!cp.jobs_set || cp.jobs == 1);
+	one = cp.upload && !cp.resume && (!cp.jobs_set || cp.jobs == 1);
+	/* --resume up: a prepare reads the record; then one range unless
+	 * -j asks for more */
+	if (cp.upload && cp.resume && !cp.jobs_set)
+		cp.jobs = 1;
 	if ((j = job_new(&cp, one ? J_ULONE : cp.upload ? J_PREPARE : J_PROBE,
 	    &cp.files[0])) == NULL) {
 		status = CX_EXIT_INTERNAL;
@@ -1967,10 +2274,6 @@ cx_drv_cp_main(int argc, char **argv, const char *argv0)
 	}
 	if (operands(&cp, argc, argv, srcs, &dst) != 0)
 		goto out;
-	if (cp.resume && cp.upload) {
-		cx_error("--resume is for downloads (an upload starts over)");
-		goto out;
-	}
 	if ((r = cx_find_prog("cloudx-proxy", (char **)&cp.self)) != 0 ||
 	    (r = ssh_proxycommand(&cp, &cp.proxycmd)) != 0) {
 		status = cx_exit_code(r);

@@ -29,6 +29,11 @@
 #define CX_CP_MAX_ERR		(64 * 1024)
 /* -r: a file at least this big gets its own connection(s) */
 #define CX_CP_BIG_FILE		(4 * 1024 * 1024)
+/* an upload is written and recorded on the instance in steps of this many
+ * bytes (a multiple of CX_CP_ALIGN): what --resume keeps after a kill */
+#define CX_CP_UPSTEP		(16 * 1024 * 1024)
+/* the first line of an upload's record, DST.cxpart.ranges on the instance */
+#define CX_CP_UPRECORD		"cloudx-proxy-cp-up 1"
 
 /* One byte range of a file: [off, end), of which [off, off + done) is
  * written. */
@@ -79,23 +84,52 @@ int cx_cp_cmd_probe(const char *path, int verify, struct cx_buf *b);
 /* bytes [off, end) of path to stdout */
 int cx_cp_cmd_read_range(const char *path, uint64_t off, uint64_t end,
     struct cx_buf *b);
-/* upload start: resolves DST (a folder gets /name), empties DST.cxpart,
- * prints "d" or "f" */
+/*
+ * upload start: resolves DST (a folder gets /name) and prints "d" or "f";
+ * then, with resume, when DST.cxpart and its record DST.cxpart.ranges are
+ * there and the record is for this source (size and mtime), "resume" and
+ * the record's step lines; otherwise it empties DST.cxpart, writes a new
+ * record and prints "new" ("restart" with resume when a partial upload of
+ * another source was there).
+ */
 int cx_cp_cmd_upload_prepare(const char *dst, const char *name,
+    uint64_t size, int64_t mtime, int resume, struct cx_buf *b);
+/* writes bytes [off, end) of the file, read from stdin, into part (off a
+ * multiple of CX_CP_ALIGN), in steps of CX_CP_UPSTEP: each step's data is
+ * followed on stdin by the line "k", after which the step "OFF END" is
+ * appended to part.ranges.  A step cut short is never recorded. */
+int cx_cp_cmd_write_range(const char *part, uint64_t off, uint64_t end,
     struct cx_buf *b);
-/* writes stdin into part at off (a multiple of CX_CP_ALIGN) */
-int cx_cp_cmd_write_range(const char *part, uint64_t off, struct cx_buf *b);
 /* upload end: checks size (and SHA-256 if hex is not NULL: exit 97 on a
- * mismatch), sets mode and mtime, renames part to dst */
+ * mismatch), sets mode and mtime, renames part to dst, removes the
+ * record */
 int cx_cp_cmd_upload_finish(const char *part, const char *dst,
     uint64_t size, unsigned mode, int64_t mtime, const char *hex,
     struct cx_buf *b);
 
-/* the whole upload in one session: resolves DST, reads size bytes of
- * stdin into DST.cxpart, checks the size, then (verify) reads a line with
- * the SHA-256 and compares, sets mode and mtime, renames */
+/* the whole upload in one session: resolves DST, starts a new
+ * DST.cxpart and record, writes size bytes of stdin as write_range does,
+ * checks the size, then (verify) reads a line with the SHA-256 and
+ * compares it with the file's, sets mode and mtime, renames */
 int cx_cp_cmd_upload_one(const char *dst, const char *name, uint64_t size,
     unsigned mode, int64_t mtime, int verify, struct cx_buf *b);
+
+/*
+ * The steps an upload's record says are written (s, len: the lines after
+ * "resume"; a last line without its newline, cut by a kill, is ignored)
+ * turned into what is missing of [0, size): *out malloc'd (NULL when
+ * nothing is missing), *count ranges, in order, each starting on a
+ * multiple of CX_CP_ALIGN.  *have receives the bytes already there.
+ * CX_ERR_INPUT for a malformed line or a step out of [0, size).
+ */
+int cx_cp_upload_missing(const char *s, size_t len, uint64_t size,
+    struct cx_cp_range **out, int *count, uint64_t *have);
+/*
+ * Spreads the missing ranges over about n connections: each is split
+ * (on CX_CP_ALIGN) in proportion to its size.  *out malloc'd.
+ */
+int cx_cp_spread(const struct cx_cp_range *miss, int nmiss, int n,
+    struct cx_cp_range **out, int *count);
 
 #define CX_CP_EXIT_MISMATCH	97	/* the remote finish: SHA-256 differs */
 #define CX_CP_EXIT_SIZE		98	/* the remote finish: size differs */

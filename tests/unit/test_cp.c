@@ -174,11 +174,18 @@ test_quote(void **state)
 	assert_string_equal(cx_buf_str(&b),
 	    "tail -c +5368709121 < '-a'\\''b' | head -c 10");
 	cx_buf_reset(&b);
-	assert_int_equal(cx_cp_cmd_write_range("p", 3 * MiB, &b), 0);
-	assert_string_equal(cx_buf_str(&b),
-	    "dd 'of=p' bs=1048576 seek=3 conv=notrunc");
+	assert_int_equal(cx_cp_cmd_write_range("-p'", 4096ULL * MiB,
+	    4099ULL * MiB + 5, &b), 0);
+	assert_non_null(strstr(cx_buf_str(&b), "q='-p'\\'''; "
+	    "r=\"$q.ranges\"; o=4294967296; e=4298113029; while "));
+	assert_non_null(strstr(cx_buf_str(&b), "dd of=\"$q\" bs=1048576 "
+	    "seek=$((o / 1048576)) conv=notrunc"));
+	assert_non_null(strstr(cx_buf_str(&b), "read -r x && [ \"$x\" = k ] "
+	    "|| exit 1; echo \"$o $((o + n))\" >> \"$r\""));
 	cx_buf_reset(&b);
-	assert_int_equal(cx_cp_cmd_write_range("p", 3, &b), CX_ERR_INTERNAL);
+	assert_int_equal(cx_cp_cmd_write_range("p", 3, 5, &b), CX_ERR_INTERNAL);
+	assert_int_equal(cx_cp_cmd_write_range("p", MiB, MiB, &b),
+	    CX_ERR_INTERNAL);
 	cx_buf_clean_up(&b);
 
 	assert_int_equal(cx_cp_parse_stat("5368709121 640 1600000000 regular file",
@@ -200,6 +207,95 @@ test_quote(void **state)
 	    &mtime, &dir), CX_ERR_INPUT);
 }
 
+/* the steps an upload's record holds, turned into what is missing */
+static void
+test_upload_missing(void **state)
+{
+	struct cx_cp_range *m = NULL, *v = NULL;
+	uint64_t have, big = 4096ULL * MiB + 3 * MiB + 5;
+	int n, k, i;
+	const char *rec;
+
+	(void)state;
+	/* nothing recorded: the whole file */
+	assert_int_equal(cx_cp_upload_missing("", 0, 10, &m, &n, &have), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[0].off, 0);
+	assert_int_equal(m[0].end, 10);
+	assert_int_equal(have, 0);
+	free(m);
+	/* out of order, a hole, the end; a last line cut by a kill */
+	rec = "8388608 12582912\n0 4194304\n12582912 13000000\n419";
+	assert_int_equal(cx_cp_upload_missing(rec, strlen(rec), 13000000, &m,
+	    &n, &have), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[0].off, 4194304);
+	assert_int_equal(m[0].end, 8388608);
+	assert_int_equal(have, 4194304 + 4194304 + 417088);
+	free(m);
+	rec = "0 4194304\n";
+	assert_int_equal(cx_cp_upload_missing(rec, strlen(rec), 20000000, &m,
+	    &n, &have), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[0].off, 4194304);
+	assert_int_equal(m[0].end, 20000000);
+	free(m);
+	/* everything there */
+	rec = "0 10\n";
+	assert_int_equal(cx_cp_upload_missing(rec, strlen(rec), 10, &m, &n,
+	    &have), 0);
+	assert_int_equal(n, 0);
+	assert_null(m);
+	assert_int_equal(have, 10);
+	/* past 4 GiB: all below it there */
+	rec = "0 4294967296\n";
+	assert_int_equal(cx_cp_upload_missing(rec, strlen(rec), big, &m, &n,
+	    &have), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[0].off, 4096ULL * MiB);
+	assert_int_equal(m[0].end, big);
+	/* spread over 4: aligned pieces, in order, covering it exactly */
+	assert_int_equal(cx_cp_spread(m, n, 4, &v, &k), 0);
+	assert_int_equal(k, 4);
+	assert_int_equal(v[0].off, 4096ULL * MiB);
+	for (i = 0; i < k; i++) {
+		assert_int_equal(v[i].off % MiB, 0);
+		assert_true(v[i].end > v[i].off);
+		if (i > 0)
+			assert_int_equal(v[i].off, v[i - 1].end);
+	}
+	assert_int_equal(v[k - 1].end, big);
+	free(v);
+	free(m);
+	/* malformed: unaligned start, past size, an end inside a MiB, junk */
+	rec = "5 10\n";
+	assert_int_equal(cx_cp_upload_missing(rec, strlen(rec), 10, &m, &n,
+	    &have), CX_ERR_INPUT);
+	rec = "0 11\n";
+	assert_int_equal(cx_cp_upload_missing(rec, strlen(rec), 10, &m, &n,
+	    &have), CX_ERR_INPUT);
+	rec = "0 1048577\n";
+	assert_int_equal(cx_cp_upload_missing(rec, strlen(rec), 4 * MiB, &m,
+	    &n, &have), CX_ERR_INPUT);
+	rec = "0 x\n";
+	assert_int_equal(cx_cp_upload_missing(rec, strlen(rec), 10, &m, &n,
+	    &have), CX_ERR_INPUT);
+	assert_null(m);
+	/* spread: two holes over 8 connections, in proportion */
+	{
+		struct cx_cp_range two[2] = { { 0, 64 * MiB, 0 },
+		    { 100 * MiB, 101 * MiB, 0 } };
+		assert_int_equal(cx_cp_spread(two, 2, 8, &v, &k), 0);
+		assert_int_equal(k, 9);
+		assert_int_equal(v[8].off, 100 * MiB);
+		assert_int_equal(v[8].end, 101 * MiB);
+		free(v);
+		assert_int_equal(cx_cp_spread(two, 0, 8, &v, &k), 0);
+		assert_int_equal(k, 0);
+		assert_null(v);
+	}
+}
+
 int
 main(void)
 {
@@ -208,6 +304,7 @@ main(void)
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_operand),
 		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_upload_missing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
