@@ -258,7 +258,7 @@ fail() {
 	printf '[bad]\naws_access_key_id = AKIAUNKNOWN0000000000\naws_secret_access_key = x\n' >>"$HOME/.aws/credentials"
 
 	fail 3 "cx-creds: *" "$ID" --profile nokeys
-	fail 3 "cx-creds: the SSO session for profile 'sso-old' has expired or is missing; run: aws sso login --profile sso-old" \
+	fail 3 "cx-creds: the SSO session for profile 'sso-old' has expired or is missing; run: cloudx-proxy login --profile sso-old" \
 	    "$ID" --profile sso-old
 	fail 2 "cx-instance: *i-0000000000000000f*not found*" i-0000000000000000f
 	moto_auth on
