@@ -91,8 +91,9 @@ read_head(int fd, struct cx_buf *b, uint64_t deadline)
 
 	if (until > deadline)
 		until = deadline;
-	while (cx_memmem(b->data, b->len, "\r\n\r\n", 4) == NULL &&
-	    cx_memmem(b->data, b->len, "\n\n", 2) == NULL) {
+	while (b->len < 2 ||
+	    (cx_memmem(b->data, b->len, "\r\n\r\n", 4) == NULL &&
+	    cx_memmem(b->data, b->len, "\n\n", 2) == NULL)) {
 		if ((r = cx_wait_fd(fd, POLLIN, until)) != 0)
 			return r;
 		if ((p = cx_buf_reserve(b, 1024, &r)) == NULL)
