@@ -243,7 +243,7 @@ cache_dir_ready(struct sso_login *l)
 	if (r != 0) {
 		cx_error("not using the SSO token cache '%s': it is %s",
 		    l->cache_dir, r == CX_ERR_DENIED ? why : "missing");
-		return CX_ERR_IO;
+		return r == CX_ERR_DENIED ? CX_ERR_INPUT : CX_ERR_IO;
 	}
 	return 0;
 }
@@ -571,14 +571,19 @@ open_browser(const char *url, pid_t *pidp)
 	return cx_os_spawn(argv, NULL, NULL, NULL, pidp);
 }
 
-/* Reaps the opener if it is done; a live one is left to finish. */
+/* Reaps the opener when it ends within a second (xdg-open hands the URL
+ * on and exits); one still running (a browser itself) is left alone. */
 static void
 reap_browser(pid_t pid)
 {
+	uint64_t until = cx_now_ms() + 1000;
 	int ws;
 
-	if (pid > 0)
-		(void)cx_os_reap(pid, 1, &ws);
+	if (pid <= 0)
+		return;
+	while (cx_os_reap(pid, 1, &ws) == 1 && cx_now_ms() < until)
+		if (cx_sleep_ms(20) != 0)
+			break;
 }
 
 static int
@@ -717,7 +722,11 @@ auth_code_flow(struct sso_login *l, long wait_ms)
 	return r;
 }
 
-/* The device-authorization grant (RFC 8628). */
+/*
+ * The device-authorization grant (RFC 8628), for --no-browser or when no
+ * browser can be opened: it never starts one (over ssh, a text browser
+ * would take the terminal), it prints the URLs.
+ */
 static int
 device_flow(struct sso_login *l)
 {
@@ -727,7 +736,6 @@ device_flow(struct sso_login *l)
 	char *dcode = NULL, *err = NULL;
 	long interval = DEVICE_DEFAULT_INTERVAL, expires_s = 600;
 	uint64_t deadline;
-	pid_t pid = -1;
 	int r;
 
 	if ((r = registration(l, 0)) != 0)
@@ -764,8 +772,8 @@ device_flow(struct sso_login *l)
 		expires_s = (long)v->valuedouble;
 	deadline = cx_now_ms() + (uint64_t)expires_s * 1000;
 	cx_info("to log in, open %s and enter the code: %s", uri, ucode);
-	if (full != NULL && open_browser(full, &pid) == 0)
-		cx_info("(a browser was opened on %s)", full);
+	if (full != NULL)
+		cx_info("(or open %s)", full);
 	cJSON_Delete(rq);
 	if ((rq = cJSON_CreateObject()) == NULL ||
 	    (r = cx_json_set_str(rq, "grantType", GRANT_DEVICE)) != 0 ||
@@ -784,7 +792,6 @@ device_flow(struct sso_login *l)
 		}
 		if ((r = cx_sleep_ms(interval * 1000)) != 0)
 			goto out;
-		reap_browser(pid);
 		free(err);
 		err = NULL;
 		r = oidc_call(l, "/token", rq, &tok, &err);
@@ -817,7 +824,6 @@ device_flow(struct sso_login *l)
 	}
 	r = save_token(l, tok);
  out:
-	reap_browser(pid);
 	if (dcode != NULL)
 		cx_freezero_str(dcode);
 	cx_json_delete_secure(rq);

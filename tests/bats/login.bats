@@ -193,6 +193,9 @@ teardown() {
 	assert_equal "$status" 0
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/login.out")" ""
 	grep -q "to log in, open $STANDIN_URL/device and enter the code: " "$BATS_TEST_TMPDIR/err"
+	grep -q "(or open $STANDIN_URL/device?user_code=" "$BATS_TEST_TMPDIR/err"
+	# --no-browser starts no browser at all
+	[ ! -e "$OPENER_DIR/argv" ]
 	f=$(token_file corp)
 	assert_equal "$(jq -c 'keys' "$f")" '["accessToken","clientId","clientSecret","expiresAt","refreshToken","region","registrationExpiresAt","startUrl"]'
 	# a device-grant client (no grantTypes) under the same name
@@ -275,6 +278,15 @@ teardown() {
 	# holds the authorize URL (public: client id, state, challenge)
 	! grep -q 'code=' "$OPENER_DIR/argv"
 	! grep -q 'code_verifier\|codeVerifier' "$OPENER_DIR/argv"
+}
+
+@test "login: a token cache folder others may write is not used (one line, exit 100, nothing written)" {
+	mkdir -p "$HOME/.aws/sso/cache"
+	chmod 0777 "$HOME/.aws/sso/cache"
+	run -100 --separate-stderr cx cloudx-proxy login --profile sso
+	assert_equal "$stderr" "cloudx-proxy: not using the SSO token cache '$HOME/.aws/sso/cache': it is writable by others (mode 0777)"
+	assert_equal "$(ls -A "$HOME/.aws/sso/cache")" ""
+	assert_equal "$(oidc_calls RegisterClient)" 0
 }
 
 @test "login: bad use: not an SSO profile, an unknown option, an argument (one line each)" {
