@@ -72,5 +72,8 @@ cx_drv_login_main(int argc, char **argv, const char *argv0)
  out:
 	cx_aws_ctx_clean_up(&ctx);
 	free(home);
+	/* interrupted while waiting for the browser or the code: 128+n */
+	if (r == CX_ERR_CANCELLED && cx_drv_signal_seen() != 0)
+		return 128 + cx_drv_signal_seen();
 	return cx_exit_code(r);
 }

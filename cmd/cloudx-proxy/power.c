@@ -166,8 +166,8 @@ power_main(int argc, char **argv, const char *argv0, int start)
 		return power_usage(stderr, prog, sub);
 	}
 	cx_log_set_verbosity(verbosity);
-	if ((r = cx_drv_signals_init()) != 0 ||
-	    (r = find_host(argv0, argv[optind], cfgopt, &t)) != 0)
+	/* no signal is caught: ^C ends a wake at once (nothing to undo) */
+	if ((r = find_host(argv0, argv[optind], cfgopt, &t)) != 0)
 		goto out;
 	ro = (struct cx_resolve_opts){ t.profile, t.aws_env, t.region };
 	if ((r = cx_aws_ctx_resolve(&ro, &ctx)) != 0 ||

@@ -629,7 +629,7 @@ auth_code_flow(struct sso_login *l, long wait_ms)
 	unsigned char raw[32], dig[EVP_MAX_MD_SIZE];
 	unsigned int diglen = 0;
 	char verifier[128], challenge[128], state[128], redirect[64];
-	char *err = NULL, *code = NULL, *scopes = NULL;
+	char *err = NULL, *code = NULL;
 	cJSON *rq = NULL, *ans = NULL;
 	pid_t pid = -1;
 	size_t i;
@@ -717,7 +717,6 @@ auth_code_flow(struct sso_login *l, long wait_ms)
 	cx_json_delete_secure(rq);
 	cx_json_delete_secure(ans);
 	cx_buf_clean_up(&url);
-	free(scopes);
 	free(err);
 	return r;
 }

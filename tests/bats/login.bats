@@ -289,6 +289,18 @@ teardown() {
 	assert_equal "$(oidc_calls RegisterClient)" 0
 }
 
+@test "login: SIGINT while waiting for the browser ends it at once (exit 130), nothing written" {
+	export OPENER_MODE=device
+	login_bg "$BATS_TEST_TMPDIR/err" cloudx-proxy login --profile sso
+	wait_until 15 grep -q 'open this URL to log in' "$BATS_TEST_TMPDIR/err"
+	kill -INT "$LOGIN_PID"
+	status=0
+	wait "$LOGIN_PID" || status=$?
+	LOGIN_PID=
+	assert_equal "$status" 130
+	[ ! -e "$(token_file corp)" ]
+}
+
 @test "login: bad use: not an SSO profile, an unknown option, an argument (one line each)" {
 	run -100 --separate-stderr cx cloudx-proxy login --profile keys
 	assert_equal "$stderr" "cloudx-proxy: profile 'keys' is not an SSO profile (no sso_session or sso_start_url)"
