@@ -15,7 +15,8 @@
  *     as Python's json.dumps(sort_keys=True) prints it>.json
  *     the client registration: clientId, clientSecret, expiresAt,
  *     scopes (when configured), grantTypes (authorization-code clients);
- *     reused until 15 minutes before expiresAt.
+ *     reused until 15 minutes before expiresAt, and only for the grant
+ *     it was registered for (else registered again and replaced).
  *
  * Implemented in lib/aws/sso_login.c (the API and the cache) and
  * lib/aws/sso_listen.c (the loopback redirect listener).
