@@ -5,7 +5,7 @@ _cloudx_proxy() {
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 	cmd=${COMP_WORDS[1]}
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "connect cp setup list doctor cleanup migrate log --help --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "connect cp setup list doctor cleanup migrate log login wake stop --help --version" -- "$cur"))
 		return
 	fi
 	case $prev in
@@ -15,7 +15,7 @@ _cloudx_proxy() {
 		COMPREPLY=($(compgen -W "$(sed -n 's/^\[\(profile \)\{0,1\}\([^]]*\)\]$/\2/p' ~/.aws/config ~/.aws/credentials 2>/dev/null | sort -u)" -- "$cur")); return ;;
 	--aws-env)
 		COMPREPLY=($(compgen -W "$(ls ~/.aws/aws-envs 2>/dev/null)" -- "$cur")); return ;;
-	--ssh-key|--region|--instance|--hostname|--environment|--ssh-host-prefix|--1password|-j|--jobs|-o|-n)
+	--ssh-key|--region|--instance|--hostname|--environment|--ssh-host-prefix|--1password|-j|--jobs|-o|-n|--timeout)
 		return ;;
 	esac
 	local opts
@@ -33,6 +33,8 @@ _cloudx_proxy() {
 	cleanup) opts="--ssh-config --ssh-host-prefix --dry-run --help" ;;
 	migrate) opts="--target-dir --dry-run --help" ;;
 	log) opts="-n --json --help $(cloudx-proxy list --json 2>/dev/null | sed -n 's/.*"Host":"\([^"]*\)".*/\1/p')" ;;
+	login) opts="--profile --aws-env --no-browser --verbose --help" ;;
+	wake|stop) opts="--ssh-config --verbose --help $( [ "$cmd" = wake ] && echo --timeout) $(cloudx-proxy list --json 2>/dev/null | sed -n 's/.*"Host":"\([^"]*\)".*/\1/p')" ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }

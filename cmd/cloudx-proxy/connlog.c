@@ -299,8 +299,8 @@ fix_for(int st)
 		return "check the instance id and the region (setup again for "
 		    "a rebuilt instance)";
 	case CX_EXIT_LOGIN:
-		return "renew the credentials (aws sso login --profile P, or "
-		    "setup)";
+		return "renew the credentials (cloudx-proxy login --profile P, "
+		    "or setup)";
 	case CX_EXIT_STATE:
 		return "the instance is gone: setup the host again with the "
 		    "new instance id";

@@ -97,8 +97,9 @@ fix_for(int r, const char *profile, char *buf, size_t n)
 {
 	switch (r) {
 	case CX_ERR_LOGIN:
-		snprintf(buf, n, "run 'aws sso login --profile %s' (or renew "
-		    "the keys of profile '%s')", profile, profile);
+		snprintf(buf, n, "run '%s login --profile %s' (or renew "
+		    "the keys of profile '%s')", cx_progname(), profile,
+		    profile);
 		break;
 	case CX_ERR_DENIED:
 		snprintf(buf, n, "ask your admin for the cloudX group/"

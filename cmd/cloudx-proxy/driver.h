@@ -175,6 +175,11 @@ int cx_drv_migrate_main(int argc, char **argv, const char *argv0);
 int cx_drv_cp_main(int argc, char **argv, const char *argv0);
 /* connlog.c */
 int cx_drv_log_main(int argc, char **argv, const char *argv0);
+/* login.c: the SSO login (lib/aws/sso_login.h) */
+int cx_drv_login_main(int argc, char **argv, const char *argv0);
+/* power.c: wake (start, wait for SSM online) and stop a host's instance */
+int cx_drv_wake_main(int argc, char **argv, const char *argv0);
+int cx_drv_stop_main(int argc, char **argv, const char *argv0);
 
 /* ---- connect internals, for tests (cmd/cloudx-proxy/connect.c) ---- */
 

@@ -1,6 +1,6 @@
 /*
  * cloudx-proxy: the driver.  Dispatches to a subcommand (connect, cp,
- * setup, list, doctor, cleanup, migrate, log); each lives in a file of
+ * setup, list, doctor, cleanup, migrate, log, login, wake, stop); each lives in a file of
  * this folder and returns the exit status.  Invoked as cloudX-proxy,
  * generated host names use the cloudX prefix.
  */
@@ -23,8 +23,11 @@ static const struct {
 	{ "doctor", cx_drv_doctor_main, "check every prerequisite, say how to fix it" },
 	{ "list", cx_drv_list_main, "show the configured hosts" },
 	{ "log", cx_drv_log_main, "the last connects: steps, durations, errors" },
+	{ "login", cx_drv_login_main, "log in to IAM Identity Center (SSO)" },
 	{ "migrate", cx_drv_migrate_main, "move ~/.ssh/vscode to ~/.ssh/cloudX" },
 	{ "setup", cx_drv_setup_main, "AWS profile, SSH key and SSH config" },
+	{ "stop", cx_drv_stop_main, "stop a host's instance" },
+	{ "wake", cx_drv_wake_main, "start a host's instance, wait until online" },
 };
 
 static void

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aws/awscfg.h"
 #include "aws/creds.h"
+#include "aws/sso_login.h"
 #include "core/cli.h"
 #include "core/cxerr.h"
 #include "core/log.h"
@@ -16,22 +18,25 @@
 #include "core/stage.h"
 
 static const char usage_text[] = "usage: cx-creds [-iv] [-e aws-env] "
-    "[-f process|env] [-p profile] [-r region]\n";
+    "[-f process|env] [-p profile] [-r region]\n"
+    "       cx-creds -L [-Bv] [-e aws-env] [-p profile] [-r region]\n";
 
 static const struct option longopts[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "identity", no_argument, NULL, 'i' },
+	{ "login", no_argument, NULL, 'L' },
+	{ "no-browser", no_argument, NULL, 'B' },
 	{ "print-endpoint", required_argument, NULL, 'E' },
 	{ NULL, 0, NULL, 0 }
 };
 
 struct args {
 	const char *format, *endpoint;
-	int identity;
+	int identity, login, no_browser;
 };
 
-/* --format, --identity, --print-endpoint into the struct args at
- * c->arg. */
+/* --format, --identity, --login, --no-browser, --print-endpoint into
+ * the struct args at c->arg. */
 static int
 own_opt(struct cx_cli *c, int opt, const char *arg)
 {
@@ -41,17 +46,47 @@ own_opt(struct cx_cli *c, int opt, const char *arg)
 		a->endpoint = arg;
 	else if (opt == 'f')
 		a->format = arg;
+	else if (opt == 'L')
+		a->login = 1;
+	else if (opt == 'B')
+		a->no_browser = 1;
 	else
 		a->identity = 1;
 	return 0;
 }
 
+/*
+ * --login: logs the profile in through SSO OIDC (lib/aws/sso_login.h)
+ * before the stage resolves its credentials as usual.
+ */
+static int
+login(const struct cx_resolve_opts *o, const struct args *a)
+{
+	struct cx_sso_login_opts lo;
+	struct cx_aws_ctx ctx;
+	int r;
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (!a->login) {
+		cx_error("--no-browser goes with --login");
+		return CX_ERR_USAGE;
+	}
+	if ((r = cx_aws_ctx_load(o, &ctx)) != 0)
+		return r;
+	memset(&lo, 0, sizeof(lo));
+	lo.profile = ctx.cfg->profile;
+	lo.no_browser = a->no_browser;
+	r = cx_sso_login(&ctx, &lo);
+	cx_aws_ctx_clean_up(&ctx);
+	return r;
+}
+
 int
 main(int argc, char *argv[])
 {
-	struct args a = { "process", NULL, 0 };
+	struct args a = { "process", NULL, 0, 0, 0 };
 	struct cx_cli cli = { .prog = "cx-creds", .usage = usage_text,
-	    .flags = CX_CLI_AWS | CX_CLI_TERSE, .shortopts = "E:f:i",
+	    .flags = CX_CLI_AWS | CX_CLI_TERSE, .shortopts = "BE:f:iL",
 	    .longopts = longopts, .own = own_opt, .arg = &a };
 	struct cx_resolve_opts o;
 	struct cx_aws_ctx ctx;
@@ -68,6 +103,8 @@ main(int argc, char *argv[])
 	o = (struct cx_resolve_opts){ cli.profile, cli.aws_env, cli.region };
 	if (a.endpoint != NULL)
 		return cx_exit_code(cx_creds_print_endpoint(&o, a.endpoint));
+	if ((a.login || a.no_browser) && (r = login(&o, &a)) != 0)
+		return cx_exit_code(r);
 	if ((r = cx_stage_read(STDIN_FILENO, &doc)) == 0 &&
 	    (r = cx_creds_stage(doc, &o, a.identity, &ctx)) == 0) {
 		if (strcmp(a.format, "env") == 0)

@@ -67,7 +67,7 @@ struct cx_aws_ctx {
  * success it owns everything and must be released with
  * cx_aws_ctx_clean_up().  Errors are logged (one line) and returned:
  * CX_ERR_CONFIG (missing profile, malformed files), CX_ERR_NOCREDS,
- * CX_ERR_LOGIN (expired SSO token: "run aws sso login --profile P"),
+ * CX_ERR_LOGIN (expired SSO token: "run: cloudx-proxy login --profile P"),
  * CX_ERR_DENIED, CX_ERR_NETWORK, ...
  */
 int cx_aws_ctx_resolve(const struct cx_resolve_opts *o, struct cx_aws_ctx *ctx);

@@ -1,6 +1,7 @@
 /*
  * IAM Identity Center (SSO) role credentials, as the AWS CLI v2
- * SSOProvider: the token written by `aws sso login` in
+ * SSOProvider: the token written by `cloudx-proxy login` (lib/aws/
+ * sso_login.c) or `aws sso login` in
  * ~/.aws/sso/cache/<sha1>.json (refreshed through SSO OIDC for the
  * sso-session form when it is about to expire), then GetRoleCredentials
  * on the portal.  Results go through our cache (lib/aws/creds_cache.c).
@@ -39,7 +40,7 @@ login_error(const char *profile)
 	char buf[300];
 
 	cx_error("the SSO session for profile '%s' has expired or is missing; "
-	    "run: aws sso login --profile %s", profile,
+	    "run: cloudx-proxy login --profile %s", profile,
 	    cx_creds_shell_word(profile, buf, sizeof(buf)));
 	return CX_ERR_LOGIN;
 }

@@ -39,7 +39,7 @@ enum cx_err {
 #define CX_EXIT_OK		0
 #define CX_EXIT_DENIED		1	/* AWS said no: access denied, bad keys */
 #define CX_EXIT_NOTFOUND	2	/* unknown instance (in that region), profile */
-#define CX_EXIT_LOGIN		3	/* no/expired credentials; run aws sso login */
+#define CX_EXIT_LOGIN		3	/* no/expired credentials; log in again */
 #define CX_EXIT_STATE		4	/* instance terminated or shutting down */
 #define CX_EXIT_DEADLINE	5	/* gave up waiting: instance, agent, session */
 #define CX_EXIT_SESSION		6	/* SSM session refused, closed with error, lost */

@@ -12,7 +12,8 @@
 static const char *const secret_keys[] = {
 	"SecretAccessKey", "SessionToken", "TokenValue", "secretAccessKey",
 	"sessionToken", "accessToken", "refreshToken", "clientSecret",
-	"aws_secret_access_key", "aws_session_token", NULL
+	"aws_secret_access_key", "aws_session_token", "deviceCode",
+	"codeVerifier", "code", NULL
 };
 
 static int

@@ -146,6 +146,48 @@ ec2_start(void *arg, const char *id, char **new_state)
 	return r;
 }
 
+int
+cx_instance_aws_stop(struct cx_instance_aws *a, const char *id,
+    char **prev_state, char **new_state)
+{
+	struct cx_query q;
+	struct cx_aws_error err;
+	struct cx_xml *x = NULL;
+	const char *st;
+	char what[160];
+	int r;
+
+	*prev_state = *new_state = NULL;
+	memset(&err, 0, sizeof(err));
+	cx_query_init(&q, "StopInstances", EC2_API_VERSION);
+	if ((r = cx_query_add(&q, "InstanceId.1", id)) != 0)
+		goto out;
+	r = cx_aws_query(&a->ec2, &q, &x, &err);
+	if (r == CX_ERR_NOTFOUND) {
+		cx_error("instance '%s' not found in region '%s'", id,
+		    a->ctx->region);
+		goto out;
+	}
+	if (r != 0) {
+		snprintf(what, sizeof(what), "cannot stop instance '%s'", id);
+		cx_aws_log_error(what, r, &err);
+		goto out;
+	}
+	st = cx_xml_text(x->root, "instancesSet/item/previousState/name");
+	if (st != NULL && (*prev_state = strdup(st)) == NULL) {
+		r = CX_ERR_NOMEM;
+		goto out;
+	}
+	st = cx_xml_text(x->root, "instancesSet/item/currentState/name");
+	if (st != NULL && (*new_state = strdup(st)) == NULL)
+		r = CX_ERR_NOMEM;
+ out:
+	cx_xml_free(x);
+	cx_query_clean_up(&q);
+	cx_aws_error_clean_up(&err);
+	return r;
+}
+
 static int
 ssm_ping(void *arg, const char *id, char **ping)
 {

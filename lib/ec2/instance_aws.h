@@ -29,6 +29,15 @@ int cx_instance_aws_init(struct cx_instance_aws *a, struct cx_aws_ctx *ctx,
 void cx_instance_aws_clean_up(struct cx_instance_aws *a);
 
 /*
+ * EC2 StopInstances for id (cloudx-proxy stop).  *prev_state and
+ * *new_state (malloc'd, NULL when the answer lacks them) are the states
+ * EC2 reports before and after the call.  Errors are logged (one line):
+ * CX_ERR_NOTFOUND, CX_ERR_DENIED, what cx_aws_query() returns.
+ */
+int cx_instance_aws_stop(struct cx_instance_aws *a, const char *id,
+    char **prev_state, char **new_state);
+
+/*
  * The whole stage: runs o->mode for id against AWS and, on success, sets
  * doc["Instance"] (see cx_instance_to_json).  Returns 0 or the error of
  * cx_instance_run() (already logged).

@@ -180,7 +180,7 @@ CFG
 	FAKE_FAIL_CX_CREDS=3 run -1 --separate-stderr drv doctor
 	assert_line "✗ private key: $HOME/.ssh/cloudX/cloudX is mode 644, wanted 600; fix: chmod it"
 	assert_line "✗ include: $HOME/.ssh/config does not include $HOME/.ssh/cloudX/config; fix: run setup (it adds the Include line)"
-	assert_line "✗ credentials: profile 'cloudX': login required; fix: run 'aws sso login --profile cloudX' (or renew the keys of profile 'cloudX')"
+	assert_line "✗ credentials: profile 'cloudX': login required; fix: run 'cloudx-proxy login --profile cloudX' (or renew the keys of profile 'cloudX')"
 	mkdir -p "$HOME/.config/Code/User"
 	echo '{"remote.SSH.connectTimeout": 15}' >"$HOME/.config/Code/User/settings.json"
 	run -1 drv doctor nosuchhost

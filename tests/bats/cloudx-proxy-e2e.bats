@@ -258,7 +258,7 @@ fail() {
 	printf '[bad]\naws_access_key_id = AKIAUNKNOWN0000000000\naws_secret_access_key = x\n' >>"$HOME/.aws/credentials"
 
 	fail 3 "cx-creds: *" "$ID" --profile nokeys
-	fail 3 "cx-creds: the SSO session for profile 'sso-old' has expired or is missing; run: aws sso login --profile sso-old" \
+	fail 3 "cx-creds: the SSO session for profile 'sso-old' has expired or is missing; run: cloudx-proxy login --profile sso-old" \
 	    "$ID" --profile sso-old
 	fail 2 "cx-instance: *i-0000000000000000f*not found*" i-0000000000000000f
 	moto_auth on
@@ -307,4 +307,52 @@ fail() {
 	exec 7>&-
 	wait_until 10 no_procs_left
 	standin_wait_for '[.sessions[] | select(.status != "ended")] | length == 0' 10
+}
+
+@test "e2e: stop HOST stops the instance (and says when it already is); wake HOST starts it and waits until online" {
+	ensure_setup
+	moto_aws ec2 start-instances --instance-ids "$ID" >/dev/null
+	run -0 --separate-stderr cloudx-proxy stop cloudx-e2e-box
+	assert_equal "$output" ""
+	[[ "$stderr" == "cloudx-proxy: stopping cloudx-e2e-box ($ID): running -> stop"* ]]
+	[ "$(moto_state "$ID")" = stopped ]
+	run -0 --separate-stderr cloudx-proxy stop cloudx-e2e-box
+	assert_equal "$stderr" "cloudx-proxy: cloudx-e2e-box ($ID) is already stopped"
+	n0=$(standin_log | jq 'map(.n) | max // 0')
+	run -0 --separate-stderr cloudx-proxy wake cloudx-e2e-box
+	assert_equal "$output" ""
+	[[ "$stderr" == *"Starting instance $ID"* ]]
+	assert_equal "$(tail -n1 <<<"$stderr")" "cloudx-proxy: cloudx-e2e-box ($ID) is running and its SSM agent is online"
+	[ "$(moto_state "$ID")" = running ]
+	standin_log | jq -e --argjson n "$n0" '[.[] | select(.n > $n and .op == "DescribeInstanceInformation")] | length >= 1' >/dev/null
+	# already running: instant, no start
+	run -0 --separate-stderr cloudx-proxy wake cloudx-e2e-box
+	assert_equal "$stderr" "cloudx-proxy: cloudx-e2e-box ($ID) is running and its SSM agent is online (it was already)"
+	# the short name works as well; an unknown host is one line, exit 2
+	run -2 --separate-stderr cloudx-proxy stop no-such-host
+	[[ "$stderr" == "cloudx-proxy: 'no-such-host' is not a host of "* ]]
+}
+
+@test "e2e: cloudx-proxy login (SSO, auth-code flow), then a connect right after with that profile" {
+	ensure_setup
+	cat >>"$HOME/.aws/config" <<-EOF
+	[profile e2e-sso]
+	sso_session = e2e
+	sso_account_id = 111122223333
+	sso_role_name = Admin
+	region = eu-west-1
+	[sso-session e2e]
+	sso_start_url = https://d-e2e.awsapps.com/start
+	sso_region = eu-west-1
+	EOF
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\nexec curl -sS -L --max-time 20 -o /dev/null "$1"\n' >"$BATS_TEST_TMPDIR/bin/xdg-open"
+	chmod +x "$BATS_TEST_TMPDIR/bin/xdg-open"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" run -0 --separate-stderr cloudx-proxy login --profile e2e-sso
+	run -0 --separate-stderr sshx1 -o "ProxyCommand=$CX_BIN_DIR/cloudx-proxy connect %h %p --os-user %r --profile e2e-sso" \
+	    cloudx-e2e-box 'echo via-sso'
+	assert_output "via-sso"
+	# the role credentials came from the portal with the token of the login
+	standin_log | jq -e '[.[] | select(.kind == "sso" and .path == "/federation/credentials" and .status == 200)] | length >= 1' >/dev/null
+	wait_until 10 no_procs_left
 }

@@ -629,10 +629,10 @@ sso_token() {
 	sso_token https://d-1234.awsapps.com/start tok-old "2020-01-01T00:00:00Z"
 	run -3 --separate-stderr cx cx-creds --profile old
 	assert_output ""
-	assert_equal "$stderr" "cx-creds: the SSO session for profile 'old' has expired or is missing; run: aws sso login --profile old"
+	assert_equal "$stderr" "cx-creds: the SSO session for profile 'old' has expired or is missing; run: cloudx-proxy login --profile old"
 	rm -f "$HOME"/.aws/sso/cache/*.json
 	run -3 --separate-stderr cx cx-creds --profile old
-	assert_equal "$stderr" "cx-creds: the SSO session for profile 'old' has expired or is missing; run: aws sso login --profile old"
+	assert_equal "$stderr" "cx-creds: the SSO session for profile 'old' has expired or is missing; run: cloudx-proxy login --profile old"
 	standin_stop
 }
 
@@ -642,7 +642,7 @@ sso_token() {
 	sso_token corp tok-unknown "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
 	run -3 --separate-stderr cx cx-creds --profile sso -vv
 	assert_output ""
-	assert_equal "$(grep -v ': debug: ' <<<"$stderr")" "cx-creds: the SSO session for profile 'sso' has expired or is missing; run: aws sso login --profile sso"
+	assert_equal "$(grep -v ': debug: ' <<<"$stderr")" "cx-creds: the SSO session for profile 'sso' has expired or is missing; run: cloudx-proxy login --profile sso"
 	[[ "$stderr" != *tok-unknown* ]]
 	standin_stop
 }

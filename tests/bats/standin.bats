@@ -425,6 +425,65 @@ PY
     [[ "$(jq -r .error <<<"$output")" == invalid_grant ]]
 }
 
+@test "SSO OIDC login: RegisterClient, /authorize (approve/deny), PKCE checked, the device grant's pending/slow_down/denied/expired" {
+    standin_start --moto "" --set '{"oidc_device_interval": 1}'
+    post() { curl -s -X POST -d "$2" "$STANDIN_URL$1"; }
+    reg=$(post /client/register '{"clientName":"t","clientType":"public","grantTypes":["authorization_code","refresh_token"],"redirectUris":["http://127.0.0.1/oauth/callback"],"issuerUrl":"https://x/start"}')
+    cid=$(jq -r .clientId <<<"$reg"); csec=$(jq -r .clientSecret <<<"$reg")
+    [[ $(jq '.clientSecretExpiresAt > now' <<<"$reg") == true ]]
+    verifier=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+    challenge=$(python3 -c 'import base64, hashlib, sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).decode().rstrip("="))' "$verifier")
+    redir="http://127.0.0.1:9/oauth/callback"
+    authz="$STANDIN_URL/authorize?response_type=code&client_id=$cid&redirect_uri=$(jq -rn --arg u "$redir" '$u|@uri')&state=st1&code_challenge_method=S256&code_challenge=$challenge"
+    loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$authz")
+    [[ "$loc" == "$redir?code="*"&state=st1" ]]
+    code=$(sed 's/.*code=\([^&]*\).*/\1/' <<<"$loc")
+    # a wrong verifier is refused (and uses the code up)
+    run post /token "{\"grantType\":\"authorization_code\",\"clientId\":\"$cid\",\"clientSecret\":\"$csec\",\"code\":\"$code\",\"redirectUri\":\"$redir\",\"codeVerifier\":\"${verifier}x\"}"
+    [[ "$(jq -r .error <<<"$output")" == invalid_grant ]]
+    loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$authz")
+    code=$(sed 's/.*code=\([^&]*\).*/\1/' <<<"$loc")
+    run post /token "{\"grantType\":\"authorization_code\",\"clientId\":\"$cid\",\"clientSecret\":\"$csec\",\"code\":\"$code\",\"redirectUri\":\"$redir\",\"codeVerifier\":\"$verifier\"}"
+    tok=$(jq -r .accessToken <<<"$output")
+    [[ "$tok" == standin-sso-* && -n "$(jq -r .refreshToken <<<"$output")" ]]
+    run curl -s -o /dev/null -w '%{http_code}' -H "x-amz-sso_bearer_token: $tok" \
+        "$STANDIN_URL/federation/credentials?role_name=Admin&account_id=111122223333"
+    assert_output 200
+    # deny: error=access_denied with the state
+    standin_config '{"oidc_authorize": "deny"}'
+    loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$authz")
+    [[ "$loc" == "$redir?error=access_denied&"*"state=st1" ]]
+    # the device grant (a device client: no grantTypes)
+    reg=$(post /client/register '{"clientName":"d","clientType":"public"}')
+    cid=$(jq -r .clientId <<<"$reg"); csec=$(jq -r .clientSecret <<<"$reg")
+    dev=$(post /device_authorization "{\"clientId\":\"$cid\",\"clientSecret\":\"$csec\",\"startUrl\":\"https://x/start\"}")
+    dc=$(jq -r .deviceCode <<<"$dev")
+    poll() { post /token "{\"grantType\":\"urn:ietf:params:oauth:grant-type:device_code\",\"clientId\":\"$cid\",\"clientSecret\":\"$csec\",\"deviceCode\":\"$dc\"}" | jq -r '.error // "token"'; }
+    [[ "$(poll)" == authorization_pending ]]
+    # polled again at once: slow_down
+    [[ "$(poll)" == slow_down ]]
+    # a second code, denied at the device page, then polled
+    dev=$(post /device_authorization "{\"clientId\":\"$cid\",\"clientSecret\":\"$csec\",\"startUrl\":\"https://x/start\"}")
+    dc=$(jq -r .deviceCode <<<"$dev")
+    run curl -s -X POST -d "{\"userCode\": \"$(jq -r .userCode <<<"$dev")\", \"decision\": \"deny\"}" "$STANDIN_URL/standin/oidc/decide"
+    [[ "$(jq .decided <<<"$output")" == 1 ]]
+    [[ "$(poll)" == access_denied ]]
+    # a third, approved
+    dev=$(post /device_authorization "{\"clientId\":\"$cid\",\"clientSecret\":\"$csec\",\"startUrl\":\"https://x/start\"}")
+    dc=$(jq -r .deviceCode <<<"$dev")
+    curl -s -X POST -d '{"decision": "approve"}' "$STANDIN_URL/standin/oidc/decide" >/dev/null
+    [[ "$(poll)" == token ]]
+    # expiry
+    standin_config '{"oidc_device_expires_in": 0}'
+    dev=$(post /device_authorization "{\"clientId\":\"$cid\",\"clientSecret\":\"$csec\",\"startUrl\":\"https://x/start\"}")
+    dc=$(jq -r .deviceCode <<<"$dev")
+    [[ "$(poll)" == expired_token ]]
+    # a wrong client secret
+    run post /device_authorization "{\"clientId\":\"$cid\",\"clientSecret\":\"nope\",\"startUrl\":\"https://x/start\"}"
+    [[ "$(jq -r .error <<<"$output")" == invalid_client ]]
+    [[ "$(standin_state | jq .oidc.calls.RegisterClient)" == 2 ]]
+}
+
 # --- data channel ------------------------------------------------------------------------------
 
 @test "data channel: handshake trace matches §7, then an exact echo" {

@@ -77,6 +77,14 @@ DEFAULT_CONFIG = {
     "sso_refresh_tokens": {},         # {"rt": {"client_id": .., "client_secret": .., "token": "<sso token to copy grants from>"}}
     "sso_access_token_ttl": 3600,
     "sso_rotate_refresh_token": True,
+    # SSO OIDC login (RegisterClient, StartDeviceAuthorization, /authorize, CreateToken)
+    "oidc_grants": {"111122223333": ["Admin"]},   # what a token minted by a login may use
+    "oidc_authorize": "approve",      # the /authorize answer: "approve" (code) or "deny" (error=access_denied)
+    "oidc_registration_ttl": 90 * 86400,  # s, clientSecretExpiresAt
+    "oidc_device_interval": 1,        # s, the device flow's polling interval
+    "oidc_device_expires_in": 600,    # s, the device code's life
+    "oidc_slow_down_next": 0,         # next N device polls -> slow_down (interval += 5 s)
+    "oidc_code_ttl": 300,             # s, an authorization code's life
     # --- data channel (agent + MGS)
     "agent_version": "3.3.987.0",
     "session_type": "Port",
@@ -109,7 +117,7 @@ DEFAULT_CONFIG = {
     "sessions": {},                   # {"<session id>": {...}}
 }
 
-COUNTER_KEYS = ("throttle_next", "fail_next", "hang_next", "target_not_connected")
+COUNTER_KEYS = ("throttle_next", "fail_next", "hang_next", "target_not_connected", "oidc_slow_down_next")
 
 
 def merge_patch(target, patch):
@@ -537,6 +545,10 @@ class State:
             self.observed = {}          # (region, iid) -> {first_running, ever_online}
             self.minted_keys = {}       # akid -> (secret, token)
             self.sso_access = {}        # minted SSO access tokens -> grants
+            self.oidc_clients = {}      # clientId -> {"secret", "grantTypes", "redirectUris", "expires"}
+            self.oidc_codes = {}        # auth code -> {"client", "redirect", "challenge", "expires"}
+            self.oidc_devices = {}      # deviceCode -> {"client", "userCode", "status", "expires", "interval", "last"}
+            self.oidc_calls = collections.Counter()   # "RegisterClient" -> n, ...
             self.log = collections.deque(maxlen=20000)
             self.log_seq = 0
             self.counters = collections.Counter()
@@ -864,6 +876,114 @@ def sso_role_credentials(account, role):
             "expiration": now_ms() + int(CFG.get("sso_credentials_ttl")) * 1000}
 
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+OIDC_SECRET_KEYS = ("clientSecret", "refreshToken", "accessToken", "deviceCode", "code", "codeVerifier")
+
+
+def oidc_error(status, code, error, desc):
+    return ApiError(status, code, desc, {"error": error, "error_description": desc})
+
+
+def oidc_client(req):
+    """The registered client of a request, its secret checked."""
+    with STATE.lock:
+        c = STATE.oidc_clients.get(req.get("clientId") or "")
+    if c is None or not hmac.compare_digest(c["secret"], req.get("clientSecret") or ""):
+        raise oidc_error(401, "InvalidClientException", "invalid_client", "Invalid client")
+    if c["expires"] < time.time():
+        raise oidc_error(401, "InvalidClientException", "invalid_client", "Client registration expired")
+    return c
+
+
+def oidc_register(req):
+    """RegisterClient: a public client; grantTypes/redirectUris for the authorization-code grant."""
+    if not req.get("clientName") or req.get("clientType") != "public":
+        raise oidc_error(400, "InvalidRequestException", "invalid_request", "clientName and clientType public required")
+    grants = req.get("grantTypes") or [DEVICE_GRANT, "refresh_token"]
+    if "authorization_code" in grants and not req.get("redirectUris"):
+        raise oidc_error(400, "InvalidRequestException", "invalid_request", "redirectUris required")
+    cid = "standin-client-" + secrets.token_urlsafe(12)
+    sec = "standin-client-secret-" + secrets.token_urlsafe(24)
+    now = int(time.time())
+    exp = now + int(CFG.get("oidc_registration_ttl"))
+    with STATE.lock:
+        STATE.oidc_clients[cid] = {"secret": sec, "grantTypes": grants,
+                                   "redirectUris": req.get("redirectUris") or [], "expires": exp}
+    return {"clientId": cid, "clientSecret": sec, "clientIdIssuedAt": now, "clientSecretExpiresAt": exp}
+
+
+def oidc_start_device(req):
+    oidc_client(req)
+    if not req.get("startUrl"):
+        raise oidc_error(400, "InvalidRequestException", "invalid_request", "startUrl required")
+    dc = "standin-device-" + secrets.token_urlsafe(24)
+    uc = "%s-%s" % ("".join(random.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(4)),
+                    "".join(random.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(4)))
+    interval = int(CFG.get("oidc_device_interval"))
+    exp_in = int(CFG.get("oidc_device_expires_in"))
+    with STATE.lock:
+        STATE.oidc_devices[dc] = {"client": req["clientId"], "userCode": uc, "status": "pending",
+                                  "expires": time.time() + exp_in, "interval": interval, "last": 0.0}
+    base = "http://%s:%d" % SERVER.server_address[:2]
+    return {"deviceCode": dc, "userCode": uc, "verificationUri": base + "/device",
+            "verificationUriComplete": base + "/device?user_code=" + uc,
+            "expiresIn": exp_in, "interval": interval}
+
+
+def oidc_mint(grants_from, client_id, client_secret):
+    ttl = int(CFG.get("sso_access_token_ttl"))
+    access = "standin-sso-" + secrets.token_urlsafe(32)
+    grants = CFG.get("oidc_grants") or {}
+    with STATE.lock:
+        STATE.sso_access[access] = {"accounts": grants, "expires": time.time() + ttl}
+    rt = "standin-rt-" + secrets.token_urlsafe(24)
+    CFG.patch({"sso_refresh_tokens": {rt: {"client_id": client_id, "client_secret": client_secret,
+                                           "accounts": grants}}})
+    return {"accessToken": access, "tokenType": "Bearer", "expiresIn": ttl, "refreshToken": rt}
+
+
+def oidc_grant(req):
+    """CreateToken for the authorization_code (PKCE checked) and device_code grants."""
+    c = oidc_client(req)
+    grant = req.get("grantType")
+    if grant == "authorization_code":
+        with STATE.lock:
+            code = STATE.oidc_codes.pop(req.get("code") or "", None)
+        if code is None or code["expires"] < time.time() or code["client"] != req.get("clientId"):
+            raise oidc_error(400, "InvalidGrantException", "invalid_grant", "Invalid authorization code")
+        if code["redirect"] != req.get("redirectUri"):
+            raise oidc_error(400, "InvalidGrantException", "invalid_grant", "redirectUri does not match")
+        verifier = req.get("codeVerifier") or ""
+        want = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        if not 43 <= len(verifier) <= 128 or not hmac.compare_digest(want, code["challenge"]):
+            raise oidc_error(400, "InvalidGrantException", "invalid_grant", "PKCE verification failed")
+        return oidc_mint(None, req["clientId"], c["secret"])
+    dc = req.get("deviceCode") or ""
+    now = time.time()
+    with STATE.lock:
+        d = STATE.oidc_devices.get(dc)
+        if d is None or d["client"] != req.get("clientId"):
+            raise oidc_error(400, "InvalidGrantException", "invalid_grant", "Invalid device code")
+        if d["expires"] < now:
+            raise oidc_error(400, "ExpiredTokenException", "expired_token", "Device code has expired")
+        too_fast = d["last"] and now - d["last"] < d["interval"] * 0.8
+        d["last"] = now
+        if too_fast or CFG.take("oidc_slow_down_next"):
+            d["interval"] += 5
+            STATE.oidc_calls["slow_down"] += 1
+            if too_fast:
+                STATE.oidc_calls["too_fast"] += 1
+            raise oidc_error(400, "SlowDownException", "slow_down", "Client is polling too quickly")
+        if d["status"] == "pending":
+            raise oidc_error(400, "AuthorizationPendingException", "authorization_pending",
+                             "Authorization is pending")
+        if d["status"] == "denied":
+            del STATE.oidc_devices[dc]
+            raise oidc_error(400, "AccessDeniedException", "access_denied", "The user denied the request")
+        del STATE.oidc_devices[dc]
+    return oidc_mint(None, req["clientId"], c["secret"])
+
+
 # ---------------------------------------------------------------------------------------------
 # HTTP server
 # ---------------------------------------------------------------------------------------------
@@ -932,6 +1052,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.control("GET", path, query, b"")
         if path == "/federation/credentials" or path.startswith("/assignment/"):
             return self.sso_portal(path, query)
+        if path == "/authorize":
+            return self.oidc_authorize(query)
         self._send(404, {"message": "no such resource: %s" % path})
 
     def do_POST(self):
@@ -941,6 +1063,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.control("POST", path, query, body)
         if path == "/token":
             return self.oidc_token(body)
+        if path in ("/client/register", "/device_authorization"):
+            return self.oidc_api(path, body)
         target = self.headers.get("X-Amz-Target")
         if path == "/" and target:
             return self.aws_json(target, body, path, query)
@@ -1066,7 +1190,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 req = json.loads(body.decode() or "{}")
             except ValueError:
                 raise ApiError(400, "InvalidRequestException", "body is not JSON", {"error": "invalid_request"})
-            entry["body"] = {k: ("(redacted)" if k in ("clientSecret", "refreshToken") else v) for k, v in req.items()}
+            entry["body"] = {k: ("(redacted)" if k in OIDC_SECRET_KEYS else v) for k, v in req.items()}
+            entry["grant"] = req.get("grantType")
+            with STATE.lock:
+                STATE.oidc_calls["CreateToken"] += 1
+            if req.get("grantType") in ("authorization_code", DEVICE_GRANT):
+                resp = oidc_grant(req)
+                entry["response"] = {k: ("(redacted)" if k in OIDC_SECRET_KEYS else v) for k, v in resp.items()}
+                return self._send(200, resp, "application/json", {"x-amzn-RequestId": rid})
             if req.get("grantType") != "refresh_token":
                 raise ApiError(400, "UnsupportedGrantTypeException", "Unsupported grant type",
                                {"error": "unsupported_grant_type"})
@@ -1105,6 +1236,81 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             entry["status"] = status
             STATE.record(entry)
+
+    # --- SSO OIDC: RegisterClient, StartDeviceAuthorization, the authorize page
+    def oidc_api(self, path, body):
+        rid = new_request_id()
+        op = {"/client/register": "RegisterClient", "/device_authorization": "StartDeviceAuthorization"}[path]
+        entry = {"kind": "oidc", "path": path, "op": op, "request_id": rid}
+        status = 200
+        try:
+            try:
+                req = json.loads(body.decode() or "{}")
+            except ValueError:
+                raise ApiError(400, "InvalidRequestException", "body is not JSON", {"error": "invalid_request"})
+            if not isinstance(req, dict):
+                raise ApiError(400, "InvalidRequestException", "body is not an object", {"error": "invalid_request"})
+            entry["body"] = {k: ("(redacted)" if k in OIDC_SECRET_KEYS else v) for k, v in req.items()}
+            with STATE.lock:
+                STATE.oidc_calls[op] += 1
+            resp = oidc_register(req) if op == "RegisterClient" else oidc_start_device(req)
+            entry["response"] = {k: ("(redacted)" if k in OIDC_SECRET_KEYS else v) for k, v in resp.items()}
+            self._send(200, resp, "application/json", {"x-amzn-RequestId": rid})
+        except ApiError as e:
+            status = e.status
+            entry["error"] = e.code
+            out = {"__type": e.code, "message": e.message}
+            out.update(e.extra)
+            self._send(e.status, out, "application/json", {"x-amzn-RequestId": rid, "x-amzn-ErrorType": e.code})
+        finally:
+            entry["status"] = status
+            STATE.record(entry)
+
+    def oidc_authorize(self, query):
+        """The user's sign-in page, decided by the oidc_authorize switch: a redirect to the client's
+        loopback redirect_uri with code+state, or with error=access_denied."""
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+        entry = {"kind": "oidc", "path": "/authorize", "op": "Authorize",
+                 "query": {k: v for k, v in q.items() if k != "code_challenge"}}
+        with STATE.lock:
+            STATE.oidc_calls["Authorize"] += 1
+            client = STATE.oidc_clients.get(q.get("client_id", ""))
+        redirect = q.get("redirect_uri", "")
+        u = urllib.parse.urlsplit(redirect)
+        problem = None
+        if client is None or client["expires"] < time.time():
+            problem = "unknown client_id"
+        elif "authorization_code" not in client["grantTypes"]:
+            problem = "client not registered for authorization_code"
+        elif q.get("response_type") != "code":
+            problem = "response_type must be code"
+        elif u.scheme != "http" or u.hostname not in ("127.0.0.1", "localhost") or not any(
+                urllib.parse.urlsplit(r).path == u.path and urllib.parse.urlsplit(r).hostname == u.hostname
+                for r in client["redirectUris"]):
+            problem = "redirect_uri not registered"
+        elif q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+            problem = "a S256 code_challenge is required"
+        if problem:
+            entry["error"] = problem
+            STATE.record(entry)
+            return self._send(400, "<html><body>%s</body></html>" % problem, "text/html")
+        params = {}
+        if CFG.get("oidc_authorize") == "deny":
+            params["error"] = "access_denied"
+            params["error_description"] = "The user denied the request"
+        else:
+            code = "standin-code-" + secrets.token_urlsafe(24)
+            with STATE.lock:
+                STATE.oidc_codes[code] = {"client": q["client_id"], "redirect": redirect,
+                                          "challenge": q["code_challenge"],
+                                          "expires": time.time() + float(CFG.get("oidc_code_ttl"))}
+            params["code"] = code
+        if "state" in q:
+            params["state"] = q["state"]
+        entry["decision"] = "deny" if "error" in params else "approve"
+        STATE.record(entry)
+        loc = redirect + ("&" if "?" in redirect else "?") + urllib.parse.urlencode(params)
+        self._send(302, "", "text/html", {"Location": loc})
 
     # --- control API
     def control(self, method, path, query, body):
@@ -1146,6 +1352,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             keys = valid_keys(inst, user)
             STATE.record({"kind": "keys", "user": user, "instance": inst, "count": len(keys)})
             return self._send(200, "".join(k + "\n" for k in keys), "text/plain")
+        if method == "POST" and path == "/standin/oidc/decide":
+            # the user at the device page: {"userCode": ".." (default: every pending one),
+            # "decision": "approve" | "deny"}
+            n = 0
+            with STATE.lock:
+                for d in STATE.oidc_devices.values():
+                    if d["status"] == "pending" and data.get("userCode") in (None, d["userCode"]):
+                        d["status"] = "approved" if data.get("decision", "approve") == "approve" else "denied"
+                        n += 1
+            return self._send(200, {"decided": n})
         m = re.match(r"^/standin/sessions/([^/]+)(?:/(close|drop))?$", path)
         if m:
             with STATE.lock:
@@ -1176,6 +1392,9 @@ def state_json():
         "sessions": {s.sid: s.to_json() for s in sessions},
         "keys": keys,
         "instances": observed,
+        "oidc": {"calls": dict(STATE.oidc_calls),
+                 "devices": {d["userCode"]: d["status"] for d in STATE.oidc_devices.values()},
+                 "clients": len(STATE.oidc_clients)},
     }
 
 
