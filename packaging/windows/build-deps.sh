@@ -101,7 +101,7 @@ mkdir -p "$stage/include/cjson"
 cp "$d/cJSON.h" "$stage/include/cjson/cJSON.h"
 cjv=$(sed -n 's/^#define CJSON_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\).*/\2/p' "$d/cJSON.h" | paste -sd.)
 cat >"$stage/lib/pkgconfig/libcjson.pc" <<PC
-prefix=$prefix
+prefix=$stage
 libdir=\${prefix}/lib
 includedir=\${prefix}/include
 
@@ -120,7 +120,7 @@ if ! done_ curl; then
 d=$(srcdir curl)
 say "curl: $(basename "$d")"
 [ -x "$d/configure" ] || (cd "$d" && run curl autoreconf -fi)
-(cd "$d" && { [ ! -f Makefile ] || run curl make distclean; } &&
+(cd "$d" &&
     run curl ./configure --host=$HOST --prefix="$stage" --disable-shared --enable-static \
     --with-openssl="$stage" --without-schannel --enable-http --disable-ftp --disable-file \
     --disable-ldap --disable-ldaps --disable-rtsp --disable-dict \
