@@ -246,18 +246,19 @@ static:
 # packaging/windows/build-deps.sh (static, cached outside the tree), the OS
 # layer's *_win.c files, every program linked statically (no DLL to ship)
 # as build-win/*.exe, then dist/cloudx-proxy-VERSION-windows-x86_64.zip.
-# `make check-windows` runs the unit tests built for Windows under Wine
-# (tests/windows/run-units: TAP, "N passed, N failed").
+# `make check-windows` runs the unit tests built for Windows under Wine,
+# then tests/windows/*.bats (the .exe files under Wine against moto):
+# tests/windows/run, TAP, "N passed, N failed".
 WIN_B = build-win
 WIN_CC = x86_64-w64-mingw32-gcc
 # What builds for Windows so far (the port goes file by file): every lib/
 # file but those still calling POSIX directly (docs/portability.md, "What
 # is not done yet"); only these go into build-win/libcx.a.
-WIN_NOT_YET = lib/core/hardening.c lib/ssh/sshagent.c lib/ssh/sshconf_include.c \
-    lib/ssm/tunnel_session.c lib/ssm/ws_tls.c
+WIN_NOT_YET = \
+    lib/ssm/ws_tls.c
 WIN_LIBSRC = $(filter-out %_posix.c lib/core/compat.c $(WIN_NOT_YET),\
     $(foreach m,$(MODULES),$(wildcard lib/$(m)/*.c)))
-WIN_PROGS =
+WIN_PROGS = cx-creds cx-instance cx-pushkey cx-sshconf cx-session
 WIN_UNITS = test_os_win
 # (on the command line: the rules' prerequisites are expanded as read).
 # -Wno-format: to mingw's gcc the format attribute's "printf" is
@@ -279,6 +280,6 @@ windows:
 	$(Q)packaging/windows/zip.sh $(WIN_B) $(VERSION) $(WIN_PROGS)
 
 check-windows: windows
-	@CX_BIN=$(WIN_B) tests/windows/run-units
+	@CX_BIN=$(WIN_B) tests/windows/run
 
 .PHONY: windows check-windows

@@ -157,6 +157,12 @@ int cx_expand_user(const char *path, char **out);
 int cx_path_join(const char *a, const char *b, char **out);
 int cx_file_exists(const char *path);
 int cx_is_dir(const char *path);
+/* 1 if a and b name the same file (equal, or the same device and inode:
+ * the same volume and file index on Windows), else 0. */
+int cx_same_file(const char *a, const char *b);
+/* fnmatch(pat, s, FNM_PATHNAME): 0 on a match ('*', '?' and [...] never
+ * match '/'), else non-zero. */
+int cx_fnmatch_path(const char *pat, const char *s);
 
 /* Reads a whole file (at most max bytes, else CX_ERR_TOOBIG) into out,
  * appending.  A missing file is CX_ERR_NOTFOUND (nothing logged); other

@@ -214,6 +214,28 @@ cx_format_iso8601(time_t t, char out[21])
 
 static wchar_t *self_path_w;
 
+/* "C:\x\cx-creds.exe" -> "cx-creds": the name messages start with, as
+ * on POSIX systems */
+static const char *
+prog_name(const char *argv0)
+{
+	static char name[64];
+	const char *b = argv0, *p;
+	size_t n;
+
+	if (argv0 == NULL)
+		return argv0;
+	for (p = argv0; *p; p++) {
+		if (*p == '/' || *p == '\\' || *p == ':')
+			b = p + 1;
+	}
+	n = strlen(b);
+	if (n > 4 && _stricmp(b + n - 4, ".exe") == 0)
+		n -= 4;
+	snprintf(name, sizeof(name), "%.*s", (int)n, b);
+	return name;
+}
+
 void
 cx_os_init(const char *argv0)
 {
@@ -226,7 +248,7 @@ cx_os_init(const char *argv0)
 	_setmode(1, _O_BINARY);
 	_setmode(2, _O_BINARY);
 	(void)WSAStartup(MAKEWORD(2, 2), &wsa);
-	cx_log_init(argv0);
+	cx_log_init(prog_name(argv0));
 }
 
 enum cx_os
@@ -1549,6 +1571,14 @@ int
 cx_home_dir(char **out)
 {
 	int r = env_utf8(L"USERPROFILE", out);
+	char *p;
+
+	/* forward slashes, as the paths joined to it (and what Windows
+	 * OpenSSH's IdentityFile wants) */
+	for (p = r == 0 ? *out : NULL; p != NULL && *p; p++) {
+		if (*p == '\\')
+			*p = '/';
+	}
 
 	if (r == CX_ERR_NOTFOUND)
 		cx_error("cannot find the home folder (%%USERPROFILE%% is not set)");
@@ -2586,4 +2616,228 @@ cx_append_record(const char *path, const void *p, size_t n,
 	free(old);
 	free(dir);
 	return r;
+}
+
+/* ---- file-safety checks (hardening.h; hardening_posix.c's) ---- */
+
+#include "hardening.h"
+
+int
+cx_tmp_cleanup(const char *path)
+{
+	WIN32_FIND_DATAW fd;
+	char *pat = NULL, *name = NULL, *full = NULL, *dir = NULL;
+	const char *slash = strrchr(path, '/'), *s;
+	wchar_t *w = NULL;
+	HANDLE h;
+	size_t pl, i;
+	int n = 0;
+
+	if (cx_asprintf(&pat, "%s.tmp.*", path) < 0)
+		return 0;
+	pl = strlen(path) + 5;
+	dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (dir == NULL || cx_win_wide(pat, &w) != 0)
+		goto out;
+	if ((h = FindFirstFileW(w, &fd)) == INVALID_HANDLE_VALUE)
+		goto out;
+	do {
+		if (fd.dwFileAttributes & (FILE_ATTRIBUTE_DIRECTORY |
+		    FILE_ATTRIBUTE_REPARSE_POINT) ||
+		    cx_win_utf8(fd.cFileName, &name) != 0)
+			continue;
+		/* "<base>.tmp.XXXXXX": six letters or digits */
+		s = name + strlen(name);
+		for (i = 0; s > name && i < 6 && ((s[-1] >= 'a' && s[-1] <= 'z') ||
+		    (s[-1] >= 'A' && s[-1] <= 'Z') || (s[-1] >= '0' &&
+		    s[-1] <= '9')); i++)
+			s--;
+		if (i == 6 && strlen(name) + strlen(dir) + 1 == pl + 6 &&
+		    cx_asprintf(&full, "%s/%s", dir, name) >= 0) {
+			wchar_t *wf = NULL;
+
+			if (cx_win_wide(full, &wf) == 0 && !owned_by_other(wf) &&
+			    DeleteFileW(wf)) {
+				cx_debug(1, "removed '%s' left by an interrupted "
+				    "write", full);
+				n++;
+			}
+			free(wf);
+			free(full);
+			full = NULL;
+		}
+		free(name);
+		name = NULL;
+	} while (FindNextFileW(h, &fd));
+	FindClose(h);
+ out:
+	free(w);
+	free(pat);
+	free(dir);
+	return n;
+}
+
+/* 1 if path's DACL lets anyone but the user, SYSTEM and the Administrators
+ * read it (what Windows OpenSSH refuses in a private key) */
+static int
+readable_by_others(const char *path)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	ACL_SIZE_INFORMATION ai;
+	TOKEN_USER *tu = NULL;
+	PACL dacl = NULL;
+	wchar_t *w = NULL;
+	void *ace;
+	DWORD i;
+	int others = 0;
+
+	if (cx_win_wide(path, &w) != 0 || GetNamedSecurityInfoW(w,
+	    SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL,
+	    &sd) != ERROR_SUCCESS || user_sid(&tu) != 0) {
+		free(w);
+		LocalFree(sd);
+		return 0;
+	}
+	if (dacl == NULL)
+		others = 1;
+	else if (GetAclInformation(dacl, &ai, sizeof(ai), AclSizeInformation))
+		for (i = 0; i < ai.AceCount; i++) {
+			ACCESS_ALLOWED_ACE *a;
+			PSID sid;
+
+			if (!GetAce(dacl, i, &ace) || ((ACE_HEADER *)ace)->AceType !=
+			    ACCESS_ALLOWED_ACE_TYPE)
+				continue;
+			a = ace;
+			sid = (PSID)&a->SidStart;
+			if ((a->Mask & (FILE_READ_DATA | GENERIC_READ |
+			    GENERIC_ALL)) && !EqualSid(sid, tu->User.Sid) &&
+			    !sid_is_admin_or_system(sid))
+				others = 1;
+		}
+	free(tu);
+	free(w);
+	LocalFree(sd);
+	return others;
+}
+
+int
+cx_check_private_key(const char *path)
+{
+	if (!cx_file_exists(path) || cx_is_dir(path) ||
+	    !readable_by_others(path))
+		return 0;
+	cx_error("'%s' is readable by other users: ssh will ignore this "
+	    "private key (run: icacls \"%s\" /inheritance:r /grant:r "
+	    "\"%%USERNAME%%:F\")", path, path);
+	return CX_ERR_INPUT;
+}
+
+int
+cx_warn_if_readable(const char *path)
+{
+	static char *warned;
+
+	if (!cx_file_exists(path) || !readable_by_others(path))
+		return 0;
+	if (warned != NULL && strcmp(warned, path) == 0)
+		return 0;
+	cx_warn("'%s' holds AWS secrets but is readable by other users (run: "
+	    "icacls \"%s\" /inheritance:r /grant:r \"%%USERNAME%%:F\")", path,
+	    path);
+	free(warned);
+	warned = strdup(path);
+	return 1;
+}
+
+/* ---- names: globs and file identity (os.h) ---- */
+
+int
+cx_fnmatch_path(const char *pat, const char *s)
+{
+	const char *star_p = NULL, *star_s = NULL;
+
+	/* '*' and '?' never match '/', as fnmatch(FNM_PATHNAME); [...]
+	 * classes with ranges and '!' */
+	while (*s != '\0') {
+		if (*pat == '*') {
+			star_p = ++pat;
+			star_s = s;
+			continue;
+		}
+		if (*pat == '?' && *s != '/') {
+			pat++;
+			s++;
+			continue;
+		}
+		if (*pat == '[' && *s != '/') {
+			const char *q = pat + 1;
+			int neg = 0, hit = 0;
+
+			if (*q == '!' || *q == '^') {
+				neg = 1;
+				q++;
+			}
+			do {
+				if (q[1] == '-' && q[2] != ']' && q[2] != '\0') {
+					hit |= *s >= q[0] && *s <= q[2];
+					q += 3;
+				} else {
+					hit |= *s == *q;
+					q++;
+				}
+			} while (*q != ']' && *q != '\0');
+			if (*q == ']' && hit != neg) {
+				pat = q + 1;
+				s++;
+				continue;
+			}
+		} else if (*pat != '\0' && *pat == *s && *pat != '*' &&
+		    *pat != '?' && *pat != '[') {
+			pat++;
+			s++;
+			continue;
+		}
+		/* backtrack to the last '*', which may take one more char */
+		if (star_p == NULL || *star_s == '/')
+			return 1;
+		pat = star_p;
+		s = ++star_s;
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0' ? 0 : 1;
+}
+
+int
+cx_same_file(const char *a, const char *b)
+{
+	BY_HANDLE_FILE_INFORMATION fa, fb;
+	wchar_t *wa = NULL, *wb = NULL;
+	HANDLE ha = INVALID_HANDLE_VALUE, hb = INVALID_HANDLE_VALUE;
+	int same = 0;
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	if (cx_win_wide(a, &wa) == 0 && cx_win_wide(b, &wb) == 0) {
+		ha = CreateFileW(wa, 0, FILE_SHARE_READ | FILE_SHARE_WRITE |
+		    FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+		    FILE_FLAG_BACKUP_SEMANTICS, NULL);
+		hb = CreateFileW(wb, 0, FILE_SHARE_READ | FILE_SHARE_WRITE |
+		    FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+		    FILE_FLAG_BACKUP_SEMANTICS, NULL);
+		if (ha != INVALID_HANDLE_VALUE && hb != INVALID_HANDLE_VALUE &&
+		    GetFileInformationByHandle(ha, &fa) &&
+		    GetFileInformationByHandle(hb, &fb))
+			same = fa.dwVolumeSerialNumber == fb.dwVolumeSerialNumber &&
+			    fa.nFileIndexHigh == fb.nFileIndexHigh &&
+			    fa.nFileIndexLow == fb.nFileIndexLow;
+	}
+	if (ha != INVALID_HANDLE_VALUE)
+		CloseHandle(ha);
+	if (hb != INVALID_HANDLE_VALUE)
+		CloseHandle(hb);
+	free(wa);
+	free(wb);
+	return same;
 }

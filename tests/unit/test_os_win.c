@@ -462,6 +462,7 @@ test_misc(void **state)
 {
 	unsigned char r[32] = { 0 }, zero[32] = { 0 };
 	char u[37], *home = NULL, *up = NULL;
+	size_t i;
 	int64_t now = (int64_t)time(NULL) * 1000;
 
 	(void)state;
@@ -474,7 +475,12 @@ test_misc(void **state)
 	assert_int_equal(cx_os_host(), CX_OS_WINDOWS);
 	assert_int_equal(cx_home_dir(&home), 0);
 	assert_int_equal(cx_win_utf8(_wgetenv(L"USERPROFILE"), &up), 0);
+	/* %USERPROFILE% with forward slashes */
+	for (i = 0; up[i]; i++)
+		up[i] = up[i] == '\\' ? '/' : up[i];
 	assert_string_equal(home, up);
+	assert_null(strchr(home, '\\'));
+	free(up);
 	assert_int_equal(cx_self_path(&up), 0);
 	assert_true(strstr(up, "test_os_win") != NULL);
 	assert_true(cx_file_exists(up));
