@@ -371,6 +371,60 @@ test_lock(void **state)
 	free(p);
 }
 
+/* fnmatch(FNM_PATHNAME)'s answers, as glibc gives them */
+static void
+test_fnmatch_path(void **state)
+{
+	static const struct { const char *pat, *s; int match; } t[] = {
+		{ "C:/u/.ssh/*", "C:/u/.ssh/cloudx", 1 },
+		{ "C:/u/.ssh/*", "C:/u/.ssh/a/b", 0 },
+		{ "C:/u/.ssh/cloud*", "C:/u/.ssh/cloudx-proxy.conf", 1 },
+		{ "C:/u/.ssh/c?oud", "C:/u/.ssh/cloud", 1 },
+		{ "C:/u/.ssh/c?oud", "C:/u/.ssh/c/oud", 0 },
+		{ "C:/u/*/config", "C:/u/.ssh/config", 1 },
+		{ "C:/u/*/config", "C:/u/a/b/config", 0 },
+		{ "*.conf", "x.conf", 1 },
+		{ "*.conf", "x.confy", 0 },
+		{ "[a-c]x", "bx", 1 },
+		{ "[a-c]x", "dx", 0 },
+		{ "[!a-c]x", "dx", 1 },
+		{ "[!a-c]x", "ax", 0 },
+		{ "a*b*c", "aXbYc", 1 },
+		{ "a*b*c", "aXbY", 0 },
+		{ "*", "", 1 },
+		{ "", "", 1 },
+		{ "abc", "abd", 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if ((cx_fnmatch_path(t[i].pat, t[i].s) == 0) != t[i].match)
+			fail_msg("'%s' on '%s': expected %s", t[i].pat, t[i].s,
+			    t[i].match ? "a match" : "no match");
+	}
+}
+
+static void
+test_same_file(void **state)
+{
+	char *a = in_tmp("same"), *b = NULL, *c = in_tmp("other");
+
+	(void)state;
+	assert_int_equal(cx_write_file_atomic(a, "x", 1, 0644, 0), 0);
+	assert_int_equal(cx_write_file_atomic(c, "x", 1, 0644, 0), 0);
+	/* another spelling of the same file: backslashes, upper case */
+	b = strdup(a);
+	for (size_t i = 0; b[i]; i++)
+		b[i] = b[i] == '/' ? '\\' : b[i];
+	assert_true(cx_same_file(a, b));
+	assert_false(cx_same_file(a, c));
+	assert_false(cx_same_file(a, "C:/no/such/file"));
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* ---- processes ---- */
 
 static char *self;
@@ -524,6 +578,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_atomic_replace),
 		cmocka_unit_test(test_secret_dacl),
 		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_fnmatch_path),
+		cmocka_unit_test(test_same_file),
 		cmocka_unit_test(test_run_pipes_exit_code),
 		cmocka_unit_test(test_run_not_found_and_timeout),
 		cmocka_unit_test(test_spawn_kill),
