@@ -2441,7 +2441,9 @@ env_set(const char *name, const char *value)
 	if (cx_win_wide(name, &wn) == 0 && cx_win_wide(value, &wv) == 0)
 		r = _wputenv_s(wn, wv) == 0 ? 0 : -1;
 	free(wn);
-	free(wv);
+	/* the value may be a secret (the environment keeps its own copy) */
+	if (wv != NULL)
+		cx_freezero(wv, wcslen(wv) * sizeof(wchar_t));
 	if (r != 0)
 		errno = EINVAL;
 	return r;
