@@ -511,6 +511,47 @@ test_spawn_kill(void **state)
 	cx_os_close(&out);
 }
 
+/* A child that started a grandchild, then killed: the grandchild goes
+ * with it (the child's job object, KILL_ON_JOB_CLOSE) */
+static void
+test_killed_parent_leaves_no_child(void **state)
+{
+	char *argv[] = { self, "--child", "spawn", NULL };
+	char b[32] = { 0 };
+	int out = -1, st = 0, again = 0, k = 0;
+	uint64_t end = cx_now_ms() + 20000;
+	long long gpid = 0;
+	HANDLE g;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(cx_os_spawn(argv, NULL, &out, NULL, &pid), 0);
+	/* the grandchild's id, one line */
+	while (strchr(b, '\n') == NULL && cx_now_ms() < end &&
+	    k < (int)sizeof(b) - 1) {
+		struct cx_os_pfd p = { out, CX_OS_IN, 0 };
+		ssize_t n;
+
+		if (cx_os_poll(&p, 1, 1000) <= 0)
+			continue;
+		n = cx_os_read(out, b + k, sizeof(b) - 1 - (size_t)k, &again);
+		assert_true(n >= 0);
+		k += (int)n;
+	}
+	assert_non_null(strchr(b, '\n'));
+	*strchr(b, '\n') = '\0';
+	assert_int_equal(cx_strtonum(b, 1, 0x7fffffff, &gpid), 0);
+	g = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)gpid);
+	assert_non_null(g);
+	assert_int_equal(WaitForSingleObject(g, 0), WAIT_TIMEOUT);
+	assert_int_equal(cx_kill(pid, SIGKILL), 0);
+	assert_int_equal(cx_wait(pid, &st), 0);
+	/* the grandchild ends with its parent's job */
+	assert_int_equal(WaitForSingleObject(g, 10000), WAIT_OBJECT_0);
+	CloseHandle(g);
+	cx_os_close(&out);
+}
+
 static void
 test_misc(void **state)
 {
@@ -558,6 +599,17 @@ child(int argc, char **argv)
 		Sleep(60000);
 		return 0;
 	}
+	if (strcmp(argv[2], "spawn") == 0) {
+		char *gargv[] = { argv[0], "--child", "sleep", NULL };
+		pid_t g;
+
+		if (cx_spawn(gargv, -1, -1, &g) != 0)
+			return 1;
+		printf("%ld\n", (long)g);
+		fflush(stdout);
+		Sleep(60000);
+		return 0;
+	}
 	if (strcmp(argv[2], "echo") == 0) {
 		for (i = 2; i < argc; i++)
 			printf("[%s]", argv[i]);
@@ -583,6 +635,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_run_pipes_exit_code),
 		cmocka_unit_test(test_run_not_found_and_timeout),
 		cmocka_unit_test(test_spawn_kill),
+		cmocka_unit_test(test_killed_parent_leaves_no_child),
 		cmocka_unit_test(test_misc),
 	};
 
