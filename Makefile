@@ -16,6 +16,8 @@ PKG_CONFIG ?= pkg-config
 # every fallback of the OS layer forced on, whatever this system has, in
 # build-portable/ (docs/portability.md)
 PORTABLE ?=
+# the programs' suffix (.exe for `make windows`)
+EXE ?=
 # out-of-tree build dir; `make asan` uses build-asan
 B ?= $(if $(filter 1,$(PORTABLE)),build-portable,build)
 
@@ -23,20 +25,24 @@ PROGS  = $(notdir $(wildcard cmd/*))
 MANS   = $(wildcard man/*.1)
 # lib/<module>/*.c: what two or more programs share, archived as libcx.a
 MODULES = core aws ssm ssh ec2
-LIBSRC = $(foreach m,$(MODULES),$(wildcard lib/$(m)/*.c))
+# The OS layer by file name: *_posix.c and compat.c for POSIX systems,
+# *_win.c for Windows (`make windows` sets WIN=1 for its inner make)
+WIN ?=
+OSEXCL = $(if $(filter 1,$(WIN)),%_posix.c lib/core/compat.c,%_win.c)
+LIBSRC = $(filter-out $(OSEXCL),$(foreach m,$(MODULES),$(wildcard lib/$(m)/*.c)))
 LIBOBJ = $(patsubst %.c,$(B)/%.o,$(LIBSRC))
 # cmd/<prog>/*.c but main.c: that program's own code, archived per program
 # (libcmd.a) so its unit tests can link it too
 CMDLIBS = $(foreach p,$(PROGS),$(B)/cmd/$(p)/libcmd.a)
 cmdobjs = $(patsubst %.c,$(B)/%.o,$(filter-out cmd/$(1)/main.c,$(wildcard cmd/$(1)/*.c)))
-UNITSRC = $(wildcard tests/unit/test_*.c)
+UNITSRC = $(filter-out $(OSEXCL),$(wildcard tests/unit/test_*.c))
 UNITS  = $(patsubst %.c,$(B)/%,$(UNITSRC))
 
 # What the goals need is checked before anything is compiled: as root on
 # Debian it is installed, otherwise one line says what to run (exit 2).
 NODEPS_GOALS = clean lint dist help uninstall static
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
-DEPS_MODE := $(if $(filter check check-% demo,$(MAKECMDGOALS)),$(if $(filter demo,$(MAKECMDGOALS)),demo,check),build)
+DEPS_MODE := $(if $(filter windows check-windows,$(MAKECMDGOALS)),windows,$(if $(filter check check-% demo,$(MAKECMDGOALS)),$(if $(filter demo,$(MAKECMDGOALS)),demo,check),build))
 DEPS_MSG := $(shell PKG_CONFIG='$(PKG_CONFIG)' packaging/deps.sh $(DEPS_MODE))
 ifneq ($(DEPS_MSG),)
 $(error $(DEPS_MSG))
@@ -60,7 +66,9 @@ PKGS   = libcurl openssl libcjson expat
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-ALL_CFLAGS = $(CSTD) $(WARN) $(HARDEN) -I$(B) -Ilib -Icmd -MMD -MP \
+# per-target additions after the warnings (`make windows`: see WIN_VARS)
+OSFLAGS ?=
+ALL_CFLAGS = $(CSTD) $(WARN) $(OSFLAGS) $(HARDEN) -I$(B) -Ilib -Icmd -MMD -MP \
              -DCX_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS ?= -pie -Wl,-z,relro,-z,now
 LIBS   = $(PKG_LIBS)
@@ -97,13 +105,13 @@ $(B)/cmd/$(1)/libcmd.a: $(call cmdobjs,$(1))
 endef
 $(foreach p,$(PROGS),$(eval $(call cmdlib,$(p))))
 
-$(B)/%: $(B)/cmd/%/main.o $(B)/cmd/%/libcmd.a $(B)/libcx.a
+$(B)/%$(EXE): $(B)/cmd/%/main.o $(B)/cmd/%/libcmd.a $(B)/libcx.a
 	$(if $(V),,@echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(ASNEEDED) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(ASNEEDED) -o $@ $^ $(LIBS) $(WIN_EXTRA_LIBS)
 
-$(B)/tests/unit/%: $(B)/tests/unit/%.o $(CMDLIBS) $(B)/libcx.a
+$(B)/tests/unit/%$(EXE): $(B)/tests/unit/%.o $(CMDLIBS) $(B)/libcx.a
 	$(if $(V),,@echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka $(WIN_EXTRA_LIBS)
 
 # The driver answers to both spellings; the name picks the host prefix.
 $(B)/cloudX-proxy: $(B)/cloudx-proxy
@@ -237,3 +245,47 @@ static:
 	    $(PROGS:%=$(STATIC_B)/%) $(if $(filter cloudx-proxy,$(PROGS)),$(STATIC_B)/cloudX-proxy)
 
 .PHONY: dist deb static
+
+# ---- Windows (issue 13): make windows, make check-windows -----------------
+# Cross-built with mingw-w64 into build-win/ (WIN=1): the libraries from
+# packaging/windows/build-deps.sh (static, cached outside the tree), the OS
+# layer's *_win.c files, every program linked statically (no DLL to ship)
+# as build-win/*.exe, then dist/cloudx-proxy-VERSION-windows-x86_64.zip.
+# `make check-windows` runs the unit tests built for Windows under Wine,
+# then tests/windows/*.bats (the .exe files under Wine against moto):
+# tests/windows/run, TAP, "N passed, N failed".
+WIN_B = build-win
+WIN_CC = x86_64-w64-mingw32-gcc
+# What builds for Windows so far (the port goes file by file): every lib/
+# file but those still calling POSIX directly (docs/portability.md, "What
+# is not done yet"); only these go into build-win/libcx.a.
+WIN_NOT_YET = \
+    lib/ssm/ws_tls.c
+WIN_LIBSRC = $(filter-out %_posix.c lib/core/compat.c $(WIN_NOT_YET),\
+    $(foreach m,$(MODULES),$(wildcard lib/$(m)/*.c)))
+WIN_PROGS = cx-creds cx-instance cx-pushkey cx-sshconf cx-session
+# the unit tests that build for Windows so far (tests/windows/run runs them)
+WIN_UNITS = test_os_win test_awserr test_cli test_datachan test_instance test_sigv4 test_ssmmsg test_text test_valid test_xml test_ws
+# (on the command line: the rules' prerequisites are expanded as read).
+# -Wno-format: to mingw's gcc the format attribute's "printf" is
+# Microsoft's, which has no %zu; the POSIX builds check every format, and
+# the programs use mingw's C99 printf (__USE_MINGW_ANSI_STDIO).
+# lib/core/os_win.h declares the POSIX calls mingw lacks (os_win.c).
+WIN_VARS = B=$(WIN_B) WIN=1 EXE=.exe CC=$(WIN_CC) AR=x86_64-w64-mingw32-ar \
+    CSTD="-std=c11 -D_POSIX_C_SOURCE=200809L -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 -DWIN32_LEAN_AND_MEAN" \
+    OSFLAGS="-include lib/core/os_win.h -Wno-format" \
+    LIBSRC="$(WIN_LIBSRC)" PROGS="$(WIN_PROGS)" \
+    PKG_CONFIG="pkg-config --static" HARDEN="-fstack-protector-strong" \
+    LDFLAGS="-static -municode" ASNEEDED= \
+    WIN_EXTRA_LIBS="-lbcrypt -ladvapi32 -lws2_32 -luserenv -lssp"
+windows:
+	$(Q)prefix=$$(packaging/windows/build-deps.sh) || exit 2; \
+	env PKG_CONFIG_LIBDIR="$$prefix/lib/pkgconfig" PKG_CONFIG_PATH= \
+	    $(MAKE) --no-print-directory $(WIN_VARS) \
+	    $(WIN_PROGS:%=$(WIN_B)/%.exe) $(WIN_UNITS:%=$(WIN_B)/tests/unit/%.exe)
+	$(Q)packaging/windows/zip.sh $(WIN_B) $(VERSION) $(WIN_PROGS)
+
+check-windows: windows
+	@CX_BIN=$(WIN_B) tests/windows/run
+
+.PHONY: windows check-windows

@@ -10,6 +10,9 @@
 #   ci      check + what CI adds (valgrind, clang for the fuzzers; ruby,
 #           lintian, dpkg-dev, bash-completion for the packages; musl-tools,
 #           cmake, perl for make static)
+#   windows build + what `make windows` and `make check-windows` run: the
+#           mingw-w64 cross compiler, Wine (wine64), cmake, perl and
+#           dpkg-dev for the libraries' cross-build, zip, mandoc
 #
 # Exit 0: all present (perhaps after installing); 2: something is missing
 # and was not installed (the line on stdout says what to run: the Makefile
@@ -63,6 +66,16 @@ cmake:cmake:
 perl:perl:"
 # libclang-rt: the fuzzers; bash-completion: the .deb's completion test
 CI_DEBS="libclang-rt-14-dev bash-completion"
+WIN_TOOLS="x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64:
+x86_64-w64-mingw32-windres:binutils-mingw-w64-x86-64:
+wine:wine:
+/usr/lib/wine/wine64:wine64:
+cmake:cmake:
+perl:perl:
+dpkg-source:dpkg-dev:
+zip:zip:
+mandoc:mandoc:mandoc"
+WIN_DEBS="mingw-w64-tools"
 DEMO_TOOLS="/usr/sbin/sshd:openssh-server:
 ssh:openssh-client:
 python3:python3:python
@@ -79,7 +92,9 @@ $DEMO_TOOLS" want_moto=1 ;;
 ci) tools="$tools
 $TEST_TOOLS
 $CI_TOOLS" debs="$TEST_DEBS $CI_DEBS" want_moto=1 ;;
-*) echo "usage: packaging/deps.sh build|check|demo|ci"; exit 2 ;;
+windows) tools="$tools
+$WIN_TOOLS" debs=$WIN_DEBS ;;
+*) echo "usage: packaging/deps.sh build|check|demo|ci|windows"; exit 2 ;;
 esac
 
 # PKG_CONFIG split into words whatever IFS is

@@ -1,7 +1,8 @@
 /*
- * File-safety checks shared by the commands (lib/core/hardening.c): stale
- * temporary files of an interrupted atomic write, and the permissions of
- * files that hold secrets, judged the way ssh judges a private key.
+ * File-safety checks shared by the commands (lib/core/hardening_posix.c;
+ * on Windows in os_win.c, judged on the DACL): stale temporary files of an
+ * interrupted atomic write, and the permissions of files that hold
+ * secrets, judged the way ssh judges a private key.
  */
 #ifndef CX_HARDENING_H
 #define CX_HARDENING_H

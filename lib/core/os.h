@@ -9,11 +9,49 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
+/*
+ * The one place (with os*_win.c) that names an OS: the types this header
+ * speaks in are POSIX's; Windows (os_win.c) gets them from Winsock
+ * (struct pollfd, socklen_t, sockaddr_storage) and from here.  Descriptors
+ * stay ints there: C runtime descriptors (_open_osfhandle) for files and
+ * pipes, SOCKETs (which fit) for sockets.
+ */
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+typedef unsigned long nfds_t;
+/* <windows.h>'s annotation macros, names our code uses */
+#undef IN
+#undef OUT
+#undef OPTIONAL
+/* mingw's sys/types.h names it only under _POSIX */
+typedef _sigset_t sigset_t;
+#ifndef SIGHUP
+#define SIGHUP	1
+#endif
+#ifndef SIGKILL
+#define SIGKILL	9
+#endif
+#ifndef SIGPIPE
+#define SIGPIPE	13
+#endif
+/* Windows only: UTF-8 <-> UTF-16 (*out malloc'd; CX_ERR_INPUT for text
+ * that is not valid), the command line CreateProcessW gets for argv
+ * (quoted so that CommandLineToArgvW and the C runtime split it back into
+ * argv; *out malloc'd, UTF-8), and a file or folder's DACL replaced by one
+ * that grants the current user alone (secrets, private keys: Windows
+ * OpenSSH refuses a key others can read). */
+int cx_win_wide(const char *s, wchar_t **out);
+int cx_win_utf8(const wchar_t *w, char **out);
+int cx_win_cmdline(char *const argv[], char **out);
+int cx_win_set_private(const char *path);
+#else
+#include <poll.h>
+#include <sys/socket.h>
+#endif
 
 #include "buf.h"
 #include "wipe.h"
@@ -119,6 +157,12 @@ int cx_expand_user(const char *path, char **out);
 int cx_path_join(const char *a, const char *b, char **out);
 int cx_file_exists(const char *path);
 int cx_is_dir(const char *path);
+/* 1 if a and b name the same file (equal, or the same device and inode:
+ * the same volume and file index on Windows), else 0. */
+int cx_same_file(const char *a, const char *b);
+/* fnmatch(pat, s, FNM_PATHNAME): 0 on a match ('*', '?' and [...] never
+ * match '/'), else non-zero. */
+int cx_fnmatch_path(const char *pat, const char *s);
 
 /* Reads a whole file (at most max bytes, else CX_ERR_TOOBIG) into out,
  * appending.  A missing file is CX_ERR_NOTFOUND (nothing logged); other

@@ -1,6 +1,5 @@
 
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,15 +68,7 @@ cx_agent_socket_path_os(enum cx_os os, const char *spec, char **out)
 static int
 wait_fd(int fd, short events)
 {
-	struct pollfd p = { .fd = fd, .events = events };
-	int n;
-
-	do {
-		n = poll(&p, 1, CX_AGENT_TIMEOUT_MS);
-	} while (n == -1 && errno == EINTR);
-	if (n == 0)
-		return CX_ERR_TIMEOUT;
-	return n < 0 ? CX_ERR_IO : 0;
+	return cx_wait_fd(fd, events, cx_now_ms() + CX_AGENT_TIMEOUT_MS);
 }
 
 static int

@@ -3,7 +3,6 @@
  */
 #include <sys/stat.h>
 
-#include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -35,18 +34,6 @@ abs_path(const char *path, const char *home, char **out)
 	return cx_path_join(cwd, path, out);
 }
 
-static int
-same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-
-	if (strcmp(a, b) == 0)
-		return 1;
-	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-	return 0;
-}
-
 /* Does one Include argument (as ssh reads it in a user config) name our
  * file?  Relative names are under ~/.ssh; globs are matched. */
 static int
@@ -66,9 +53,9 @@ include_names(const char *arg, const char *home, const char *ours)
 		(void)cx_path_join(sshdir, arg, &p);
 	}
 	if (p != NULL)
-		hit = same_file(p, ours) ||
+		hit = cx_same_file(p, ours) ||
 		    (strpbrk(p, "*?[") != NULL &&
-		    fnmatch(p, ours, FNM_PATHNAME) == 0);
+		    cx_fnmatch_path(p, ours) == 0);
 	free(p);
 	free(sshdir);
 	return hit;
@@ -103,7 +90,7 @@ cx_sshconf_ensure_include(const char *main_config, const char *our_config,
 		r = CX_ERR_INPUT;
 		goto out;
 	}
-	if (same_file(mainp, ours)) {
+	if (cx_same_file(mainp, ours)) {
 		res->same_file = 1;
 		r = 0;
 		goto out;

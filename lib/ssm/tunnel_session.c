@@ -3,7 +3,6 @@
  * "TokenValue" (secret), "StreamUrl"}.  Shared by the driver, cx-session
  * and cx-tunnel; no HTTP here.
  */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

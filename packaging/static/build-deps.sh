@@ -9,7 +9,8 @@
 #
 #   ${CX_CACHE:-$HOME/.cache/cloudx-proxy-build}/musl-<key>
 #
-# where <key> hashes this script, the four source versions and musl's; a
+# where <key> hashes this script, packaging/lib/debsrc.sh, the four source
+# versions and musl's; a
 # change to any of them builds a new prefix (old ones stay until removed by
 # hand).  A prefix appears only when complete (built under a temp name, then
 # renamed), so an interrupted build leaves no half cache behind.
@@ -31,122 +32,22 @@
 # Progress goes to stderr (each library's log in the build folder, shown on
 # failure).  Exit 0 with the prefix on stdout; 1 with one line on stderr.
 #
-# Environment: CX_CACHE (cache folder), JOBS (make -j, default 2).
+# Environment: CX_CACHE (cache folder), JOBS (make -j, default 2),
+# CX_DEPS_WORK (a persistent build folder).
 set -eu
-cache=${CX_CACHE:-${HOME:-/tmp}/.cache/cloudx-proxy-build}
-jobs=${JOBS:-2}
-
-die() { echo "build-deps: $*" >&2; exit 1; }
-say() { echo "build-deps: $*" >&2; }
-
-command -v musl-gcc >/dev/null 2>&1 || die "musl-gcc is missing: apt-get install musl-tools (or: make deps)"
-command -v dpkg-source >/dev/null 2>&1 || die "dpkg-source is missing: apt-get install dpkg-dev (or: make deps)"
+command -v musl-gcc >/dev/null 2>&1 || { echo "build-deps: musl-gcc is missing: apt-get install musl-tools (or: make deps)" >&2; exit 1; }
+# fetching, the cache key, the temp+rename and the logs: shared with
+# packaging/windows/build-deps.sh
+. "$(dirname "$0")/../lib/debsrc.sh"
 
 # The source package and version of each library: those of the -dev package
 # installed here (or, when the archive no longer has it, the newest version
 # it has: said on stderr and in the prefix's .complete file).
-srcver() {	# srcver DEV-PACKAGE -> "source=version"
-	v=$(dpkg-query -W -f='${source:Package}=${source:Version}' "$1" 2>/dev/null) ||
-	    die "$1 is not installed (it names the source version to build): apt-get install $1"
-	echo "$v"
-}
+TARGET=musl
 SRCS="$(srcver libssl-dev) $(srcver libcurl4-openssl-dev) $(srcver libcjson-dev) $(srcver libexpat1-dev)"
 MUSL=$(dpkg-query -W -f='${Version}' musl-tools 2>/dev/null || musl-gcc -dumpversion)
-key=$( { cat "$0"; echo "$SRCS musl=$MUSL"; } | sha256sum | cut -c1-16)
-prefix=$cache/musl-$key
-if [ -f "$prefix/.complete" ]; then
-	echo "$prefix"
-	exit 0
-fi
-
-say "building $SRCS for musl $MUSL into $prefix (a few minutes, once)"
-mkdir -p "$cache"
-if [ -n "${CX_STATIC_WORK:-}" ]; then
-	# a developer's persistent build folder: a rerun after a failure skips
-	# the libraries already built there
-	work=$CX_STATIC_WORK
-	mkdir -p "$work"
-else
-	work=$(mktemp -d "$cache/musl-$key.build.XXXXXX")
-	trap 'rm -rf "$work"' EXIT
-fi
-stage=$work/prefix
-trap 'exit 1' INT TERM HUP
-mkdir -p "$stage/lib/pkgconfig" "$stage/include"
-
-# ---- the sources: apt-get source, with a deb-src entry if apt has none ----
-has_deb_src() {
-	grep -rqsE '^[[:space:]]*(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/
-}
-if ! has_deb_src; then
-	[ "$(id -u)" -eq 0 ] || die "apt has no deb-src entry; as root run this script once (it adds one), or add one to /etc/apt/sources.list.d/"
-	src=/etc/apt/sources.list.d/cloudx-proxy-src.sources
-	# the binary entries' URIs, suites and components, as deb-src: deb822
-	# paragraphs (comments dropped) and one-line "deb" entries
-	{
-		for f in /etc/apt/sources.list.d/*.sources; do
-			[ -f "$f" ] || continue
-			awk 'BEGIN { RS = ""; ORS = "\n\n" }
-			    { out = ""; deb = 0; off = 0; n = split($0, l, "\n")
-			      for (i = 1; i <= n; i++) {
-				if (l[i] ~ /^[ \t]*#/) continue
-				if (l[i] ~ /^Types:/) { deb = (l[i] ~ /[ \t]deb([ \t]|$)/); l[i] = "Types: deb-src" }
-				if (l[i] ~ /^Enabled:[ \t]*no/) off = 1
-				out = out l[i] "\n" }
-			      if (deb && !off) printf "%s\n", out }' "$f"
-		done
-		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-			[ -f "$f" ] || continue
-			awk '$1 == "deb" { $1 = "deb-src"; print }' "$f"
-		done
-	} >"$src.new"
-	if ! grep -q . "$src.new"; then
-		rm -f "$src.new"
-		die "no deb entry in /etc/apt to derive a deb-src entry from"
-	fi
-	# one-line entries need a .list file
-	if grep -q '^deb-src ' "$src.new"; then
-		grep '^deb-src ' "$src.new" >"${src%.sources}.list"
-		grep -v '^deb-src ' "$src.new" >"$src.tmp" && mv "$src.tmp" "$src.new"
-	fi
-	chmod 0644 "$src.new" && mv "$src.new" "$src"
-	[ -s "$src" ] || rm -f "$src"
-	if ! apt-get update -qq >&2; then
-		rm -f "$src" "${src%.sources}.list"
-		die "apt-get update failed with the deb-src entry added (removed again)"
-	fi
-	say "added a deb-src entry: $src"
-fi
-mkdir -p "$work/src"
-got=
-for s in $SRCS; do
-	if ls -d "$work/src/${s%%=*}"-*/ >/dev/null 2>&1; then
-		got="$got $(cat "$work/src/${s%%=*}.version")"
-		continue
-	fi
-	# that version, or (security updates replace it in the archive) the
-	# newest one apt knows
-	if ! (cd "$work/src" && apt-get source -qq "$s" >"$work/src/${s%%=*}.log" 2>&1); then
-		ok=
-		for v in $(apt-cache showsrc --only-source "${s%%=*}" 2>/dev/null |
-		    sed -n 's/^Version: //p' | sort -rV); do
-			(cd "$work/src" && apt-get source -qq "${s%%=*}=$v" \
-			    >>"$work/src/${s%%=*}.log" 2>&1) && { ok=$v; break; }
-		done
-		[ -n "$ok" ] || {
-			cat "$work/src/${s%%=*}.log" >&2
-			die "apt-get source ${s%%=*} failed (apt-get update?)"
-		}
-		say "${s%%=*}: ${s#*=} is no longer in the archive; using $ok"
-		s=${s%%=*}=$ok
-	fi
-	got="$got $s"
-	echo "$s" >"$work/src/${s%%=*}.version"
-done
-srcdir() {	# srcdir SOURCE-PACKAGE -> the extracted folder
-	for d in "$work/src/$1"-*/; do [ -d "$d" ] && { echo "${d%/}"; return; }; done
-	die "apt-get source $1 extracted nothing"
-}
+KEYTEXT="musl=$MUSL"
+deps_begin
 
 export CC=musl-gcc AR=ar RANLIB=ranlib
 export PKG_CONFIG_LIBDIR="$stage/lib/pkgconfig" PKG_CONFIG_PATH=
@@ -154,16 +55,11 @@ export PKG_CONFIG_LIBDIR="$stage/lib/pkgconfig" PKG_CONFIG_PATH=
 # (linux/mman.h, asm/...): the system's, searched after musl's own
 kinc=$work/kernel-include
 mkdir -p "$kinc"
-for h in linux asm-generic; do ln -s "/usr/include/$h" "$kinc/$h"; done
-ln -s "/usr/include/$(gcc -dumpmachine)/asm" "$kinc/asm"
+for h in linux asm-generic; do ln -sfn "/usr/include/$h" "$kinc/$h"; done
+ln -sfn "/usr/include/$(gcc -dumpmachine)/asm" "$kinc/asm"
 CF="-O2 -fPIE -fstack-protector-strong -idirafter $kinc"
-run() {	# run NAME COMMAND...: the command's output in NAME.log, shown on failure
-	n=$1; shift
-	"$@" >>"$work/$n.log" 2>&1 || { tail -40 "$work/$n.log" >&2; die "$n: '$*' failed"; }
-}
 t0=$(date +%s)
 
-done_() { [ -f "$stage/.done-$1" ]; }
 
 # ---- OpenSSL ----
 if ! done_ openssl; then
@@ -254,15 +150,5 @@ touch "$stage/.done-curl"
 fi
 t4=$(date +%s); say "curl: $((t4 - t3)) s"
 
-# the .pc files name the final prefix, not the staging folder
-for pc in "$stage"/lib/pkgconfig/*.pc; do
-	sed "s|$stage|$prefix|g" "$pc" >"$pc.new" && mv "$pc.new" "$pc"
-done
-rm -rf "$stage/share" "$stage/bin" "$stage"/.done-*
-echo "built:$got musl=$MUSL ($((t4 - t0)) s); installed -dev: $SRCS" >"$stage/.complete"
 say "all four: $((t4 - t0)) s"
-rm -rf "$prefix.old"
-[ ! -e "$prefix" ] || mv "$prefix" "$prefix.old"
-mv "$stage" "$prefix"
-rm -rf "$prefix.old"
-echo "$prefix"
+deps_finish $((t4 - t0))
