@@ -62,6 +62,7 @@ DEFAULT_CONFIG = {
     "keys": {},                       # {"AKID": "secret"} or {"AKID": {"secret": .., "token": ..}}
     # --- SSM sessions
     "target": "127.0.0.1:22",         # default TCP target of session tunnels
+    "stream_url_host": None,          # "HOST:PORT" of the StreamUrl (a proxy in front); None: ours
     "targets": {},                    # {"i-..": "127.0.0.1:NNNN"} per instance
     "target_not_connected": 0,        # next N StartSession -> TargetNotConnected
     "allowed_documents": ["AWS-StartSSHSession"],
@@ -714,7 +715,10 @@ def instance_online(region, iid):
 def stream_url(handler, sid, cell=None):
     host = handler.server.server_address[0]
     port = handler.server.server_address[1]
-    url = "ws://%s:%d/v1/data-channel/%s?role=publish_subscribe" % (host, port, sid)
+    hp = "%s:%d" % (host, port)
+    if CFG.get("stream_url_host"):
+        hp = CFG.get("stream_url_host")         # e.g. a proxy in front of us
+    url = "ws://%s/v1/data-channel/%s?role=publish_subscribe" % (hp, sid)
     if cell is not None:
         url += "&cell-number=" + cell
     return url
