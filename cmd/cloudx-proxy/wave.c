@@ -227,10 +227,6 @@ cx_drv_wave(const struct cx_drv_wave_opts *o, const struct cx_buf *creds,
 	cx_connlog_step("wave", cx_now_ms() - t0);
 	if (r != 0)
 		goto cold;
-	if (cx_drv_signal_seen()) {
-		r = CX_ERR_CANCELLED;
-		goto out;
-	}
 	if (w.call[W_SESSION].r == 0) {
 		if (cx_tunnel_aws_start_answer(w.call[W_SESSION].json,
 		    &ds->sess) == 0)
@@ -239,6 +235,11 @@ cx_drv_wave(const struct cx_drv_wave_opts *o, const struct cx_buf *creds,
 			cx_tunnel_session_clean_up(&ds->sess);
 			w.call[W_SESSION].r = CX_ERR_SESSION;
 		}
+	}
+	if (cx_drv_signal_seen()) {
+		/* connect ends a session in ds (best effort) */
+		r = CX_ERR_CANCELLED;
+		goto out;
 	}
 	if (wave_judge(&w, o->instance_id) != 0)
 		goto cold;

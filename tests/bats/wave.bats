@@ -216,6 +216,21 @@ hold_all() {
 	[ "$(ops | grep -c StartSession)" = 2 ]
 }
 
+@test "wave: SIGHUP while the wave waits for its answers ends connect at once (129, one line), nothing left" {
+	hold_all
+	cloudx-proxy connect "$ID" </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/err" &
+	local pid=$!
+	wait_until 30 all_four_held
+	kill -HUP "$pid"
+	local st=0
+	SECONDS=0
+	wait "$pid" || st=$?
+	[ "$st" = 129 ]
+	[ "$SECONDS" -lt 5 ]
+	[ "$(tail -1 "$BATS_TEST_TMPDIR/err")" = "cloudx-proxy: stopped by SIGHUP" ]
+	run -1 pgrep -f "$CX_BIN_DIR/cx-"
+}
+
 @test "wave: the canaries stay out of argv, stderr (-vv) and the connect log" {
 	run -0 --separate-stderr sshx -o "ProxyCommand=cloudx-proxy connect -vv %h %p --os-user %r" cloudx-wave-box 'echo hello'
 	[ "$output" = hello ]
