@@ -203,20 +203,23 @@ cx_drv_wave(const struct cx_drv_wave_opts *o, const struct cx_buf *creds,
 
 	memset(&w, 0, sizeof(w));
 	memset(ds, 0, sizeof(*ds));
-	if ((r = cx_stage_parse((const char *)creds->data, creds->len, &w.doc)) != 0)
-		goto cold;
-	r = cx_tunnel_aws_init(&ds->aws, w.doc, o->instance_id, o->port,
-	    &ds->sess);
-	ds->have_aws = 1;
-	if (r != 0 || ds->sess.session_id != NULL)
-		goto cold;	/* the stages say what is wrong */
-	/* quietly: a key the stage would refuse is its to report */
 	memset(&po, 0, sizeof(po));
 	po.public_key = o->public_key;
+	/* quietly: what the stages would refuse (the context, the key, an
+	 * endpoint) is theirs to report, once */
 	cx_log_mute(1);
-	r = cx_pushkey_load(&po, &w.key);
+	if ((r = cx_stage_parse((const char *)creds->data, creds->len,
+	    &w.doc)) == 0) {
+		r = cx_tunnel_aws_init(&ds->aws, w.doc, o->instance_id,
+		    o->port, &ds->sess);
+		ds->have_aws = 1;
+		if (r == 0 && ds->sess.session_id != NULL)
+			r = 1;	/* a Session already: the stages' way */
+	}
+	if (r == 0 && (r = cx_pushkey_load(&po, &w.key)) == 0)
+		r = wave_build(&w, ds, o);
 	cx_log_mute(0);
-	if (r != 0 || (r = wave_build(&w, ds, o)) != 0)
+	if (r != 0)
 		goto cold;
 	cx_info("Checking the instance, pushing the SSH key and starting "
 	    "the session at once...");

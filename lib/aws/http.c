@@ -491,6 +491,8 @@ cx_http_batch(struct cx_http *h, struct cx_http_batch_item *items, size_t n)
 		return 0;
 	if (n > CX_HTTP_BATCH_MAX)
 		return CX_ERR_INPUT;
+	for (i = 0; i < n; i++)
+		items[i].r = CX_ERR_INTERNAL;
 	if ((slots = calloc(n, sizeof(*slots))) == NULL ||
 	    (codes = calloc(n, sizeof(*codes))) == NULL) {
 		r = CX_ERR_NOMEM;
@@ -508,7 +510,6 @@ cx_http_batch(struct cx_http *h, struct cx_http_batch_item *items, size_t n)
 		CURL *c = i == 0 ? h->curl : curl_easy_init();
 
 		codes[i] = CURLE_ABORTED_BY_CALLBACK;
-		items[i].r = CX_ERR_INTERNAL;
 		if (c == NULL) {
 			r = CX_ERR_NOMEM;
 			goto out;

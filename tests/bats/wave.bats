@@ -179,7 +179,8 @@ hold_all() {
 	standin_state | jq -e '[.sessions[] | select(.terminated_by_api)] | length == 1'
 	standin_state | jq -e '[.sessions[] | select(.terminated_by_api | not) | .connects | length] == [1]'
 	[ "$(ops | grep -c TerminateSession)" = 1 ]
-	[ "$(ops | grep -n TerminateSession | cut -d: -f1)" -gt 3 ]
+	# the first (the wave's) ended, the second (the stages') used
+	standin_state | jq -e '[.sessions[]] | sort_by(.Created) | (.[0].terminated_by_api) and (.[1].terminated_by_api | not)'
 	[[ "$(steps)" == "credentials wave_describe wave_ping wave_key_push wave_session wave describe "* ]]
 }
 
