@@ -85,6 +85,8 @@ wave_build(struct wave *w, struct cx_drv_session *ds,
 	};
 	int i, r;
 
+	if ((w->inst.instance_id = strdup(o->instance_id)) == NULL)
+		return CX_ERR_NOMEM;
 	if ((r = cx_instance_aws_describe_query(o->instance_id, &w->q)) != 0 ||
 	    (r = cx_instance_aws_ping_body(o->instance_id,
 	    &w->body[W_PING])) != 0 ||

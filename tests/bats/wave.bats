@@ -135,6 +135,31 @@ hold_all() {
 	standin_state | jq -e '[.sessions[]] | length == 1 and (.[0].connects | length) >= 1'
 }
 
+@test "wave: the tunnel's context is what cx-instance | cx-pushkey would write, plus the Session" {
+	# the real programs beside a cx-tunnel that keeps a copy of its context
+	local bin="$BATS_TEST_TMPDIR/bin" p
+	mkdir -p "$bin"
+	for p in cloudx-proxy cx-creds cx-instance cx-pushkey cx-session cx-tunnel; do
+		cp "$CX_BIN_DIR/$p" "$bin/"
+	done
+	mv "$bin/cx-tunnel" "$bin/cx-tunnel.real"
+	printf '%s\n' '#!/usr/bin/env bash' 'prev=' 'for a in "$@"; do' \
+	    '	[ "$prev" = --context-fd ] && cat "/proc/self/fd/$a" >"$CTX_COPY"' \
+	    '	prev=$a' 'done' 'exec "$(dirname "$0")/cx-tunnel.real" "$@"' >"$bin/cx-tunnel"
+	chmod +x "$bin/cx-tunnel"
+	CTX_COPY="$BATS_TEST_TMPDIR/ctx.json" run -0 --separate-stderr "$bin/cloudx-proxy" connect "$ID" </dev/null
+	[[ "$stderr" == *"at once"* ]]
+	jq -e --arg id "$ID" '.Instance.InstanceId == $id and .Instance.State == "running"
+	    and .Instance.PingStatus == "Online" and .Instance.Started == false
+	    and .Instance.Tags.Name == "cloudx-wave-box" and (.Instance.AvailabilityZone | startswith("eu-west-1"))' "$BATS_TEST_TMPDIR/ctx.json"
+	jq -e --arg id "$ID" '.KeyPush.InstanceId == $id and .KeyPush.OsUser == "ec2-user" and .KeyPush.KeyType == "ssh-ed25519"
+	    and (.KeyPush.Fingerprint | startswith("SHA256:")) and .KeyPush.Source == "file" and (.KeyPush.ValidUntil | test("Z$"))' "$BATS_TEST_TMPDIR/ctx.json"
+	jq -e '(.Session.SessionId | startswith("standin-")) and (.Session.StreamUrl | startswith("ws://"))
+	    and .Region == "eu-west-1" and .Profile == "cloudX" and (.AccessKeyId | length) > 0' "$BATS_TEST_TMPDIR/ctx.json"
+	# that session is the one the tunnel used
+	[ "$(standin_state | jq -r '.sessions | keys | join(" ")')" = "$(jq -r .Session.SessionId "$BATS_TEST_TMPDIR/ctx.json")" ]
+}
+
 @test "wave: --no-wave / CLOUDX_PROXY_NO_WAVE: the stages one after the other, so never all four at once" {
 	hold_all
 	CLOUDX_PROXY_NO_WAVE=1 sshx cloudx-wave-box 'echo hello' >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
