@@ -20,7 +20,7 @@ _cloudx_proxy() {
 	esac
 	local opts
 	case $cmd in
-	connect) opts="--profile --ssh-key --ssh-config --ssh-dir --region --aws-env --dry-run --verbose --help" ;;
+	connect) opts="--profile --ssh-key --ssh-config --ssh-dir --region --aws-env --no-wave --dry-run --verbose --help" ;;
 	cp)
 		case $cur in
 		-*) opts="-j --jobs -r --recursive --resume --verify --no-verify -q --quiet -F -o -v --verbose --help" ;;

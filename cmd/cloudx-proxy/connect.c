@@ -57,6 +57,7 @@ static const struct option long_opts[] = {
 	{ "aws-env",	required_argument,	NULL, 'e' },
 	{ "dry-run",	no_argument,		NULL, 'n' },
 	{ "help",	no_argument,		NULL, 'h' },
+	{ "no-wave",	no_argument,		NULL, 'W' },
 	{ "os-user",	required_argument,	NULL, 'u' },
 	{ "profile",	required_argument,	NULL, 'p' },
 	{ "region",	required_argument,	NULL, 'r' },
@@ -74,7 +75,7 @@ usage(FILE *f, const char *prog)
 	fprintf(f,
 "usage: %s connect INSTANCE_ID [PORT] [--profile P] [--ssh-key K]\n"
 "           [--ssh-config F] [--ssh-dir D] [--region R] [--aws-env E]\n"
-"           [--os-user U] [--timeout S] [--dry-run] [-v]\n"
+"           [--os-user U] [--timeout S] [--no-wave] [--dry-run] [-v]\n"
 "\n"
 "The ProxyCommand: starts the instance if needed, pushes the public key\n"
 "<ssh-dir>/<ssh-key>.pub with EC2 Instance Connect, and tunnels the SSH\n"
@@ -93,6 +94,8 @@ usage(FILE *f, const char *prog)
 "  -t, --timeout S    give up waiting for the instance, its agent or the\n"
 "                     session after S seconds (default: 300 for the\n"
 "                     instance, 60 for the session)\n"
+"  -W, --no-wave      no warm wave: the stages one after the other\n"
+"                     (also CLOUDX_PROXY_NO_WAVE=1)\n"
 "  -n, --dry-run      print the plan, call nothing\n"
 "  -v, --verbose      more messages (-vv: debug)\n",
 	    prog);
@@ -209,6 +212,10 @@ print_plan(const struct cx_drv_connect_opts *o, struct plan *p)
 
 	cx_buf_init(&b, 0);
 	cx_buf_puts(&b, "[DRY RUN] Connection workflow preview:\n");
+	if (cx_drv_wave_enabled(o->no_wave))
+		cx_buf_printf(&b, "  Would first check the instance, push the "
+		    "key and start the session at once (warm wave); if %s is "
+		    "not running and online:\n", o->instance_id);
 	cx_buf_printf(&b, "  Would check instance status: %s\n",
 	    o->instance_id);
 	cx_buf_puts(&b, "  Would start instance if stopped\n");
@@ -387,6 +394,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	struct plan p;
 	struct cx_buf j1, j2, j3;
 	struct cx_drv_session ds;
+	struct cx_drv_wave_opts wo;
 	uint64_t t;
 	int st = 0, fd = -1, saved_err = -1, r;
 
@@ -420,12 +428,32 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 		goto out;
 	cx_connlog_step("credentials", cx_now_ms() - t);
 	cx_drv_connlog_region(&j1);
-	if ((st = stage(&p.instance, &j1, &j2)) != 0)
-		goto out;
+	r = 1;
+	if (cx_drv_wave_enabled(o->no_wave)) {
+		wo.instance_id = o->instance_id;
+		wo.port = o->port;
+		wo.os_user = o->os_user ? o->os_user :
+		    CX_PUSHKEY_DEFAULT_OS_USER;
+		wo.public_key = p.pubkey;
+		r = cx_drv_wave(&wo, &j1, &ds, &j3);
+		if (r < 0) {
+			st = r == CX_ERR_CANCELLED && cx_drv_signal_seen() ?
+			    128 + cx_drv_signal_seen() : cx_exit_code(r);
+			goto out;
+		}
+	}
+	if (r != 0) {
+		/* cold (or no wave): the stages one after the other */
+		cx_buf_clean_up(&j3);
+		cx_drv_session_clean_up(&ds);
+		if ((st = stage(&p.instance, &j1, &j2)) != 0)
+			goto out;
+		cx_buf_clean_up(&j1);
+		if ((st = push_and_start(o, &p, &j2, &j3, &ds)) != 0)
+			goto out;
+		cx_buf_clean_up(&j2);
+	}
 	cx_buf_clean_up(&j1);
-	if ((st = push_and_start(o, &p, &j2, &j3, &ds)) != 0)
-		goto out;
-	cx_buf_clean_up(&j2);
 	if (cx_drv_signal_seen()) {
 		st = 128 + cx_drv_signal_seen();
 		goto out;
@@ -475,7 +503,7 @@ cx_drv_connect_main(int argc, char **argv, const char *argv0)
 	memset(&o, 0, sizeof(o));
 	opterr = 0;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:e:hk:np:r:t:u:v", long_opts,
+	while ((c = getopt_long(argc, argv, ":c:d:e:hk:np:r:t:u:vW", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'c': o.ssh_config = optarg; break;
@@ -496,6 +524,7 @@ cx_drv_connect_main(int argc, char **argv, const char *argv0)
 			break;
 		case 'u': o.os_user = optarg; break;
 		case 'v': o.verbosity++; break;
+		case 'W': o.no_wave = 1; break;
 		default:
 			return cx_drv_bad_option("connect", c, argv[optind - 1],
 			    prog);

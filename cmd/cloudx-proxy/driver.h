@@ -151,6 +151,37 @@ void cx_drv_session_end(struct cx_drv_session *ds);
 int cx_drv_session_merge(const struct cx_drv_session *ds, struct cx_buf *ctx);
 void cx_drv_session_clean_up(struct cx_drv_session *ds);
 
+/* ---- connect's warm wave (cmd/cloudx-proxy/wave.c) ---- */
+
+/* Set to anything but "" or "0": connect makes no wave (--no-wave). */
+#define CX_DRV_NO_WAVE_ENV	"CLOUDX_PROXY_NO_WAVE"
+
+/* 1 unless no_wave (--no-wave) or $CLOUDX_PROXY_NO_WAVE turns it off. */
+int cx_drv_wave_enabled(int no_wave);
+
+struct cx_drv_wave_opts {
+	const char *instance_id;
+	int port;
+	const char *os_user;	/* the user the key is pushed for */
+	const char *public_key;	/* the .pub file */
+};
+
+/*
+ * After the credentials (creds: cx-creds' JSON): DescribeInstances,
+ * DescribeInstanceInformation, SendSSHPublicKey and StartSession at once
+ * (cx_aws_batch()), each call's duration and the wave's in the connect
+ * log.  Returns 0 when the instance is running, its agent Online, the key
+ * pushed and the session started: out (initialised here, secret) holds
+ * the context cx-instance | cx-pushkey would have printed and ds the
+ * session (cx_drv_session_merge()).  Returns 1 otherwise (the reason at
+ * -v): a session started meanwhile was terminated, ds is clean, and the
+ * stages are to run as without the wave (they report errors).
+ * CX_ERR_CANCELLED: a signal came; CX_ERR_NOMEM.  Release ds with
+ * cx_drv_session_clean_up() and out with cx_buf_clean_up() in every case.
+ */
+int cx_drv_wave(const struct cx_drv_wave_opts *o, const struct cx_buf *creds,
+    struct cx_drv_session *ds, struct cx_buf *out);
+
 /* ---- the connect log (cmd/cloudx-proxy/connlog.c; core/connlog.h) ---- */
 
 /* Starts the connect's journal (nothing on failure: the connect goes on)
@@ -195,6 +226,7 @@ struct cx_drv_connect_opts {
 	const char *os_user;	/* NULL: ec2-user (cx-pushkey's default) */
 	int timeout_s;		/* 0: the stages' defaults */
 	int dry_run;
+	int no_wave;		/* --no-wave */
 	int verbosity;
 };
 

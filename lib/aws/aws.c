@@ -460,25 +460,25 @@ line_printf(char **dst, const char *name, const char *value)
 
 #define MAX_XHEADERS	16
 
+#define MAX_LINES	(MAX_XHEADERS + 8)
+
 /*
- * One attempt: signs (fresh X-Amz-Date) and sends.  Returns what
- * cx_http_do() returns.
+ * The header lines of one attempt, signed now (fresh X-Amz-Date): lines
+ * gets *nlp malloc'd strings (secret: free_lines) in every case.
  */
 static int
-attempt_once(struct cx_aws_target *t, struct cx_http *h, const struct call *c,
-    const char *hostport, const char *url, const char *sign_path,
-    struct cx_http_response *rs)
+sign_lines(struct cx_aws_target *t, const struct call *c,
+    const char *hostport, const char *sign_path, char **lines, size_t *nlp)
 {
 	struct cx_sigv4_header sh[MAX_XHEADERS + 4];
-	char *lines[MAX_XHEADERS + 8], *xcopy[MAX_XHEADERS];
+	char *xcopy[MAX_XHEADERS];
 	struct cx_sigv4_request sq;
 	struct cx_sigv4_result sr;
-	struct cx_http_request hq;
 	size_t nl = 0, ns = 0, nx = 0, i;
 	int r, signed_ = 0;
 
 	memset(&sr, 0, sizeof(sr));
-	memset(rs, 0, sizeof(*rs));
+	*nlp = 0;
 	if (c->nxheaders > MAX_XHEADERS)
 		return CX_ERR_INPUT;
 	if ((r = line_printf(&lines[nl], "Host", hostport)) != 0)
@@ -556,19 +556,49 @@ attempt_once(struct cx_aws_target *t, struct cx_http *h, const struct call *c,
 			goto out;
 		nl++;
 	}
-	memset(&hq, 0, sizeof(hq));
-	hq.method = c->method;
-	hq.url = url;
-	hq.headers = (const char *const *)lines;
-	hq.nheaders = nl;
-	hq.body = c->body;
-	hq.body_len = c->body_len;
-	r = cx_http_do(h, &hq, rs);
+	r = 0;
  out:
 	if (signed_)
 		cx_sigv4_result_clean_up(&sr);
-	free_lines(lines, nl);
 	free_lines(xcopy, nx);
+	*nlp = nl;
+	return r;
+}
+
+/* The request of call c with its signed lines. */
+static void
+http_request(const struct call *c, const char *url, char **lines, size_t nl,
+    struct cx_http_request *hq)
+{
+	memset(hq, 0, sizeof(*hq));
+	hq->method = c->method;
+	hq->url = url;
+	hq->headers = (const char *const *)lines;
+	hq->nheaders = nl;
+	hq->body = c->body;
+	hq->body_len = c->body_len;
+}
+
+/*
+ * One attempt: signs (fresh X-Amz-Date) and sends.  Returns what
+ * cx_http_do() returns.
+ */
+static int
+attempt_once(struct cx_aws_target *t, struct cx_http *h, const struct call *c,
+    const char *hostport, const char *url, const char *sign_path,
+    struct cx_http_response *rs)
+{
+	struct cx_http_request hq;
+	char *lines[MAX_LINES];
+	size_t nl = 0;
+	int r;
+
+	memset(rs, 0, sizeof(*rs));
+	if ((r = sign_lines(t, c, hostport, sign_path, lines, &nl)) == 0) {
+		http_request(c, url, lines, nl, &hq);
+		r = cx_http_do(h, &hq, rs);
+	}
+	free_lines(lines, nl);
 	return r;
 }
 
@@ -619,18 +649,34 @@ get_client(struct cx_aws_target *t, struct cx_http **hp, int *priv)
  * Sends c with retries.  On 0, rs holds the 2xx answer (caller cleans up).
  * On an AWS error, e is filled and the error class returned.
  */
-static int
-aws_call(struct cx_aws_target *t, const struct call *c,
-    struct cx_http_response *rs, struct cx_aws_error *e)
+/* Where call c goes: Host, the URL, the path to sign. */
+struct call_url {
+	char *hostport;
+	char *epath;
+	struct cx_buf url;
+	struct cx_buf spath;
+};
+
+static void
+call_url_clean_up(struct call_url *u)
 {
-	struct cx_http *h = NULL;
+	free(u->hostport);
+	free(u->epath);
+	cx_buf_clean_up(&u->url);
+	cx_buf_clean_up(&u->spath);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Fills u for c on t (clean it up in every case). */
+static int
+call_url_init(struct cx_aws_target *t, const struct call *c,
+    struct call_url *u)
+{
 	struct cx_buf url, spath;
 	char *hostport = NULL, *epath = NULL;
-	uint64_t t0;
-	int r, priv = 0, attempt, maxn, retry, cost, was_retry = 0;
+	int r;
 
-	memset(rs, 0, sizeof(*rs));
-	cx_aws_error_clean_up(e);
+	memset(u, 0, sizeof(*u));
 	cx_buf_init(&url, 64 * 1024);
 	cx_buf_init(&spath, 64 * 1024);
 	if (t == NULL || t->endpoint == NULL ||
@@ -666,48 +712,104 @@ aws_call(struct cx_aws_target *t, const struct call *c,
 		    c->query ? c->query : "")) != 0)
 			goto out;
 	}
+	r = 0;
+ out:
+	u->hostport = hostport;
+	u->epath = epath;
+	u->url = url;
+	u->spath = spath;
+	return r;
+}
+
+/* The debug line and quota of a 2xx answer. */
+static void
+call_ok(const struct call *c, const char *hostport,
+    const struct cx_http_response *rs, int attempt, int maxn, uint64_t t0,
+    int was_retry)
+{
+	cx_debug(2, "aws: %s %s %s -> %ld request-id %s (attempt %d/%d, "
+	    "%llu ms)", c->method, hostport, c->what, rs->status,
+	    rs->request_id ? rs->request_id : "-", attempt, maxn,
+	    (unsigned long long)(cx_now_ms() - t0));
+	/* success refills the quota */
+	retry_quota += was_retry ? was_retry : 1;
+	if (retry_quota > AWS_QUOTA_MAX)
+		retry_quota = AWS_QUOTA_MAX;
+}
+
+/*
+ * A failed attempt (r from cx_http_do, rs its answer): e filled, *retry
+ * and *cost set; returns the CX_ERR_* of it.
+ */
+static int
+call_failed(const struct call *c, const char *hostport, int r,
+    const struct cx_http_response *rs, struct cx_aws_error *e, int attempt,
+    int maxn, uint64_t t0, int *retry, int *cost)
+{
+	if (r == 0) {
+		parse_error(rs, e);
+		cx_debug(2, "aws: %s %s %s -> %ld %s request-id %s (attempt "
+		    "%d/%d, %llu ms)", c->method, hostport, c->what,
+		    rs->status, e->code, e->request_id ? e->request_id : "-",
+		    attempt, maxn, (unsigned long long)(cx_now_ms() - t0));
+		*retry = is_retryable(e->code, rs->status);
+		*cost = AWS_QUOTA_COST;
+		return cx_aws_error_class(e->code, rs->status);
+	}
+	cx_debug(2, "aws: %s %s %s -> %s: %s (attempt %d/%d, %llu ms)",
+	    c->method, hostport, c->what, cx_strerror(r), rs->curl_error,
+	    attempt, maxn, (unsigned long long)(cx_now_ms() - t0));
+	*retry = (r == CX_ERR_NETWORK || r == CX_ERR_TIMEOUT) && !rs->no_retry;
+	*cost = r == CX_ERR_TIMEOUT ? AWS_QUOTA_COST_TIMEOUT : AWS_QUOTA_COST;
+	return r;
+}
+
+/*
+ * Sends c with retries, from attempt first (> 1: a batch made the ones
+ * before; the backoff comes first).  On 0, rs holds the 2xx answer
+ * (caller cleans up).  On an AWS error, e is filled and the error class
+ * returned.
+ */
+static int
+aws_call_from(struct cx_aws_target *t, const struct call *c,
+    struct cx_http_response *rs, struct cx_aws_error *e, int first)
+{
+	struct cx_http *h = NULL;
+	struct call_url u;
+	uint64_t t0;
+	int r, priv = 0, attempt, maxn, retry, cost, was_retry = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	cx_aws_error_clean_up(e);
+	if ((r = call_url_init(t, c, &u)) != 0)
+		goto out;
 	if ((r = get_client(t, &h, &priv)) != 0)
 		goto out;
 	maxn = max_attempts(h);
+	if (first > 1) {
+		if (first > maxn || retry_quota < AWS_QUOTA_COST) {
+			r = CX_ERR_INTERNAL;	/* the caller keeps its own */
+			goto out;
+		}
+		retry_quota -= AWS_QUOTA_COST;
+		was_retry = AWS_QUOTA_COST;
+		if ((r = backoff(first - 1)) != 0)
+			goto out;
+	}
 
-	for (attempt = 1;; attempt++) {
+	for (attempt = first;; attempt++) {
 		t0 = cx_now_ms();
 		cx_http_response_clean_up(rs);
 		cx_aws_error_clean_up(e);
-		r = attempt_once(t, h, c, hostport, cx_buf_str(&url),
-		    cx_buf_str(&spath), rs);
+		r = attempt_once(t, h, c, u.hostport, cx_buf_str(&u.url),
+		    cx_buf_str(&u.spath), rs);
 		if (r == 0 && rs->status >= 200 && rs->status < 300) {
-			cx_debug(2, "aws: %s %s %s -> %ld request-id %s "
-			    "(attempt %d/%d, %llu ms)", c->method, hostport,
-			    c->what, rs->status,
-			    rs->request_id ? rs->request_id : "-", attempt,
-			    maxn, (unsigned long long)(cx_now_ms() - t0));
-			/* success refills the quota */
-			retry_quota += was_retry ? was_retry : 1;
-			if (retry_quota > AWS_QUOTA_MAX)
-				retry_quota = AWS_QUOTA_MAX;
+			call_ok(c, u.hostport, rs, attempt, maxn, t0,
+			    was_retry);
 			break;
 		}
-		if (r == 0) {
-			parse_error(rs, e);
-			cx_debug(2, "aws: %s %s %s -> %ld %s request-id %s "
-			    "(attempt %d/%d, %llu ms)", c->method, hostport,
-			    c->what, rs->status, e->code,
-			    e->request_id ? e->request_id : "-", attempt, maxn,
-			    (unsigned long long)(cx_now_ms() - t0));
-			retry = is_retryable(e->code, rs->status);
-			cost = AWS_QUOTA_COST;
-			r = cx_aws_error_class(e->code, rs->status);
-		} else {
-			cx_debug(2, "aws: %s %s %s -> %s: %s (attempt %d/%d, "
-			    "%llu ms)", c->method, hostport, c->what,
-			    cx_strerror(r), rs->curl_error, attempt, maxn,
-			    (unsigned long long)(cx_now_ms() - t0));
-			retry = (r == CX_ERR_NETWORK || r == CX_ERR_TIMEOUT) &&
-			    !rs->no_retry;
-			cost = r == CX_ERR_TIMEOUT ? AWS_QUOTA_COST_TIMEOUT :
-			    AWS_QUOTA_COST;
-		}
+		r = call_failed(c, u.hostport, r, rs, e, attempt, maxn, t0,
+		    &retry, &cost);
 		if (!retry || attempt >= maxn)
 			break;
 		if (retry_quota < cost) {
@@ -727,11 +829,15 @@ aws_call(struct cx_aws_target *t, const struct call *c,
 		cx_http_response_clean_up(rs);
 	if (priv)
 		cx_http_free(h);
-	free(hostport);
-	free(epath);
-	cx_buf_clean_up(&url);
-	cx_buf_clean_up(&spath);
+	call_url_clean_up(&u);
 	return r;
+}
+
+static int
+aws_call(struct cx_aws_target *t, const struct call *c,
+    struct cx_http_response *rs, struct cx_aws_error *e)
+{
+	return aws_call_from(t, c, rs, e, 1);
 }
 
 /* "Action=GetCallerIdentity&..." -> "GetCallerIdentity" for debug lines */
@@ -751,6 +857,29 @@ action_name(const struct cx_buf *body, char *out, size_t n)
 		len = n - 1;
 	memcpy(out, p, len);
 	out[len] = '\0';
+}
+
+/* The XML of a 2xx answer into *out. */
+static int
+query_answer(const struct cx_http_response *rs, const char *action,
+    struct cx_xml **out, struct cx_aws_error *err)
+{
+	int r;
+
+	if ((r = cx_xml_parse((const char *)rs->body.data, rs->body.len,
+	    out)) != 0) {
+		cx_debug(1, "aws: %s: unparsable XML answer", action);
+		if (r == CX_ERR_INPUT)
+			r = CX_ERR_PROTOCOL;
+		if (r == CX_ERR_PROTOCOL || r == CX_ERR_TOOBIG) {
+			r = CX_ERR_PROTOCOL;
+			set_str(&err->message, "bad answer: unreadable XML "
+			    "(malformed, or nested over " XSTR(CX_XML_MAX_DEPTH)
+			    " levels or with over " XSTR(CX_XML_MAX_NODES)
+			    " elements)", 256);
+		}
+	}
+	return r;
 }
 
 int
@@ -781,19 +910,7 @@ cx_aws_query(struct cx_aws_target *t, const struct cx_query *q,
 	c.what = action;
 	if ((r = aws_call(t, &c, &rs, err)) != 0)
 		goto out;
-	if ((r = cx_xml_parse((const char *)rs.body.data, rs.body.len,
-	    out)) != 0) {
-		cx_debug(1, "aws: %s: unparsable XML answer", action);
-		if (r == CX_ERR_INPUT)
-			r = CX_ERR_PROTOCOL;
-		if (r == CX_ERR_PROTOCOL || r == CX_ERR_TOOBIG) {
-			r = CX_ERR_PROTOCOL;
-			set_str(&err->message, "bad answer: unreadable XML "
-			    "(malformed, or nested over " XSTR(CX_XML_MAX_DEPTH)
-			    " levels or with over " XSTR(CX_XML_MAX_NODES)
-			    " elements)", 256);
-		}
-	}
+	r = query_answer(&rs, action, out, err);
  out:
 	cx_http_response_clean_up(&rs);
 	cx_aws_error_clean_up(&local);
@@ -914,6 +1031,166 @@ cx_aws_get_json(struct cx_aws_target *t, const char *path_and_query,
 	cx_aws_error_clean_up(&local);
 	free(path);
 	return r;
+}
+
+/* One call of a batch being made. */
+struct batch_slot {
+	struct call c;
+	struct call_url u;
+	char *text;			/* JSON body (may hold a key) */
+	char action[96];
+	char *lines[MAX_LINES];		/* secret */
+	size_t nl;
+	struct cx_http_request hq;
+	struct cx_http_response rs;
+};
+
+static void
+batch_slot_clean_up(struct batch_slot *b)
+{
+	if (b->text != NULL) {
+		cx_wipe(b->text, strlen(b->text));
+		cJSON_free(b->text);
+	}
+	free_lines(b->lines, b->nl);
+	call_url_clean_up(&b->u);
+	cx_http_response_clean_up(&b->rs);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Builds call k's request, signed. */
+static int
+batch_prepare(struct cx_aws_call *k, struct batch_slot *b)
+{
+	struct call *c = &b->c;
+	int r;
+
+	c->method = "POST";
+	c->path = "/";
+	if (k->query != NULL) {
+		if (k->query->body.len == 0)
+			return CX_ERR_NOMEM;	/* cx_query_init failed */
+		action_name(&k->query->body, b->action, sizeof(b->action));
+		c->content_type = "application/x-www-form-urlencoded; "
+		    "charset=utf-8";
+		c->body = k->query->body.data;
+		c->body_len = k->query->body.len;
+		c->what = b->action;
+	} else {
+		if (k->amz_target == NULL)
+			return CX_ERR_INPUT;
+		b->text = k->body ? cJSON_PrintUnformatted(k->body) :
+		    NULL;
+		if (b->text == NULL && (b->text = cJSON_malloc(3)) != NULL)
+			memcpy(b->text, "{}", 3);
+		if (b->text == NULL)
+			return CX_ERR_NOMEM;
+		c->content_type = "application/x-amz-json-1.1";
+		c->amz_target = k->amz_target;
+		c->body = b->text;
+		c->body_len = strlen(b->text);
+		c->what = k->amz_target;
+	}
+	if ((r = call_url_init(k->t, c, &b->u)) != 0 ||
+	    (r = sign_lines(k->t, c, b->u.hostport, cx_buf_str(&b->u.spath),
+	    b->lines, &b->nl)) != 0)
+		return r;
+	http_request(c, cx_buf_str(&b->u.url), b->lines, b->nl, &b->hq);
+	return 0;
+}
+
+/* Call k's answer (r from the transfer, b->rs): retried one by one when
+ * the standard mode would retry it, parsed on success. */
+static void
+batch_finish(struct cx_aws_call *k, struct batch_slot *b, struct cx_http *h,
+    int r, uint64_t t0)
+{
+	int maxn = max_attempts(h), retry = 0, cost = 0;
+
+	k->ms = b->rs.total_ms;
+	if (r == 0 && b->rs.status >= 200 && b->rs.status < 300)
+		call_ok(&b->c, b->u.hostport, &b->rs, 1, maxn, t0, 0);
+	else {
+		r = call_failed(&b->c, b->u.hostport, r, &b->rs, &k->err, 1,
+		    maxn, t0, &retry, &cost);
+		if (retry && maxn > 1 && retry_quota >= cost) {
+			cx_http_response_clean_up(&b->rs);
+			r = aws_call_from(k->t, &b->c, &b->rs, &k->err, 2);
+			k->ms = cx_now_ms() - t0;
+		} else if (r != 0 && k->err.code == NULL &&
+		    b->rs.problem[0] != '\0')
+			set_str(&k->err.message, b->rs.problem,
+			    sizeof(b->rs.problem));
+	}
+	if (r == 0 && k->query != NULL)
+		r = query_answer(&b->rs, b->action, &k->xml, &k->err);
+	else if (r == 0)
+		r = parse_json_answer(&b->rs, k->amz_target, &k->json,
+		    &k->err);
+	k->r = r;
+}
+
+int
+cx_aws_batch(struct cx_aws_call *calls, size_t n)
+{
+	struct cx_http_batch_item items[CX_HTTP_BATCH_MAX];
+	struct batch_slot *b = NULL;
+	struct cx_http *h = NULL;
+	uint64_t t0;
+	size_t i;
+	int r, priv = 0;
+
+	for (i = 0; i < n; i++) {
+		calls[i].r = CX_ERR_INTERNAL;
+		calls[i].xml = NULL;
+		calls[i].json = NULL;
+		calls[i].ms = 0;
+		memset(&calls[i].err, 0, sizeof(calls[i].err));
+	}
+	if (n == 0)
+		return 0;
+	if (n > CX_HTTP_BATCH_MAX || calls[0].t == NULL ||
+	    calls[0].t->ctx == NULL)
+		return CX_ERR_INPUT;
+	for (i = 1; i < n; i++)
+		if (calls[i].t == NULL || calls[i].t->ctx != calls[0].t->ctx)
+			return CX_ERR_INPUT;	/* one client for all */
+	if ((b = calloc(n, sizeof(*b))) == NULL)
+		return CX_ERR_NOMEM;
+	if ((r = get_client(calls[0].t, &h, &priv)) != 0)
+		goto out;
+	memset(items, 0, sizeof(items));
+	for (i = 0; i < n; i++) {
+		if ((r = batch_prepare(&calls[i], &b[i])) != 0)
+			goto out;
+		items[i].rq = &b[i].hq;
+		items[i].rs = &b[i].rs;
+	}
+	t0 = cx_now_ms();
+	if ((r = cx_http_batch(h, items, n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		/* the signed lines are spent: a retry signs afresh */
+		free_lines(b[i].lines, b[i].nl);
+		b[i].nl = 0;
+		batch_finish(&calls[i], &b[i], h, items[i].r, t0);
+	}
+	r = 0;
+ out:
+	for (i = 0; i < n; i++)
+		batch_slot_clean_up(&b[i]);
+	free(b);
+	return r;
+}
+
+void
+cx_aws_call_clean_up(struct cx_aws_call *k)
+{
+	cx_xml_free(k->xml);
+	cx_json_delete_secure(k->json);
+	cx_aws_error_clean_up(&k->err);
+	k->xml = NULL;
+	k->json = NULL;
 }
 
 void

@@ -52,6 +52,7 @@
 #define CX_AWS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -149,6 +150,41 @@ int cx_aws_json(struct cx_aws_target *t, const char *amz_target,
 int cx_aws_get_json(struct cx_aws_target *t, const char *path_and_query,
     const char *const *headers, size_t nheaders, cJSON **out,
     struct cx_aws_error *err);
+
+/*
+ * Several calls at once (cx_http_batch(): libcurl's multi interface, one
+ * connection cache): the "warm connect" wave of the driver.  Each call is
+ * a query/EC2-protocol one (query set) or a JSON 1.1 one (amz_target and
+ * body, NULL sending "{}"); every target must have the same ctx (one HTTP
+ * client, made as for a single call).  Each call gets one attempt in the
+ * batch; one that the standard mode would retry is then retried on its
+ * own with the attempts left (backoff first).  Results as the single
+ * calls give them: r, and xml / json on success (caller's: free with
+ * cx_aws_call_clean_up in every case), err on an AWS error; nothing is
+ * logged but -vv lines.
+ */
+struct cx_aws_call {
+	struct cx_aws_target *t;	/* borrowed */
+	const struct cx_query *query;	/* borrowed, or NULL */
+	const char *amz_target;		/* JSON 1.1 when query is NULL */
+	const cJSON *body;		/* borrowed, or NULL */
+	/* filled by cx_aws_batch(): */
+	int r;
+	struct cx_xml *xml;
+	cJSON *json;
+	struct cx_aws_error err;
+	uint64_t ms;			/* to its answer */
+};
+
+/*
+ * Makes the n calls (at most 16).  Returns 0 when they were made (each
+ * call's r says how it went), CX_ERR_INPUT (no context, different
+ * contexts, n too large), CX_ERR_NOMEM, CX_ERR_CONFIG (the client's CA
+ * bundle), CX_ERR_INTERNAL; a call that could not be built (its r) fails
+ * them all.
+ */
+int cx_aws_batch(struct cx_aws_call *calls, size_t n);
+void cx_aws_call_clean_up(struct cx_aws_call *k);
 
 /* Logs "<what>: <code>: <message>" (or the CX error text) as one line,
  * e.g. cx_aws_log_error("cannot start 'i-0abc'", r, &err). */

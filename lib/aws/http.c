@@ -22,6 +22,8 @@
 
 struct cx_http {
 	CURL *curl;
+	CURLSH *share;		/* the connection cache (and DNS, TLS
+				 * sessions) of curl and of every batch */
 	char *ca_bundle;
 	char *user_agent;
 	long connect_timeout_ms;
@@ -75,7 +77,14 @@ cx_http_new(const struct cx_http_opts *o, struct cx_http **out)
 		return r;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return CX_ERR_NOMEM;
-	if ((h->curl = curl_easy_init()) == NULL) {
+	if ((h->curl = curl_easy_init()) == NULL ||
+	    (h->share = curl_share_init()) == NULL ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
 		r = CX_ERR_INTERNAL;
 		goto out;
 	}
@@ -114,6 +123,9 @@ cx_http_free(struct cx_http *h)
 		return;
 	if (h->curl != NULL)
 		curl_easy_cleanup(h->curl);
+	/* after every easy handle that used it */
+	if (h->share != NULL)
+		curl_share_cleanup(h->share);
 	free(h->ca_bundle);
 	free(h->user_agent);
 	free(h);
@@ -307,38 +319,45 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return cx_sig_pending() != 0;
 }
 
-int
-cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
-    struct cx_http_response *rs)
-{
-	struct curl_slist *hl = NULL, *tmp;
+/* One transfer being made: its easy handle, header list and callbacks'
+ * state. */
+struct xfer_slot {
+	CURL *c;
+	struct curl_slist *hl;
 	struct xfer x;
-	CURL *c = h->curl;
-	CURLcode cc;
+	const struct cx_http_request *rq;
+};
+
+/*
+ * Sets c up for rq (rs zeroed here, its body capped); the slot keeps what
+ * must live until the transfer ends.  0 or CX_ERR_NOMEM.
+ */
+static int
+xfer_setup(struct cx_http *h, CURL *c, const struct cx_http_request *rq,
+    struct cx_http_response *rs, struct xfer_slot *s)
+{
+	struct curl_slist *tmp;
 	size_t i;
-	int r;
 
 	memset(rs, 0, sizeof(*rs));
 	cx_buf_init(&rs->body, h->max_body);
-	memset(&x, 0, sizeof(x));
-	x.rs = rs;
-	x.max = h->max_body;
-
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	s->rq = rq;
+	s->x.rs = rs;
+	s->x.max = h->max_body;
 	for (i = 0; i < rq->nheaders; i++) {
-		if ((tmp = curl_slist_append(hl, rq->headers[i])) == NULL) {
-			r = CX_ERR_NOMEM;
-			goto out;
-		}
-		hl = tmp;
+		if ((tmp = curl_slist_append(s->hl, rq->headers[i])) == NULL)
+			return CX_ERR_NOMEM;
+		s->hl = tmp;
 	}
 	/* no 100-continue round trip; we never send large bodies */
-	if ((tmp = curl_slist_append(hl, "Expect:")) == NULL) {
-		r = CX_ERR_NOMEM;
-		goto out;
-	}
-	hl = tmp;
+	if ((tmp = curl_slist_append(s->hl, "Expect:")) == NULL)
+		return CX_ERR_NOMEM;
+	s->hl = tmp;
 
-	curl_easy_reset(c);	/* keeps the connection cache */
+	curl_easy_reset(c);	/* the connections stay in the share */
+	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -346,11 +365,11 @@ cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->hl);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->x);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &s->x);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, rs->curl_error);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -367,39 +386,174 @@ cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
 	} else {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 	}
+	return 0;
+}
 
-	if (cx_sig_pending())
-		cc = CURLE_ABORTED_BY_CALLBACK;
-	else
-		cc = curl_easy_perform(c);
-	/* the slist and body pointer must not outlive this call */
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+/*
+ * The end of a transfer that returned cc: the result code of
+ * cx_http_do(), the status in the response.  Drops what the handle
+ * borrowed and wipes the header lines (Authorization, tokens).
+ */
+static int
+xfer_finish(struct cx_http *h, struct xfer_slot *s, CURLcode cc)
+{
+	struct cx_http_response *rs = s->x.rs;
+	struct curl_slist *tmp;
+	int r = 0;
+
+	if (s->c != NULL) {
+		curl_off_t us = 0;
+
+		if (curl_easy_getinfo(s->c, CURLINFO_TOTAL_TIME_T, &us) ==
+		    CURLE_OK && us > 0)
+			rs->total_ms = (uint64_t)us / 1000;
+		/* the slist and body pointer must not outlive the transfer */
+		curl_easy_setopt(s->c, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(s->c, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(s->c, CURLOPT_ERRORBUFFER, NULL);
+	}
 	if (cc != CURLE_OK) {
-		r = map_curl_error(cc, &x, rq->url);
+		r = map_curl_error(cc, &s->x, s->rq->url);
 		if (rs->curl_error[0] == '\0')
 			snprintf(rs->curl_error, sizeof(rs->curl_error), "%s",
 			    curl_easy_strerror(cc));
 		if (r == CX_ERR_TOOBIG)
 			snprintf(rs->curl_error, sizeof(rs->curl_error),
 			    "response over %zu bytes", h->max_body);
-		cx_debug(1, "http: %s: %s", rq->method, rs->curl_error);
+		cx_debug(1, "http: %s: %s", s->rq->method, rs->curl_error);
 		if (rs->problem[0] != '\0')
 			cx_debug(1, "http: %s", rs->problem);
-		goto out;
+	} else if (s->x.nomem)
+		r = CX_ERR_NOMEM;
+	else
+		curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &rs->status);
+	for (tmp = s->hl; tmp != NULL; tmp = tmp->next)
+		cx_wipe(tmp->data, strlen(tmp->data));
+	curl_slist_free_all(s->hl);
+	s->hl = NULL;
+	return r;
+}
+
+int
+cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
+    struct cx_http_response *rs)
+{
+	struct xfer_slot s;
+	CURLcode cc;
+	int r;
+
+	if ((r = xfer_setup(h, h->curl, rq, rs, &s)) != 0) {
+		(void)xfer_finish(h, &s, CURLE_OK);
+		return r;
 	}
-	if (x.nomem) {
+	if (cx_sig_pending())
+		cc = CURLE_ABORTED_BY_CALLBACK;
+	else
+		cc = curl_easy_perform(h->curl);
+	return xfer_finish(h, &s, cc);
+}
+
+/* Runs the transfers added to m to their ends; a caught signal (os.h)
+ * aborts them (their progress callbacks say so). */
+static int
+multi_run(CURLM *m)
+{
+	struct curl_waitfd wfd;
+	int running = 1, nfd;
+
+	while (running > 0) {
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			return CX_ERR_INTERNAL;
+		if (running == 0)
+			break;
+		memset(&wfd, 0, sizeof(wfd));
+		wfd.fd = cx_sig_fd();
+		wfd.events = CURL_WAIT_POLLIN;
+		/* the signal pipe only wakes us: the callbacks abort */
+		if (curl_multi_poll(m, wfd.fd != -1 ? &wfd : NULL,
+		    wfd.fd != -1 ? 1 : 0, 1000, &nfd) != CURLM_OK)
+			return CX_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+int
+cx_http_batch(struct cx_http *h, struct cx_http_batch_item *items, size_t n)
+{
+	struct xfer_slot *slots = NULL;
+	CURLM *m = NULL;
+	CURLMsg *msg;
+	CURLcode *codes = NULL;
+	size_t i, added = 0;
+	int left, r;
+
+	if (n == 0)
+		return 0;
+	if (n > CX_HTTP_BATCH_MAX)
+		return CX_ERR_INPUT;
+	for (i = 0; i < n; i++)
+		items[i].r = CX_ERR_INTERNAL;
+	if ((slots = calloc(n, sizeof(*slots))) == NULL ||
+	    (codes = calloc(n, sizeof(*codes))) == NULL) {
 		r = CX_ERR_NOMEM;
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+	if ((m = curl_multi_init()) == NULL) {
+		r = CX_ERR_INTERNAL;
+		goto out;
+	}
+	/* HTTP/2 (TLS): one connection per endpoint carries them all;
+	 * HTTP/1.1: one more connection per request in flight, and all of
+	 * them stay in the share for the calls after */
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	for (i = 0; i < n; i++) {
+		CURL *c = i == 0 ? h->curl : curl_easy_init();
+
+		codes[i] = CURLE_ABORTED_BY_CALLBACK;
+		if (c == NULL) {
+			r = CX_ERR_NOMEM;
+			goto out;
+		}
+		slots[i].c = c;
+		if ((r = xfer_setup(h, c, items[i].rq, items[i].rs,
+		    &slots[i])) != 0)
+			goto out;
+		curl_easy_setopt(c, CURLOPT_PRIVATE, (void *)&slots[i]);
+		if (curl_multi_add_handle(m, c) != CURLM_OK) {
+			r = CX_ERR_INTERNAL;
+			goto out;
+		}
+		added = i + 1;
+	}
+	if (!cx_sig_pending() && (r = multi_run(m)) != 0)
+		goto out;
+	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+		struct xfer_slot *s = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&s);
+		if (s != NULL)
+			codes[s - slots] = msg->data.result;
+	}
 	r = 0;
  out:
-	/* the header lines may hold secrets (Authorization, tokens) */
-	for (tmp = hl; tmp != NULL; tmp = tmp->next)
-		cx_wipe(tmp->data, strlen(tmp->data));
-	curl_slist_free_all(hl);
+	for (i = 0; slots != NULL && i < n; i++) {
+		if (i < added)
+			curl_multi_remove_handle(m, slots[i].c);
+		if (slots[i].c == NULL)
+			continue;
+		if (slots[i].x.rs != NULL)
+			items[i].r = xfer_finish(h, &slots[i], r == 0 ?
+			    codes[i] : CURLE_ABORTED_BY_CALLBACK);
+		if (slots[i].c != h->curl)
+			curl_easy_cleanup(slots[i].c);
+	}
+	if (m != NULL)
+		curl_multi_cleanup(m);
+	free(slots);
+	free(codes);
 	return r;
 }
 

@@ -1,6 +1,8 @@
 /*
  * A small HTTP(S) client over libcurl: one struct cx_http per AWS context
- * holds one CURL easy handle, so consecutive requests reuse the connection.
+ * holds one CURL easy handle and one connection cache (a CURLSH share), so
+ * consecutive requests reuse the connection, and so do requests after a
+ * batch (cx_http_batch: N requests at once on libcurl's multi interface).
  * One request = one attempt (retries are lib/aws/aws.c's business).
  *
  * TLS: the system CA store, or opts->ca_bundle (the caller resolves
@@ -20,6 +22,7 @@
 #define CX_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
@@ -74,6 +77,7 @@ struct cx_http_response {
 					 * error; curl_error at -v then) */
 	int no_retry;			/* the failure would recur: do not
 					 * retry (a rejected certificate) */
+	uint64_t total_ms;		/* the transfer's duration */
 };
 
 /*
@@ -90,6 +94,29 @@ struct cx_http_response {
 int cx_http_do(struct cx_http *h, const struct cx_http_request *rq,
     struct cx_http_response *rs);
 void cx_http_response_clean_up(struct cx_http_response *rs);
+
+#define CX_HTTP_BATCH_MAX	16
+
+/* One request of a batch, and where its answer goes. */
+struct cx_http_batch_item {
+	const struct cx_http_request *rq;
+	struct cx_http_response *rs;	/* zeroed (or cleaned up) before */
+	int r;				/* what cx_http_do() would return */
+};
+
+/*
+ * Performs the n requests (at most CX_HTTP_BATCH_MAX) at once, with the
+ * client's timeouts, proxies and CA settings, through its connection
+ * cache: a request to an endpoint with a cached connection reuses it;
+ * each other one opens its own (on HTTP/2 they share one), and every
+ * connection stays cached for the requests after.  Each item's r and rs
+ * are as cx_http_do() leaves them (a caught signal: CX_ERR_CANCELLED).
+ * Returns 0 when every request ran (whatever each result), CX_ERR_INPUT
+ * (n too large), CX_ERR_NOMEM or CX_ERR_INTERNAL (libcurl's multi
+ * interface failed; the items are then set as far as they got).
+ */
+int cx_http_batch(struct cx_http *h, struct cx_http_batch_item *items,
+    size_t n);
 
 /*
  * Splits an http, https, ws or wss url into the Host header value ("host"

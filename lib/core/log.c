@@ -39,6 +39,14 @@ cx_log_verbosity(void)
 	return verbosity;
 }
 
+static int muted;
+
+void
+cx_log_mute(int on)
+{
+	muted = on;
+}
+
 static void __attribute__((format(printf, 3, 0)))
 vlog(const char *tag, int is_error, const char *fmt, va_list ap)
 {
@@ -46,6 +54,8 @@ vlog(const char *tag, int is_error, const char *fmt, va_list ap)
 	int n, m;
 	size_t len;
 
+	if (muted)
+		return;
 	n = snprintf(line, sizeof(line), "%s: %s", progname, tag ? tag : "");
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;

@@ -25,6 +25,9 @@ void cx_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Debug lines, shown at verbosity >= level. */
 void cx_debug(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* on: every line is dropped (a check made twice, whose second run says
+ * what is wrong), including errors; off: back to normal. */
+void cx_log_mute(int on);
 void cx_vlog(const char *tag, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 

@@ -35,48 +35,30 @@ log_call_error(const char *what, int r, const struct cx_aws_error *err)
 	cx_aws_log_error(what, r, err);
 }
 
-static int
-ec2_describe(void *arg, struct cx_instance *inst)
+int
+cx_instance_aws_describe_query(const char *id, struct cx_query *q)
 {
-	struct cx_instance_aws *a = arg;
-	struct cx_query q;
-	struct cx_aws_error err;
-	struct cx_xml *x = NULL;
+	cx_query_init(q, "DescribeInstances", EC2_API_VERSION);
+	return cx_query_add(q, "InstanceId.1", id);
+}
+
+int
+cx_instance_aws_describe_answer(const struct cx_xml *x,
+    struct cx_instance *inst)
+{
 	const struct cx_xml_node *it, *tag;
 	const char *state, *az, *k, *v;
 	cJSON *tags = NULL;
-	char what[160];
 	int r;
 
-	memset(&err, 0, sizeof(err));
-	cx_query_init(&q, "DescribeInstances", EC2_API_VERSION);
-	if ((r = cx_query_add(&q, "InstanceId.1", inst->instance_id)) != 0)
-		goto out;
-	r = cx_aws_query(&a->ec2, &q, &x, &err);
-	if (r == CX_ERR_NOTFOUND || (r == 0 && (it = cx_xml_find(x->root,
-	    "reservationSet/item/instancesSet/item")) == NULL)) {
-		cx_error("instance '%s' not found in region '%s'",
-		    inst->instance_id, a->ctx->region);
-		r = CX_ERR_NOTFOUND;
-		goto out;
-	}
-	if (r != 0) {
-		snprintf(what, sizeof(what), "cannot describe instance '%s' "
-		    "in region '%s'", inst->instance_id, a->ctx->region);
-		log_call_error(what, r, &err);
-		goto out;
-	}
-	if ((state = cx_xml_text(it, "instanceState/name")) == NULL) {
-		cx_error("DescribeInstances answer for '%s' has no state",
-		    inst->instance_id);
-		r = CX_ERR_PROTOCOL;
-		goto out;
-	}
+	if ((it = cx_xml_find(x->root,
+	    "reservationSet/item/instancesSet/item")) == NULL)
+		return CX_ERR_NOTFOUND;
+	if ((state = cx_xml_text(it, "instanceState/name")) == NULL)
+		return CX_ERR_PROTOCOL;
 	az = cx_xml_text(it, "placement/availabilityZone");
-	if ((tags = cJSON_CreateObject()) == NULL) {
-		r = CX_ERR_NOMEM;
-		goto out;
-	}
+	if ((tags = cJSON_CreateObject()) == NULL)
+		return CX_ERR_NOMEM;
 	for (tag = cx_xml_find(it, "tagSet/item"); tag != NULL;
 	    tag = cx_xml_next(tag)) {
 		k = cx_xml_text(tag, "key");
@@ -97,10 +79,48 @@ ec2_describe(void *arg, struct cx_instance *inst)
 	cJSON_Delete(inst->tags);
 	inst->tags = tags;
 	tags = NULL;	/* transferred */
-	cx_debug(1, "instance '%s' is %s", inst->instance_id, inst->state);
 	r = 0;
  out:
 	cJSON_Delete(tags);
+	return r;
+}
+
+static int
+ec2_describe(void *arg, struct cx_instance *inst)
+{
+	struct cx_instance_aws *a = arg;
+	struct cx_query q;
+	struct cx_aws_error err;
+	struct cx_xml *x = NULL;
+	char what[160];
+	int r;
+
+	memset(&err, 0, sizeof(err));
+	if ((r = cx_instance_aws_describe_query(inst->instance_id, &q)) != 0)
+		goto out;
+	r = cx_aws_query(&a->ec2, &q, &x, &err);
+	if (r == 0)
+		r = cx_instance_aws_describe_answer(x, inst);
+	if (r == CX_ERR_NOTFOUND) {
+		cx_error("instance '%s' not found in region '%s'",
+		    inst->instance_id, a->ctx->region);
+		goto out;
+	}
+	if (r == CX_ERR_PROTOCOL && err.code == NULL && x != NULL) {
+		cx_error("DescribeInstances answer for '%s' has no state",
+		    inst->instance_id);
+		goto out;
+	}
+	if (r != 0 && x == NULL) {
+		snprintf(what, sizeof(what), "cannot describe instance '%s' "
+		    "in region '%s'", inst->instance_id, a->ctx->region);
+		log_call_error(what, r, &err);
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	cx_debug(1, "instance '%s' is %s", inst->instance_id, inst->state);
+ out:
 	cx_xml_free(x);
 	cx_query_clean_up(&q);
 	cx_aws_error_clean_up(&err);
@@ -188,49 +208,76 @@ cx_instance_aws_stop(struct cx_instance_aws *a, const char *id,
 	return r;
 }
 
+int
+cx_instance_aws_ping_body(const char *id, cJSON **out)
+{
+	cJSON *body = NULL, *filters, *f, *vals;
+
+	*out = NULL;
+	if ((body = cJSON_CreateObject()) == NULL ||
+	    (filters = cJSON_AddArrayToObject(body, "Filters")) == NULL ||
+	    (f = cJSON_CreateObject()) == NULL)
+		goto fail;
+	cJSON_AddItemToArray(filters, f);
+	if (cJSON_AddStringToObject(f, "Key", "InstanceIds") == NULL ||
+	    (vals = cJSON_AddArrayToObject(f, "Values")) == NULL)
+		goto fail;
+	cJSON_AddItemToArray(vals, cJSON_CreateString(id));
+	if (cJSON_GetArraySize(vals) != 1)
+		goto fail;
+	*out = body;
+	return 0;
+ fail:
+	cJSON_Delete(body);
+	return CX_ERR_NOMEM;
+}
+
+int
+cx_instance_aws_ping_answer(int r, const cJSON *ans,
+    const struct cx_aws_error *err, char **ping)
+{
+	const cJSON *list, *first;
+	const char *ps;
+
+	*ping = NULL;
+	if (r != 0 && err->code != NULL &&
+	    strcmp(err->code, "InvalidInstanceId") == 0)
+		return 0;	/* SSM does not know it (yet): not registered */
+	if (r != 0)
+		return r;
+	list = cJSON_GetObjectItemCaseSensitive(ans, "InstanceInformationList");
+	first = cJSON_IsArray(list) ? cJSON_GetArrayItem(list, 0) : NULL;
+	ps = first ? cx_json_str(first, "PingStatus") : NULL;
+	if (ps != NULL && (*ping = strdup(ps)) == NULL)
+		return CX_ERR_NOMEM;
+	return 0;
+}
+
 static int
 ssm_ping(void *arg, const char *id, char **ping)
 {
 	struct cx_instance_aws *a = arg;
 	struct cx_aws_error err;
-	cJSON *body = NULL, *ans = NULL, *filters, *f, *vals, *list, *first;
-	const char *ps;
+	cJSON *body = NULL, *ans = NULL;
 	char what[160];
-	int r = CX_ERR_NOMEM;
+	int r;
 
 	*ping = NULL;
 	memset(&err, 0, sizeof(err));
-	if ((body = cJSON_CreateObject()) == NULL ||
-	    (filters = cJSON_AddArrayToObject(body, "Filters")) == NULL ||
-	    (f = cJSON_CreateObject()) == NULL)
-		goto out;
-	cJSON_AddItemToArray(filters, f);
-	if (cJSON_AddStringToObject(f, "Key", "InstanceIds") == NULL ||
-	    (vals = cJSON_AddArrayToObject(f, "Values")) == NULL)
-		goto out;
-	cJSON_AddItemToArray(vals, cJSON_CreateString(id));
-	if (cJSON_GetArraySize(vals) != 1)
+	if ((r = cx_instance_aws_ping_body(id, &body)) != 0)
 		goto out;
 	r = cx_aws_json(&a->ssm, "AmazonSSM.DescribeInstanceInformation",
 	    body, &ans, &err);
-	if (r != 0 && err.code != NULL &&
-	    strcmp(err.code, "InvalidInstanceId") == 0) {
-		/* SSM does not know it (yet): not registered */
-		r = 0;
-		goto out;
-	}
-	if (r != 0) {
+	if ((r = cx_instance_aws_ping_answer(r, ans, &err, ping)) != 0) {
+		if (r == CX_ERR_NOMEM)
+			goto out;
 		snprintf(what, sizeof(what), "cannot get the SSM status of "
 		    "'%s'", id);
 		log_call_error(what, r, &err);
 		goto out;
 	}
-	list = cJSON_GetObjectItemCaseSensitive(ans, "InstanceInformationList");
-	first = cJSON_IsArray(list) ? cJSON_GetArrayItem(list, 0) : NULL;
-	ps = first ? cx_json_str(first, "PingStatus") : NULL;
-	cx_debug(1, "SSM PingStatus of '%s': %s", id, ps ? ps : "(none)");
-	if (ps != NULL && (*ping = strdup(ps)) == NULL)
-		r = CX_ERR_NOMEM;
+	cx_debug(1, "SSM PingStatus of '%s': %s", id, *ping ? *ping :
+	    "(none)");
  out:
 	cJSON_Delete(body);
 	cx_json_delete_secure(ans);

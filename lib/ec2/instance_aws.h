@@ -45,4 +45,21 @@ int cx_instance_aws_stop(struct cx_instance_aws *a, const char *id,
 int cx_instance_stage(struct cx_aws_ctx *ctx, const struct cx_instance_opts *o,
     const char *id, cJSON *doc);
 
+/*
+ * The calls' requests and answers, for the driver's wave (which makes
+ * them with others at once, cx_aws_batch()), nothing logged:
+ * DescribeInstances of id into q (cx_query_clean_up() in every case);
+ * its answer x into inst->state, az and tags (CX_ERR_NOTFOUND: no such
+ * instance, CX_ERR_PROTOCOL: no state); the DescribeInstanceInformation
+ * body for id (*out: cJSON_Delete); its result (r, ans and err of the
+ * call) as a PingStatus (*ping malloc'd, NULL when SSM does not know the
+ * instance), or r.
+ */
+int cx_instance_aws_describe_query(const char *id, struct cx_query *q);
+int cx_instance_aws_describe_answer(const struct cx_xml *x,
+    struct cx_instance *inst);
+int cx_instance_aws_ping_body(const char *id, cJSON **out);
+int cx_instance_aws_ping_answer(int r, const cJSON *ans,
+    const struct cx_aws_error *err, char **ping);
+
 #endif

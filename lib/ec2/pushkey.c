@@ -109,17 +109,14 @@ cx_pushkey_target(const struct cx_pushkey_opts *o, const cJSON *doc,
 }
 
 int
-cx_pushkey_send(struct cx_aws_ctx *ctx, const char *id, const char *os_user,
-    const char *az, const struct cx_sshkey *k)
+cx_pushkey_body(const char *id, const char *os_user, const char *az,
+    const struct cx_sshkey *k, cJSON **out)
 {
-	struct cx_aws_target t;
-	struct cx_aws_error err;
-	cJSON *body = NULL, *ans = NULL;
-	char *line = NULL, what[160];
+	cJSON *body = NULL;
+	char *line = NULL;
 	int r;
 
-	memset(&t, 0, sizeof(t));
-	memset(&err, 0, sizeof(err));
+	*out = NULL;
 	/* the comment only if the line stays within the API's limit */
 	if ((r = cx_sshkey_to_line(k, 1, &line)) != 0)
 		goto out;
@@ -143,23 +140,61 @@ cx_pushkey_send(struct cx_aws_ctx *ctx, const char *id, const char *os_user,
 	    (az != NULL && *az != '\0' && cJSON_AddStringToObject(body,
 	    "AvailabilityZone", az) == NULL))
 		goto out;
+	*out = body;
+	body = NULL; /* transferred */
+	r = 0;
+ out:
+	free(line);
+	cJSON_Delete(body);
+	return r;
+}
+
+int
+cx_pushkey_answer(int r, const cJSON *ans, const struct cx_aws_error *err)
+{
+	if (r != 0 && err->code != NULL) {
+		/* EIC's own codes, which the generic classes do not know */
+		if (strstr(err->code, "NotFound") != NULL)
+			r = CX_ERR_NOTFOUND;
+		else if (strcmp(err->code, "AuthException") == 0)
+			r = CX_ERR_DENIED;
+		else if (strcmp(err->code,
+		    "EC2InstanceStateInvalidException") == 0 ||
+		    strcmp(err->code,
+		    "EC2InstanceUnavailableException") == 0)
+			r = CX_ERR_STATE;
+	}
+	if (r == 0 && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ans,
+	    "Success")))
+		r = CX_ERR_AWS;
+	return r;
+}
+
+int
+cx_pushkey_send(struct cx_aws_ctx *ctx, const char *id, const char *os_user,
+    const char *az, const struct cx_sshkey *k)
+{
+	struct cx_aws_target t;
+	struct cx_aws_error err;
+	cJSON *body = NULL, *ans = NULL;
+	char what[160];
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	memset(&err, 0, sizeof(err));
+	if ((r = cx_pushkey_body(id, os_user, az, k, &body)) != 0)
+		goto out;
 	if ((r = cx_aws_target_init(&t, ctx, "ec2-instance-connect",
 	    NULL)) != 0)
 		goto out;
 	r = cx_aws_json(&t, "AWSEC2InstanceConnectService.SendSSHPublicKey",
 	    body, &ans, &err);
-	if (r != 0 && err.code != NULL) {
-		/* EIC's own codes, which the generic classes do not know */
-		if (strstr(err.code, "NotFound") != NULL)
-			r = CX_ERR_NOTFOUND;
-		else if (strcmp(err.code, "AuthException") == 0)
-			r = CX_ERR_DENIED;
-		else if (strcmp(err.code,
-		    "EC2InstanceStateInvalidException") == 0 ||
-		    strcmp(err.code,
-		    "EC2InstanceUnavailableException") == 0)
-			r = CX_ERR_STATE;
+	if (r == 0 && (r = cx_pushkey_answer(r, ans, &err)) != 0) {
+		cx_error("cannot push the key to '%s': the service said "
+		    "Success false", id);
+		goto out;
 	}
+	r = cx_pushkey_answer(r, ans, &err);
 	if (r != 0) {
 		if (r == CX_ERR_NOTFOUND)
 			cx_error("cannot push the key: instance '%s' not found "
@@ -172,15 +207,7 @@ cx_pushkey_send(struct cx_aws_ctx *ctx, const char *id, const char *os_user,
 		}
 		goto out;
 	}
-	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ans, "Success"))) {
-		cx_error("cannot push the key to '%s': the service said "
-		    "Success false", id);
-		r = CX_ERR_AWS;
-		goto out;
-	}
-	r = 0;
  out:
-	free(line);
 	cJSON_Delete(body);
 	cx_json_delete_secure(ans);
 	cx_aws_error_clean_up(&err);

@@ -46,6 +46,18 @@ int cx_pushkey_send(struct cx_aws_ctx *ctx, const char *id,
     const char *os_user, const char *az, const struct cx_sshkey *k);
 
 /*
+ * The SendSSHPublicKey body for k (*out: cJSON_Delete; CX_ERR_INPUT,
+ * logged, when the key line is too long for EIC), and the CX_ERR_* of the
+ * call's result (r, its answer and error; EIC's own codes mapped), not
+ * logged: for the driver's wave, which makes the call with others.
+ */
+struct cx_aws_error;
+int cx_pushkey_body(const char *id, const char *os_user, const char *az,
+    const struct cx_sshkey *k, cJSON **out);
+int cx_pushkey_answer(int r, const cJSON *ans,
+    const struct cx_aws_error *err);
+
+/*
  * Picks the instance id and zone: o->instance_id, else
  * doc.Instance.InstanceId; the zone is doc.Instance.AvailabilityZone when
  * that object is about the same instance.  Both borrowed (from o or

@@ -157,6 +157,12 @@ aws_resume(void *ctx, struct cx_tunnel_session *s)
 	return r;
 }
 
+int
+cx_tunnel_aws_start_answer(const cJSON *ans, struct cx_tunnel_session *s)
+{
+	return take_session(ans, s, 0);
+}
+
 void
 cx_tunnel_aws_ops(struct cx_tunnel_aws *a, struct cx_tunnel_ops *ops)
 {

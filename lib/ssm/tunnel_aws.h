@@ -38,6 +38,10 @@ void cx_tunnel_aws_clean_up(struct cx_tunnel_aws *a);
 /* Fills ops with StartSession and ResumeSession (no upgrade signer). */
 void cx_tunnel_aws_ops(struct cx_tunnel_aws *a, struct cx_tunnel_ops *ops);
 
+/* A StartSession answer into s (SessionId, TokenValue, StreamUrl):
+ * 0, CX_ERR_SESSION (one missing) or CX_ERR_NOMEM; nothing logged. */
+int cx_tunnel_aws_start_answer(const cJSON *ans, struct cx_tunnel_session *s);
+
 /* cx-session's command line. */
 struct cx_session_cmd {
 	int resume;			/* ResumeSession, else StartSession */

@@ -50,7 +50,7 @@ fault_count() {
 	[ "$status" -eq 0 ]
 	# every test ran (none skipped) and passed
 	[[ "$output$stderr" == *"PASSED  ] 8 test(s)"* ]]
-	[[ "$output$stderr" == *"PASSED  ] 13 test(s)"* ]]
+	[[ "$output$stderr" == *"PASSED  ] 14 test(s)"* ]]
 	# server-side counts: 503 twice then 200 = 3; throttling stops at 4
 	[ "$(fault_count s503x2)" -eq 3 ]
 	[ "$(fault_count throttle)" -eq 4 ]

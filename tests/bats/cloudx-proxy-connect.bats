@@ -21,6 +21,9 @@ teardown_file() {
 
 setup() {
 	common_setup
+	# the staged pipeline: the warm wave (wave.bats) would make its own
+	# AWS calls beside the fakes
+	export CLOUDX_PROXY_NO_WAVE=1
 	. "$CX_ROOT/tests/helpers/standin.bash"
 	export AWS_ENDPOINT_URL_SSM="$STANDIN_URL"
 	standin_reset

@@ -141,7 +141,9 @@ $(uname -s)" ]
 	# the key was pushed for the user ssh logged in as (%r), and it is ours
 	run -0 jq -r --arg k "$ID/$SSHD_USER" '.keys[$k][0].key' <<<"$(standin_state)"
 	assert_output --partial "$(cut -d' ' -f1,2 "$HOME/.ssh/cloudX/cloudX.pub")"
-	standin_log | jq -e --arg u "$SSHD_USER" '[.[] | select(.op == "SendSSHPublicKey")] | length == 1 and .[0].body.InstanceOSUser == $u'
+	# (the warm wave's push was refused: the instance was not running yet)
+	standin_log | jq -e --arg u "$SSHD_USER" '[.[] | select(.op == "SendSSHPublicKey" and .status == 200)] | length == 1 and .[0].body.InstanceOSUser == $u'
+	standin_log | jq -e --arg u "$SSHD_USER" '[.[] | select(.op == "SendSSHPublicKey") | .body.InstanceOSUser] | length == 2 and all(. == $u)'
 	# (the persisted master's tunnel got SIGHUP when script's terminal
 	# closed: the master is gone with it, see the next test for masters)
 	wait_until 10 no_procs_left

@@ -103,7 +103,7 @@ steps_of() { sed -n "${1}p" "$LOG" | jq -r '[.steps[].step] | join(" ")'; }
 	    and .region == "eu-west-1" and .outcome == "connected" and .exit == 0 and (has("message") | not)
 	    and (.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")) and (.id | length) == 36
 	    and ([.steps[].ms | numbers | select(. >= 0)] | length) == (.steps | length)' "$LOG"
-	[ "$(steps_of 1)" = "credentials describe start wait key_push session first_byte" ]
+	[ "$(steps_of 1)" = "credentials wave_describe wave_ping wave_key_push wave_session wave describe start wait key_push session first_byte" ]
 	# the plain form: one line with the steps
 	run -0 --separate-stderr cloudx-proxy log
 	[ "${#lines[@]}" = 1 ]
@@ -125,7 +125,7 @@ steps_of() { sed -n "${1}p" "$LOG" | jq -r '[.steps[].step] | join(" ")'; }
 	[ "$(wc -l <"$LOG")" = 2 ]
 	jq -e --arg m "$want" '.outcome == "failed" and .exit == 1 and .message == $m' <(sed -n 1p "$LOG")
 	jq -e --arg m "$want" '.message == $m' <(sed -n 2p "$LOG")
-	steps_of 1 >&2; [ "$(steps_of 1)" = "credentials describe wait key_push session" ]
+	steps_of 1 >&2; [ "$(steps_of 1)" = "credentials wave_describe wave_ping wave_key_push wave_session wave describe wait key_push session" ]
 	run -0 cloudx-proxy log -n 1 cloudx-log-box
 	[ "${#lines[@]}" = 2 ]
 	[[ "${lines[0]}" == *" failed exit 1 "* ]]

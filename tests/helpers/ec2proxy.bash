@@ -37,3 +37,18 @@ ec2proxy_actions() {
 	curl -sf "$EC2PROXY_URL/proxy/log" |
 	    jq -r '.[] | .action + (if .state then ":" + .state else "" end)'
 }
+
+# ec2proxy_hold ACTION...: such calls wait for ec2proxy_release once arrived;
+# ec2proxy_held prints the ones waiting, one per line.
+ec2proxy_hold() {
+	curl -sf -X POST -d "$(jq -cn '{actions: $ARGS.positional}' --args "$@")" \
+	    "$EC2PROXY_URL/proxy/hold" >/dev/null
+}
+
+ec2proxy_held() {
+	curl -sf "$EC2PROXY_URL/proxy/held" | jq -r '.[]'
+}
+
+ec2proxy_release() {
+	curl -sf -X POST "$EC2PROXY_URL/proxy/release" >/dev/null
+}

@@ -12,6 +12,7 @@
 #   standin_session [ID]      print one session's state (default: the newest)
 #   standin_log               print the recorded requests (JSON list)
 #   standin_wait_for JQ_EXPR [SECONDS]   poll the state until the jq expression is true
+#   standin_release           answer the calls config.hold_actions holds (state .held)
 #   standin_stop              SIGTERM by PID, wait (bounded) for exit
 #
 # Logs go to $STANDIN_DIR/standin.log, never to the test's stdout.
@@ -88,6 +89,10 @@ standin_session() {
     else
         _standin_curl "$STANDIN_URL/standin/sessions/$sid"
     fi
+}
+
+standin_release() {
+    _standin_curl -X POST "$STANDIN_URL/standin/release" >/dev/null
 }
 
 standin_log() {

@@ -55,11 +55,14 @@ DEFAULT_CONFIG = {
     "hang_next": 0,                   # next N API calls hang (up to hang_max_s), then drop the TCP connection
     "hang_max_s": 30.0,
     "fault_actions": [],              # restrict the *_next counters to these actions (empty = all)
+    "hold_actions": [],               # these API calls wait, once arrived, for POST /standin/release
+    "hold_max_s": 30.0,               #   (or this long: then answered as usual, "held": "timeout")
     "require_sigv4": False,           # SSM/EIC calls must carry a (valid, if keys known) SigV4 header
     "require_ws_sigv4": False,        # websocket upgrade must be SigV4 signed (service ssmmessages)
     "keys": {},                       # {"AKID": "secret"} or {"AKID": {"secret": .., "token": ..}}
     # --- SSM sessions
     "target": "127.0.0.1:22",         # default TCP target of session tunnels
+    "stream_url_host": None,          # "HOST:PORT" of the StreamUrl (a proxy in front); None: ours
     "targets": {},                    # {"i-..": "127.0.0.1:NNNN"} per instance
     "target_not_connected": 0,        # next N StartSession -> TargetNotConnected
     "allowed_documents": ["AWS-StartSSHSession"],
@@ -553,6 +556,8 @@ class State:
             self.log_seq = 0
             self.counters = collections.Counter()
             self.hang_event = threading.Event()
+            self.held = []              # actions waiting for /standin/release, in arrival order
+            self.release_event = threading.Event()
         return list(old.values())
 
     def record(self, entry):
@@ -722,7 +727,10 @@ def instance_online(region, iid):
 def stream_url(handler, sid, cell=None):
     host = handler.server.server_address[0]
     port = handler.server.server_address[1]
-    url = "ws://%s:%d/v1/data-channel/%s?role=publish_subscribe" % (host, port, sid)
+    hp = "%s:%d" % (host, port)
+    if CFG.get("stream_url_host"):
+        hp = CFG.get("stream_url_host")         # e.g. a proxy in front of us
+    url = "ws://%s/v1/data-channel/%s?role=publish_subscribe" % (hp, sid)
     if cell is not None:
         url += "&cell-number=" + cell
     return url
@@ -1111,6 +1119,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 except OSError:
                     pass
                 return
+            if action in (CFG.get("hold_actions") or []) and not STATE.release_event.is_set():
+                # a proof of concurrency without timing: the test sees which
+                # calls are in flight together, then releases them
+                with STATE.lock:
+                    STATE.held.append(action)
+                log.info("holding %s", action)
+                ok = STATE.release_event.wait(float(CFG.get("hold_max_s")))
+                entry["held"] = "released" if ok else "timeout"
             if CFG.take("fail_next", action):
                 raise ApiError(500, "InternalServerError", "Internal Server Error (stand-in fail_next)")
             if CFG.take("throttle_next", action):
@@ -1147,6 +1163,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                       "/assignment/roles": "sso:ListAccountRoles"}.get(path)
             if action is None:
                 raise ApiError(404, "ResourceNotFoundException", "No such resource")
+            if action in (CFG.get("hold_actions") or []) and not STATE.release_event.is_set():
+                # a proof of concurrency without timing: the test sees which
+                # calls are in flight together, then releases them
+                with STATE.lock:
+                    STATE.held.append(action)
+                log.info("holding %s", action)
+                ok = STATE.release_event.wait(float(CFG.get("hold_max_s")))
+                entry["held"] = "released" if ok else "timeout"
             if CFG.take("fail_next", action):
                 raise ApiError(500, "InternalServerError", "Internal Server Error (stand-in fail_next)")
             if CFG.take("throttle_next", action):
@@ -1337,6 +1361,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for s in STATE.reset():
                 s.end("", reason="reset", hard=True)
             return self._send(200, {"ok": True})
+        if method == "POST" and path == "/standin/release":
+            with STATE.lock:
+                CFG.patch({"hold_actions": []})
+                STATE.release_event.set()
+            log.info("release")
+            return self._send(200, {"ok": True})
         if method == "GET" and path == "/standin/config":
             return self._send(200, CFG.snapshot())
         if method == "GET" and path == "/standin/state":
@@ -1395,6 +1425,7 @@ def state_json():
         "oidc": {"calls": dict(STATE.oidc_calls),
                  "devices": {d["userCode"]: d["status"] for d in STATE.oidc_devices.values()},
                  "clients": len(STATE.oidc_clients)},
+        "held": list(STATE.held),
     }
 
 

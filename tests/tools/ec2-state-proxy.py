@@ -12,6 +12,9 @@ DescribeInstances for the first N calls, as scripted:
     POST /proxy/reset   forget scripts and the log
     GET  /proxy/log     [{"action": "DescribeInstances", "instance": "i-..",
                           "state": "stopping"}, {"action": "StartInstances"}, ...]
+    POST /proxy/hold    {"actions": ["DescribeInstances"]}: such calls, once
+                        arrived, wait (30 s at most) for POST /proxy/release
+    GET  /proxy/held    the actions waiting now, in arrival order
 
 Standard library only; independent of the C code.  Usage:
     ec2-state-proxy.py --listen-port PORT --upstream http://127.0.0.1:MOTO
@@ -34,6 +37,9 @@ CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48,
 LOCK = threading.Lock()
 SCRIPTS = {}
 LOG = []
+HOLD = set()
+HELD = []
+RELEASE = threading.Event()
 UPSTREAM = None
 
 
@@ -66,6 +72,17 @@ class Handler(QuietHandler):
             if method == "POST" and self.path == "/proxy/reset":
                 SCRIPTS, LOG = {}, []
                 return self.reply(200, b'{"ok":true}')
+            if method == "POST" and self.path == "/proxy/hold":
+                HOLD.update(json.loads(body or b"{}").get("actions") or [])
+                RELEASE.clear()
+                return self.reply(200, b'{"ok":true}')
+            if method == "POST" and self.path == "/proxy/release":
+                HOLD.clear()
+                HELD.clear()
+                RELEASE.set()
+                return self.reply(200, b'{"ok":true}')
+            if method == "GET" and self.path == "/proxy/held":
+                return self.reply(200, json.dumps(HELD).encode())
             if method == "GET" and self.path == "/proxy/log":
                 return self.reply(200, json.dumps(LOG).encode())
         return self.reply(404, b'{"error":"unknown control path"}')
@@ -77,6 +94,12 @@ class Handler(QuietHandler):
         params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         action = (params.get("Action") or [""])[0]
         iid = (params.get("InstanceId.1") or [""])[0]
+        with LOCK:
+            hold = action in HOLD
+            if hold:
+                HELD.append(action)
+        if hold:
+            RELEASE.wait(30)
         u = urllib.parse.urlsplit(UPSTREAM)
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
         conn.putrequest(method, self.path, skip_host=True, skip_accept_encoding=True)

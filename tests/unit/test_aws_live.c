@@ -670,6 +670,107 @@ test_bad_ca_bundle(void **state)
 	cx_buf_clean_up(&url);
 }
 
+/* Four calls in one batch through one client: each answer or error as the
+ * single call gives it (a 503 retried on its own, AccessDenied not), each
+ * signed; then a single call reuses a connection the batch opened. */
+static void
+test_batch(void **state)
+{
+	static const char *const paths[4] = {
+		"/okbatch", "/okbatchj", "/s503x2", "/denied"
+	};
+	struct cx_aws_ctx ctx, other;
+	struct cx_aws_target t[4];
+	struct cx_aws_call c[4];
+	struct cx_query q[3];
+	struct cx_http *h = NULL;
+	struct cx_http_request rq = { 0 };
+	struct cx_http_response rs;
+	struct cx_aws_error e = { 0 };
+	struct cx_xml *x = NULL;
+	struct cx_buf url;
+	cJSON *j, *ports;
+	int i, k, port, found = 0, batch_ports[8], nb = 0;
+
+	(void)state;
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&other, 0, sizeof(other));
+	memset(c, 0, sizeof(c));
+	setenv("AWS_MAX_ATTEMPTS", "3", 1);
+	for (i = 0; i < 4; i++) {
+		target(&t[i], fault, paths[i], "sts", &good);
+		t[i].ctx = &ctx;
+		c[i].t = &t[i];
+	}
+	for (i = 0; i < 3; i++)
+		cx_query_init(&q[i], "GetCallerIdentity", "2011-06-15");
+	c[0].query = &q[0];
+	c[1].amz_target = "AmazonSSM.DescribeInstanceInformation";
+	c[2].query = &q[1];
+	c[3].query = &q[2];
+	/* one client for all: another context is refused */
+	t[3].ctx = &other;
+	assert_int_equal(cx_aws_batch(c, 4), CX_ERR_INPUT);
+	t[3].ctx = &ctx;
+
+	assert_int_equal(cx_aws_batch(c, 4), 0);
+	assert_int_equal(c[0].r, 0);
+	assert_string_equal(cx_xml_text(c[0].xml->root,
+	    "GetCallerIdentityResult/Arn"),
+	    "arn:aws:iam::123456789012:user/fault");
+	assert_int_equal(c[1].r, 0);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c[1].json, "Success")));
+	assert_int_equal(c[2].r, 0);	/* 503, 503 (on its own), answer */
+	assert_int_equal(seen_count("s503x2"), 3);
+	assert_int_equal(c[3].r, CX_ERR_DENIED);
+	assert_string_equal(c[3].err.code, "AccessDenied");
+	assert_int_equal(seen_count("denied"), 1);
+	/* each signed, the JSON one with its target */
+	for (i = 0; i < 4; i++) {
+		j = seen(paths[i] + 1);
+		assert_true(cJSON_IsTrue(cJSON_GetArrayItem(
+		    cJSON_GetObjectItem(j, "auth"), 0)));
+		ports = cJSON_GetObjectItem(j, "ports");
+		for (k = 0; k < cJSON_GetArraySize(ports) && nb < 8; k++)
+			batch_ports[nb++] =
+			    cJSON_GetArrayItem(ports, k)->valueint;
+		if (i == 1)
+			assert_string_equal(cJSON_GetArrayItem(
+			    cJSON_GetObjectItem(j, "targets"), 0)->valuestring,
+			    "AmazonSSM.DescribeInstanceInformation");
+		cJSON_Delete(j);
+	}
+	/* a call after the batch finds a connection in the cache */
+	assert_int_equal(cx_aws_query(&t[0], &q[0], &x, &e), 0);
+	j = seen("okbatch");
+	ports = cJSON_GetObjectItem(j, "ports");
+	assert_int_equal(cJSON_GetArraySize(ports), 2);
+	port = cJSON_GetArrayItem(ports, 1)->valueint;
+	for (k = 0; k < nb; k++)
+		found |= batch_ports[k] == port;
+	assert_true(found);
+	cJSON_Delete(j);
+
+	cx_xml_free(x);
+	for (i = 0; i < 4; i++) {
+		cx_aws_call_clean_up(&c[i]);
+		cx_aws_target_clean_up(&t[i]);
+	}
+	for (i = 0; i < 3; i++)
+		cx_query_clean_up(&q[i]);
+	cx_http_free(ctx.http);
+	/* it runs first: the tests after it count from zero */
+	cx_buf_init(&url, 0);
+	assert_int_equal(cx_buf_printf(&url, "%s/_reset", fault), 0);
+	assert_int_equal(cx_http_new(NULL, &h), 0);
+	rq.method = "POST";
+	rq.url = cx_buf_str(&url);
+	assert_int_equal(cx_http_do(h, &rq, &rs), 0);
+	cx_http_response_clean_up(&rs);
+	cx_http_free(h);
+	cx_buf_clean_up(&url);
+}
+
 int
 main(void)
 {
@@ -684,6 +785,7 @@ main(void)
 		cmocka_unit_test(test_ssm_json_error),
 	};
 	const struct CMUnitTest fault_tests[] = {
+		cmocka_unit_test(test_batch),	/* first: it resets the counts */
 		cmocka_unit_test(test_retry_503),
 		cmocka_unit_test(test_retry_stops_at_max),
 		cmocka_unit_test(test_retry_throttle_json),
