@@ -459,7 +459,7 @@ static int
 multi_run(CURLM *m)
 {
 	struct curl_waitfd wfd;
-	int running = 1, nfd;
+	int running = 1, nfd, sfd = cx_sig_sock();
 
 	while (running > 0) {
 		if (curl_multi_perform(m, &running) != CURLM_OK)
@@ -467,11 +467,11 @@ multi_run(CURLM *m)
 		if (running == 0)
 			break;
 		memset(&wfd, 0, sizeof(wfd));
-		wfd.fd = cx_sig_fd();
+		wfd.fd = (curl_socket_t)sfd;
 		wfd.events = CURL_WAIT_POLLIN;
 		/* the signal pipe only wakes us: the callbacks abort */
-		if (curl_multi_poll(m, wfd.fd != -1 ? &wfd : NULL,
-		    wfd.fd != -1 ? 1 : 0, 1000, &nfd) != CURLM_OK)
+		if (curl_multi_poll(m, sfd != -1 ? &wfd : NULL,
+		    sfd != -1 ? 1 : 0, 1000, &nfd) != CURLM_OK)
 			return CX_ERR_INTERNAL;
 	}
 	return 0;

@@ -324,6 +324,58 @@ int cx_wait_fd(int fd, short events, uint64_t deadline);
 /* Sleeps ms: 0, or CX_ERR_CANCELLED as soon as a signal is caught. */
 int cx_sleep_ms(long ms);
 
+/*
+ * The signal wakeup as a socket, for waits that take sockets alone
+ * (libcurl's curl_multi_poll, WSAPoll): cx_sig_fd() on POSIX; on Windows
+ * (where cx_sig_fd() is a pipe) -1, and such waits look again within a
+ * second (libcurl's progress callbacks see the signal).
+ */
+int cx_sig_sock(void);
+
+/*
+ * Sockets.  A socket is an int on every system (Winsock's SOCKET fits in
+ * one); the functions below are the only calls made on it besides
+ * cx_socket, cx_send, cx_wait_fd and cx_os_poll.  Failures set errno
+ * (EAGAIN when it would block, EINPROGRESS for a connect under way, EINTR)
+ * from Winsock's error on Windows.
+ */
+/* Non-blocking, close-on-exec; nodelay: TCP_NODELAY (not fatal). */
+int cx_sock_setup(int fd, int nodelay);
+/* connect(): 0 connected, -1 with errno (EINPROGRESS: wait for POLLOUT,
+ * then cx_sock_error gives the outcome). */
+int cx_sock_connect(int fd, const struct sockaddr *sa, socklen_t len);
+/* The pending error of the socket (SO_ERROR) as an errno value, 0 for
+ * none. */
+int cx_sock_error(int fd);
+/* recv(), MSG_PEEK when peek.  Like recv(). */
+ssize_t cx_recv(int fd, void *p, size_t n, int peek);
+/* Closes a socket (nothing when fd < 0). */
+void cx_sock_close(int fd);
+/*
+ * A TCP listener on 127.0.0.1 on a port the system picks (*portp),
+ * non-blocking, close-on-exec; *fdp receives it.  CX_ERR_IO (errno).
+ */
+int cx_listen_loopback(int *fdp, int *portp);
+/* Accepts one connection on a listener from cx_listen_loopback: 0 and
+ * *fdp (blocking, close-on-exec), 1 when none is waiting (or it went
+ * away), CX_ERR_IO (errno) else. */
+int cx_accept(int lfd, int *fdp);
+
+/*
+ * When stderr is the null device (ssh does that to a ProxyCommand under
+ * ControlPersist) and there is a controlling terminal, stderr is pointed
+ * at the terminal; returns the saved stderr for cx_stderr_restore() (which
+ * puts it back, closes it and sets *saved to -1), or -1 when nothing was
+ * changed (always on Windows: its OpenSSH has no ControlPersist).
+ */
+int cx_stderr_to_tty(void);
+void cx_stderr_restore(int *saved);
+/* symlink(target, path): 0 or CX_ERR_IO (errno; ENOSYS on Windows). */
+int cx_symlink(const char *target, const char *path);
+/* Sleeps about ms whatever signals come (a pause between looks at a child
+ * that was told to stop; cx_sleep_ms ends at once after a signal). */
+void cx_nap_ms(long ms);
+
 /* One address of a host name, as getaddrinfo() gives it. */
 struct cx_addr {
 	int family, socktype, protocol;
