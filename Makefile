@@ -274,7 +274,7 @@ WIN_VARS = B=$(WIN_B) WIN=1 EXE=.exe CC=$(WIN_CC) AR=x86_64-w64-mingw32-ar \
     LIBSRC="$(WIN_LIBSRC)" PROGS="$(WIN_PROGS)" \
     PKG_CONFIG="pkg-config --static" HARDEN="-fstack-protector-strong" \
     LDFLAGS="-static -municode" ASNEEDED= \
-    WIN_EXTRA_LIBS="-lbcrypt -ladvapi32 -lws2_32 -luserenv -lssp"
+    WIN_EXTRA_LIBS="-lbcrypt -ladvapi32 -lws2_32 -luserenv -lcrypt32 -lssp"
 windows:
 	$(Q)prefix=$$(packaging/windows/build-deps.sh) || exit 2; \
 	env PKG_CONFIG_LIBDIR="$$prefix/lib/pkgconfig" PKG_CONFIG_PATH= \

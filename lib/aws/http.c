@@ -375,6 +375,10 @@ xfer_setup(struct cx_http *h, CURL *c, const struct cx_http_request *rq,
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	if (h->ca_bundle != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
+	/* the system's store too where OpenSSL does not read it (Windows) */
+	if (cx_tls_native_ca())
+		curl_easy_setopt(c, CURLOPT_SSL_OPTIONS,
+		    (long)CURLSSLOPT_NATIVE_CA);
 	if (strcmp(rq->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS,

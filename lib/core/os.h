@@ -376,6 +376,34 @@ int cx_symlink(const char *target, const char *path);
  * that was told to stop; cx_sleep_ms ends at once after a signal). */
 void cx_nap_ms(long ms);
 
+/*
+ * cx-tunnel's stdin and stdout as descriptors its event loop can wait on
+ * together with the websocket's socket (cx_ppoll) and read/write with
+ * cx_os_read/cx_os_write.  On POSIX they are in_fd and out_fd themselves.
+ * On Windows (OpenSSH gives a ProxyCommand pipes, which cannot be waited
+ * on with a socket) they are loopback sockets: one thread copies the
+ * stdin pipe into *in_sock (shut down for writing at its end), another
+ * copies *out_sock out to the stdout pipe (closed when the loop closes
+ * its end); the sockets' buffers carry the flow control.  CX_ERR_IO.
+ */
+int cx_stdio_pump(int in_fd, int out_fd, int *in_sock, int *out_sock);
+/* At the end of the tunnel: shuts out_sock (the pump's stdout side) for
+ * writing and waits at most timeout_ms for what the pump holds to reach
+ * the stdout pipe (Windows); nothing on POSIX.  The caller still closes
+ * out_sock. */
+void cx_stdio_pump_end(int out_sock, int timeout_ms);
+
+/*
+ * The system's own trusted root certificates added to an OpenSSL
+ * X509_STORE (store is an X509_STORE *): Windows' ROOT store (where
+ * corporate proxies put their CA); nothing on POSIX, where OpenSSL reads
+ * the system's files itself.  Returns how many were added.
+ * cx_tls_native_ca is 1 where libcurl should be given CURLSSLOPT_NATIVE_CA
+ * as well (Windows), else 0.
+ */
+int cx_tls_system_roots(void *store);
+int cx_tls_native_ca(void);
+
 /* One address of a host name, as getaddrinfo() gives it. */
 struct cx_addr {
 	int family, socktype, protocol;

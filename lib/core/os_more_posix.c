@@ -181,3 +181,31 @@ cx_nap_ms(long ms)
 	/* an interruption ends it early; the callers loop */
 	(void)nanosleep(&ts, NULL);
 }
+
+int
+cx_stdio_pump(int in_fd, int out_fd, int *in_sock, int *out_sock)
+{
+	*in_sock = in_fd;
+	*out_sock = out_fd;
+	return 0;
+}
+
+void
+cx_stdio_pump_end(int out_sock, int timeout_ms)
+{
+	(void)out_sock;
+	(void)timeout_ms;
+}
+
+int
+cx_tls_system_roots(void *store)
+{
+	(void)store;
+	return 0;
+}
+
+int
+cx_tls_native_ca(void)
+{
+	return 0;
+}

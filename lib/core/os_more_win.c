@@ -7,11 +7,16 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>
+#include <wincrypt.h>
 
 #include <errno.h>
+#include <io.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "cxerr.h"
 #include "log.h"
@@ -309,4 +314,208 @@ cx_os_walk(const char *root,
     void *arg)
 {
 	return walk_dir(root, "", fn, arg, 0);
+}
+
+/* ---- the tunnel's stdio pump ---- */
+
+#define PUMP_CHUNK	(64 * 1024)
+
+static struct {
+	HANDLE in, out;		/* the pipes (C runtime's handles) */
+	SOCKET in_peer, out_peer;	/* the threads' ends */
+	HANDLE in_thread, out_thread;
+	int out_fd;
+} pump = { NULL, NULL, INVALID_SOCKET, INVALID_SOCKET, NULL, NULL, -1 };
+
+/*
+ * A connected pair of loopback TCP sockets (a socketpair): *ours for the
+ * loop, *theirs (blocking) for a pump thread.  The accepted connection
+ * must come from our own connecting socket (its address is checked), so
+ * that no other local program can slip in between.
+ */
+static int
+sock_pair(int *ours, SOCKET *theirs)
+{
+	struct sockaddr_in sa, local, peer;
+	int lfd = -1, cfd = -1, afd = -1, port, len, r = CX_ERR_IO, k;
+
+	*ours = -1;
+	*theirs = INVALID_SOCKET;
+	if (cx_listen_loopback(&lfd, &port) != 0 ||
+	    (cfd = cx_socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		goto out;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((u_short)port);
+	if (connect((SOCKET)cfd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		goto out;
+	len = sizeof(local);
+	if (getsockname((SOCKET)cfd, (struct sockaddr *)&local, &len) != 0)
+		goto out;
+	for (k = 0; k < 200; k++) {
+		r = cx_accept(lfd, &afd);
+		if (r == 1) {
+			cx_nap_ms(5);
+			continue;
+		}
+		if (r != 0)
+			goto out;
+		len = sizeof(peer);
+		if (getpeername((SOCKET)afd, (struct sockaddr *)&peer,
+		    &len) == 0 && peer.sin_port == local.sin_port &&
+		    peer.sin_addr.s_addr == local.sin_addr.s_addr)
+			break;
+		cx_sock_close(afd);	/* not ours */
+		afd = -1;
+	}
+	r = CX_ERR_IO;
+	if (afd == -1 || cx_sock_setup(cfd, 1) != 0)
+		goto out;
+	*ours = cfd;
+	*theirs = (SOCKET)afd;
+	cfd = afd = -1;
+	r = 0;
+ out:
+	cx_sock_close(lfd);
+	cx_sock_close(cfd);
+	cx_sock_close(afd);
+	return r;
+}
+
+static int
+send_all_sock(SOCKET s, const char *p, DWORD n)
+{
+	int k;
+
+	while (n > 0) {
+		if ((k = send(s, p, (int)n, 0)) == SOCKET_ERROR || k <= 0)
+			return -1;
+		p += k;
+		n -= (DWORD)k;
+	}
+	return 0;
+}
+
+/* stdin pipe -> socket; EOF or an error shuts the socket for writing */
+static DWORD WINAPI
+pump_in(LPVOID arg)
+{
+	char *buf = malloc(PUMP_CHUNK);
+	DWORD got;
+
+	(void)arg;
+	while (buf != NULL) {
+		if (!ReadFile(pump.in, buf, PUMP_CHUNK, &got, NULL) ||
+		    got == 0)
+			break;
+		if (send_all_sock(pump.in_peer, buf, got) != 0)
+			break;
+	}
+	free(buf);
+	shutdown(pump.in_peer, SD_SEND);
+	return 0;
+}
+
+/* socket -> stdout pipe; the loop's end closing (or ssh going away)
+ * ends it */
+static DWORD WINAPI
+pump_out(LPVOID arg)
+{
+	char *buf = malloc(PUMP_CHUNK);
+	DWORD put, off;
+	int k;
+
+	(void)arg;
+	while (buf != NULL) {
+		if ((k = recv(pump.out_peer, buf, PUMP_CHUNK, 0)) <= 0)
+			break;
+		for (off = 0; off < (DWORD)k; off += put) {
+			if (!WriteFile(pump.out, buf + off, (DWORD)k - off,
+			    &put, NULL) || put == 0)
+				goto done;
+		}
+	}
+ done:
+	free(buf);
+	/* the loop's sends fail from now on: ssh is gone */
+	closesocket(pump.out_peer);
+	pump.out_peer = INVALID_SOCKET;
+	if (pump.out_fd >= 0) {
+		_close(pump.out_fd);	/* EOF for ssh */
+		pump.out_fd = -1;
+	}
+	return 0;
+}
+
+int
+cx_stdio_pump(int in_fd, int out_fd, int *in_sock, int *out_sock)
+{
+	*in_sock = *out_sock = -1;
+	pump.in = (HANDLE)_get_osfhandle(in_fd);
+	pump.out = (HANDLE)_get_osfhandle(out_fd);
+	pump.out_fd = out_fd;
+	if (pump.in == INVALID_HANDLE_VALUE ||
+	    pump.out == INVALID_HANDLE_VALUE ||
+	    sock_pair(in_sock, &pump.in_peer) != 0 ||
+	    sock_pair(out_sock, &pump.out_peer) != 0)
+		goto fail;
+	/* the loop only reads the one and writes the other */
+	shutdown((SOCKET)*in_sock, SD_SEND);
+	if ((pump.in_thread = CreateThread(NULL, 0, pump_in, NULL, 0,
+	    NULL)) == NULL ||
+	    (pump.out_thread = CreateThread(NULL, 0, pump_out, NULL, 0,
+	    NULL)) == NULL)
+		goto fail;
+	return 0;
+ fail:
+	errno = EIO;
+	cx_sock_close(*in_sock);
+	cx_sock_close(*out_sock);
+	*in_sock = *out_sock = -1;
+	return CX_ERR_IO;
+}
+
+void
+cx_stdio_pump_end(int out_sock, int timeout_ms)
+{
+	if (pump.out_thread == NULL)
+		return;
+	/* the thread writes out what is left, then sees the end */
+	if (out_sock >= 0)
+		shutdown((SOCKET)out_sock, SD_SEND);
+	WaitForSingleObject(pump.out_thread, (DWORD)timeout_ms);
+}
+
+/* ---- TLS: the Windows certificate store ---- */
+
+int
+cx_tls_system_roots(void *store)
+{
+	const unsigned char *p;
+	PCCERT_CONTEXT cc = NULL;
+	HCERTSTORE hs;
+	X509 *x;
+	int n = 0;
+
+	if ((hs = CertOpenSystemStoreW(0, L"ROOT")) == NULL)
+		return 0;
+	while ((cc = CertEnumCertificatesInStore(hs, cc)) != NULL) {
+		p = cc->pbCertEncoded;
+		if ((x = d2i_X509(NULL, &p, (long)cc->cbCertEncoded)) == NULL) {
+			ERR_clear_error();
+			continue;
+		}
+		if (X509_STORE_add_cert((X509_STORE *)store, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	CertCloseStore(hs, 0);
+	return n;
+}
+
+int
+cx_tls_native_ca(void)
+{
+	return 1;
 }

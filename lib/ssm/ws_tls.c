@@ -722,6 +722,10 @@ tls_handshake(struct cx_ws_conn *c, const struct cx_ws_addr *t,
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	if ((r = tls_load_cas(c->ctx, o, fatal)) != 0)
 		return r;
+	/* and the system's store where OpenSSL does not read it (Windows) */
+	if ((e = cx_tls_system_roots(SSL_CTX_get_cert_store(c->ctx))) > 0)
+		cx_debug(2, "websocket: %d CA certificates from the system "
+		    "store", e);
 	if ((c->ssl = SSL_new(c->ctx)) == NULL ||
 	    SSL_set_fd(c->ssl, c->fd) != 1) {
 		ERR_clear_error();
