@@ -404,6 +404,15 @@ void cx_stdio_pump_end(int out_sock, int timeout_ms);
 int cx_tls_system_roots(void *store);
 int cx_tls_native_ca(void);
 
+/* What a process used: CPU time and peak resident memory. */
+struct cx_usage {
+	int64_t user_us, sys_us;	/* CPU time, microseconds */
+	long maxrss_kib;		/* peak resident set (working set) */
+};
+/* This process's (children 0) or its waited-for children's (1) usage.
+ * CX_ERR_IO where the system cannot say (children, on Windows). */
+int cx_usage(int children, struct cx_usage *u);
+
 /* One address of a host name, as getaddrinfo() gives it. */
 struct cx_addr {
 	int family, socktype, protocol;

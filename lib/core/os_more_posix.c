@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -207,5 +208,21 @@ cx_tls_system_roots(void *store)
 int
 cx_tls_native_ca(void)
 {
+	return 0;
+}
+
+int
+cx_usage(int children, struct cx_usage *u)
+{
+	struct rusage ru;
+
+	memset(u, 0, sizeof(*u));
+	if (getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &ru) != 0)
+		return CX_ERR_IO;
+	u->user_us = (int64_t)ru.ru_utime.tv_sec * 1000000 +
+	    ru.ru_utime.tv_usec;
+	u->sys_us = (int64_t)ru.ru_stime.tv_sec * 1000000 +
+	    ru.ru_stime.tv_usec;
+	u->maxrss_kib = ru.ru_maxrss;
 	return 0;
 }

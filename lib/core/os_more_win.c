@@ -8,6 +8,7 @@
 #include <ws2tcpip.h>
 #include <windows.h>
 #include <wincrypt.h>
+#include <psapi.h>
 
 #include <errno.h>
 #include <io.h>
@@ -518,4 +519,36 @@ int
 cx_tls_native_ca(void)
 {
 	return 1;
+}
+
+/* ---- usage ---- */
+
+static int64_t
+ft_us(const FILETIME *ft)
+{
+	ULARGE_INTEGER v;
+
+	v.LowPart = ft->dwLowDateTime;
+	v.HighPart = ft->dwHighDateTime;
+	return (int64_t)(v.QuadPart / 10);	/* 100 ns units */
+}
+
+int
+cx_usage(int children, struct cx_usage *u)
+{
+	FILETIME c, e, k, us;
+	PROCESS_MEMORY_COUNTERS pm;
+
+	memset(u, 0, sizeof(*u));
+	if (children)
+		return CX_ERR_IO;
+	if (!GetProcessTimes(GetCurrentProcess(), &c, &e, &k, &us))
+		return CX_ERR_IO;
+	u->user_us = ft_us(&us);
+	u->sys_us = ft_us(&k);
+	memset(&pm, 0, sizeof(pm));
+	pm.cb = sizeof(pm);
+	if (GetProcessMemoryInfo(GetCurrentProcess(), &pm, sizeof(pm)))
+		u->maxrss_kib = (long)(pm.PeakWorkingSetSize / 1024);
+	return 0;
 }
