@@ -29,6 +29,14 @@ typedef unsigned long nfds_t;
 #undef OPTIONAL
 /* mingw's sys/types.h names it only under _POSIX */
 typedef _sigset_t sigset_t;
+/* cx_ppoll's mask is not used on Windows: an empty one is 0 */
+static inline int
+cx_win_sigemptyset(sigset_t *s)
+{
+	*s = 0;
+	return 0;
+}
+#define sigemptyset	cx_win_sigemptyset
 #ifndef SIGHUP
 #define SIGHUP	1
 #endif
@@ -379,7 +387,9 @@ void cx_nap_ms(long ms);
 /*
  * cx-tunnel's stdin and stdout as descriptors its event loop can wait on
  * together with the websocket's socket (cx_ppoll) and read/write with
- * cx_os_read/cx_os_write.  On POSIX they are in_fd and out_fd themselves.
+ * cx_os_read/cx_os_write.  On POSIX they are in_fd and out_fd themselves
+ * (out_fd made non-blocking unless it is a terminal; cx_stdio_pump_end
+ * puts its flags back).
  * On Windows (OpenSSH gives a ProxyCommand pipes, which cannot be waited
  * on with a socket) they are loopback sockets: one thread copies the
  * stdin pipe into *in_sock (shut down for writing at its end), another
@@ -389,8 +399,8 @@ void cx_nap_ms(long ms);
 int cx_stdio_pump(int in_fd, int out_fd, int *in_sock, int *out_sock);
 /* At the end of the tunnel: shuts out_sock (the pump's stdout side) for
  * writing and waits at most timeout_ms for what the pump holds to reach
- * the stdout pipe (Windows); nothing on POSIX.  The caller still closes
- * out_sock. */
+ * the stdout pipe (Windows); on POSIX it puts stdout's flags back.  The
+ * caller still closes out_sock. */
 void cx_stdio_pump_end(int out_sock, int timeout_ms);
 
 /*

@@ -183,11 +183,23 @@ cx_nap_ms(long ms)
 	(void)nanosleep(&ts, NULL);
 }
 
+/* stdout's flags before cx_stdio_pump made it non-blocking, or -1 */
+static int pump_out_fd = -1, pump_out_fl = -1;
+
 int
 cx_stdio_pump(int in_fd, int out_fd, int *in_sock, int *out_sock)
 {
+	int fl;
+
 	*in_sock = in_fd;
 	*out_sock = out_fd;
+	/* writes to stdout must not block the loop (a terminal is left
+	 * alone: its flags are shared with the shell) */
+	if ((fl = fcntl(out_fd, F_GETFL)) != -1 && !isatty(out_fd) &&
+	    fcntl(out_fd, F_SETFL, fl | O_NONBLOCK) != -1) {
+		pump_out_fd = out_fd;
+		pump_out_fl = fl;
+	}
 	return 0;
 }
 
@@ -196,6 +208,9 @@ cx_stdio_pump_end(int out_sock, int timeout_ms)
 {
 	(void)out_sock;
 	(void)timeout_ms;
+	if (pump_out_fd != -1)
+		(void)fcntl(pump_out_fd, F_SETFL, pump_out_fl);
+	pump_out_fd = pump_out_fl = -1;
 }
 
 int

@@ -552,3 +552,51 @@ cx_usage(int children, struct cx_usage *u)
 		u->maxrss_kib = (long)(pm.PeakWorkingSetSize / 1024);
 	return 0;
 }
+
+/* ---- name resolution ---- */
+
+int
+cx_resolve(const char *host, const char *port, uint64_t deadline,
+    struct cx_addr out[CX_RESOLVE_MAX], size_t *n)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int e;
+
+	*n = 0;
+	if (cx_sig_pending())
+		return CX_ERR_CANCELLED;
+	if (cx_now_ms() >= deadline)
+		return CX_ERR_TIMEOUT;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	/* Windows' resolver in this thread: a literal returns at once; a
+	 * name is bounded by the system's own timeouts (not by deadline,
+	 * which is checked again after it) */
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		hints.ai_flags = 0;
+		e = getaddrinfo(host, port, &hints, &res);
+	}
+	if (e != 0) {
+		cx_debug(1, "cannot resolve '%s': %s", host,
+		    gai_strerrorA(e));
+		return CX_ERR_NETWORK;
+	}
+	for (ai = res; ai != NULL && *n < CX_RESOLVE_MAX; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(out[*n].sa))
+			continue;
+		out[*n].family = ai->ai_family;
+		out[*n].socktype = ai->ai_socktype;
+		out[*n].protocol = ai->ai_protocol;
+		out[*n].len = (socklen_t)ai->ai_addrlen;
+		memcpy(&out[*n].sa, ai->ai_addr, ai->ai_addrlen);
+		(*n)++;
+	}
+	freeaddrinfo(res);
+	if (cx_sig_pending())
+		return CX_ERR_CANCELLED;
+	if (*n == 0)
+		return CX_ERR_NETWORK;
+	return cx_now_ms() >= deadline ? CX_ERR_TIMEOUT : 0;
+}
