@@ -45,12 +45,13 @@
  * few KiB waits a few ms at most, a long download settles at BATCH_MAX_MS
  * batches; short messages (interactive traffic) never wait, nor does
  * stdin, and a stream of more than BATCH_MSGS per wait never waits.  The
- * acks of a batch go in one send, late by at most BATCH_MAX_MS: below the
- * agent's shortest resend timeout (its RTT estimate, which they raise,
- * + 10 ms, §10).
+ * acks of a batch go in one send, 0 to BATCH_MAX_MS late.  The agent's
+ * resend timeout (§10) is its RTT estimate plus the larger of 10 ms and
+ * four mean deviations; acks late by 0..B ms raise the estimate by about
+ * B/2 and the deviation to about B/4, so the timeout stays above B.
  */
 #define BATCH_MIN_MS	2
-#define BATCH_MAX_MS	16
+#define BATCH_MAX_MS	32
 #define BATCH_MSGS	64
 #define PING_MS		60000
 #define UPGRADE_MS	45000

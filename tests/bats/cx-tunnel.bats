@@ -191,7 +191,7 @@ roundtrip() {
 	    (.stats.acks_unknown // 0) <= .stats.out_retransmissions' <<<"$s" >/dev/null
 	# in time: the stand-in resends at its RTO, as the agent does, and
 	# does so rarely (a busy machine may delay a few acks); no ack is held
-	# back as long as the agent's 100 ms resend tick (they wait 16 ms at
+	# back as long as the agent's 100 ms resend tick (they wait 32 ms at
 	# most)
 	jq -e '.stats.out_retransmissions * 50 <= .stats.out_data_msgs and
 	    .stats.max_ack_delay_ms < 100' <<<"$s" >/dev/null
