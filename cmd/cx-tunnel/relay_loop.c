@@ -700,7 +700,7 @@ wait_ms(struct tun *t, uint64_t now)
 }
 
 /*
- * The loop: one wait (ppoll) per batch, then everything the batch
+ * The loop: one wait (cx_ppoll) per batch, then everything the batch
  * brought: one read of the websocket, every whole message in it parsed
  * and acked, one send of what that produced (acks and data together), one
  * write of what goes to stdout, one read of stdin.
