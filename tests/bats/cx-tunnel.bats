@@ -190,11 +190,11 @@ roundtrip() {
 	jq -e '.unacked == 0 and .stats.acks_received >= .stats.out_data_msgs and
 	    (.stats.acks_unknown // 0) <= .stats.out_retransmissions' <<<"$s" >/dev/null
 	# in time: the stand-in resends at its RTO, as the agent does, and
-	# does so rarely (a busy machine may delay a few acks); no ack is held
-	# back as long as the agent's 100 ms resend tick (they wait 32 ms at
-	# most)
+	# does so rarely (a busy machine may delay a few acks); no ack comes
+	# as late as the agent's first resend timeout, 200 ms (cx-tunnel holds
+	# them 32 ms at most; the rest is both sides' scheduling)
 	jq -e '.stats.out_retransmissions * 50 <= .stats.out_data_msgs and
-	    .stats.max_ack_delay_ms < 100' <<<"$s" >/dev/null
+	    .stats.max_ack_delay_ms < 200' <<<"$s" >/dev/null
 	# several acks per send: one send per message would give about 1
 	jq -e '.stats.acks_received >= 4 * .stats.ack_reads and
 	    .stats.max_acks_per_read >= 8' <<<"$s" >/dev/null
