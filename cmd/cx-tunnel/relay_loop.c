@@ -38,17 +38,18 @@
  * A download at the agent's pace (it sleeps 1 ms after each read of at
  * most 1 KiB from the port) comes as one full message per millisecond:
  * woken for each, the relay would spend most of its CPU on the wakeups.
- * When a wakeup brought fewer than BATCH_MSGS messages and the last one
- * was full (more is coming), the websocket is left unread for a while so
- * that the next wakeup takes several: BATCH_MIN_MS at first, doubling
- * while the stream stays like that, up to BATCH_MAX_MS.  So a burst of a
- * few KiB waits a few ms at most, a long download settles at BATCH_MAX_MS
- * batches; short messages (interactive traffic) never wait, nor does
- * stdin, and a stream of more than BATCH_MSGS per wait never waits.  The
- * acks of a batch go in one send, 0 to BATCH_MAX_MS late.  The agent's
- * resend timeout (§10) is its RTT estimate plus the larger of 10 ms and
- * four mean deviations; acks late by 0..B ms raise the estimate by about
- * B/2 and the deviation to about B/4, so the timeout stays above B.
+ * When two wakeups in a row brought fewer than BATCH_MSGS messages, the
+ * last one full (more is coming), the websocket is left unread for a
+ * while so that the next wakeup takes several: BATCH_MIN_MS at first,
+ * doubling while the stream stays like that, up to BATCH_MAX_MS.  So a
+ * burst of a few KiB waits a few ms at most, a long download settles at
+ * BATCH_MAX_MS batches; short messages (interactive traffic) never wait,
+ * nor does stdin, and a stream of more than BATCH_MSGS per wait never
+ * waits.  The acks of a batch go in one send, 0 to BATCH_MAX_MS late.
+ * The agent's resend timeout (§10) is its RTT estimate plus the larger of
+ * 10 ms and four mean deviations; acks late by 0..B ms raise the estimate
+ * by about B/2 and the deviation to about B/4, so the timeout stays
+ * above B.
  */
 #define BATCH_MIN_MS	2
 #define BATCH_MAX_MS	32
@@ -85,6 +86,8 @@ struct tun {
 	int batch_full;		/* the last of them was a full 1 KiB */
 	uint64_t defer_until;	/* leave the websocket unread until then */
 	long defer_ms;		/* the last such wait (0: none) */
+	int full_reads;		/* reads in a row that ended in a full
+				 * message */
 	int did_read;		/* this wakeup read the websocket */
 	uint64_t n_wakeups, n_deferred; /* for -v */
 	int stall_resumed;	/* resumed for a stall ... */
@@ -172,6 +175,7 @@ drop_ws(struct tun *t)
 	t->held_acks = t->held_bytes = 0;
 	t->defer_until = 0;
 	t->defer_ms = 0;
+	t->full_reads = 0;
 	cx_dc_disconnected(&t->dc);
 	cx_ws_conn_free(t->conn);
 	t->conn = NULL;
@@ -527,9 +531,14 @@ step(struct tun *t, uint64_t now, int *lost)
 	if (t->did_read) {
 		t->did_read = 0;
 		t->defer_until = 0;
+		if (t->batch_msgs > 0)
+			t->full_reads = t->batch_full ? t->full_reads + 1 : 0;
+		/* not for one full message alone: an SSH key exchange
+		 * answer is a little over 1 KiB */
 		if (t->batch_msgs > 0 && t->batch_msgs < BATCH_MSGS &&
-		    t->batch_full && t->ws_starved && !t->ws_ready &&
-		    t->dc.state == CX_DC_STREAMING && !t->finishing) {
+		    t->batch_full && t->full_reads >= 2 && t->ws_starved &&
+		    !t->ws_ready && t->dc.state == CX_DC_STREAMING &&
+		    !t->finishing) {
 			t->defer_ms = t->defer_ms == 0 ? BATCH_MIN_MS :
 			    t->defer_ms * 2;
 			if (t->defer_ms > BATCH_MAX_MS)

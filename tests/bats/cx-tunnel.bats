@@ -200,6 +200,24 @@ roundtrip() {
 	    .stats.max_acks_per_read >= 8' <<<"$s" >/dev/null
 }
 
+# short messages (typing, its echo, a line of output) are never held back
+# for a batch, even at the agent's pace; a bulk download is
+@test "cx-tunnel: short messages never wait for a batch, a paced bulk download does" {
+	standin_config '{"pace_ms":1}'
+	TOPTS=-v
+	run -0 tssh 'for i in $(seq 1 30); do echo "line $i"; sleep 0.01; done'
+	assert_line "line 30"
+	tunnel_gone
+	grep -E ' [0-9]+ wakeups, 0 of them followed by a batch wait' "$ERRF" ||
+	    { cat "$ERRF"; false; }
+	: >"$ERRF"
+	head -c 200000 "$BATS_FILE_TMPDIR/small" >"$T/m"
+	tssh "cat $T/m" | cmp - "$T/m"
+	tunnel_gone
+	grep -E ' [0-9]+ wakeups, [1-9][0-9]* of them followed by a batch wait' "$ERRF" ||
+	    { cat "$ERRF"; false; }
+}
+
 @test "cx-tunnel: the websocket upgrade is SigV4-signed for ssmmessages; --no-sign turns it off" {
 	standin_config '{"require_ws_sigv4":true}'
 	run -0 tssh 'echo signed'
