@@ -44,15 +44,16 @@
  * doubling while the stream stays like that, up to BATCH_MAX_MS.  So a
  * burst of a few KiB waits a few ms at most, a long download settles at
  * BATCH_MAX_MS batches; short messages (interactive traffic) never wait,
- * nor does stdin, and a stream of more than BATCH_MSGS per wait never
- * waits.  The acks of a batch go in one send, 0 to BATCH_MAX_MS late.
+ * nor does stdin unless it brings only a trickle (typing, SSH window
+ * updates: that waits for the batch and goes with its acks), and a stream
+ * of more than BATCH_MSGS per wait never waits.  The acks of a batch go in one send, 0 to BATCH_MAX_MS late.
  * The agent's resend timeout (§10) is its RTT estimate plus the larger of
  * 10 ms and four mean deviations; acks late by 0..B ms raise the estimate
  * by about B/2 and the deviation to about B/4, so the timeout stays
  * above B.
  */
 #define BATCH_MIN_MS	2
-#define BATCH_MAX_MS	32
+#define BATCH_MAX_MS	48
 #define BATCH_MSGS	64
 #define PING_MS		60000
 #define UPGRADE_MS	45000
@@ -88,6 +89,8 @@ struct tun {
 	long defer_ms;		/* the last such wait (0: none) */
 	int full_reads;		/* reads in a row that ended in a full
 				 * message */
+	int stdin_small;	/* the last read of stdin brought less than
+				 * a message (typing, SSH window updates) */
 	int did_read;		/* this wakeup read the websocket */
 	uint64_t n_wakeups, n_deferred; /* for -v */
 	int stall_resumed;	/* resumed for a stall ... */
@@ -770,7 +773,10 @@ relay(struct tun *t)
 		np = 0;
 		si = oi = ni = -1;
 		room = cx_dc_room(&t->dc);
-		if (!t->stdin_eof && !t->finishing && room > 0) {
+		/* while a batch gathers, a trickle on stdin waits for it (its
+		 * data then goes with the batch's acks); a stream does not */
+		if (!t->stdin_eof && !t->finishing && room > 0 &&
+		    !(t->stdin_small && t->defer_until > now + 1)) {
 			pf[np].fd = t->in_fd;
 			pf[np].events = POLLIN;
 			ni = np++;
@@ -825,6 +831,7 @@ relay(struct tun *t)
 			if (room > STDIN_CHUNK)
 				room = STDIN_CHUNK;
 			n = read(t->in_fd, t->inbuf, room);
+			t->stdin_small = n > 0 && n < CX_SSMMSG_CHUNK;
 			if (n > 0) {
 				/* CreatedDate: now, not before the wait */
 				now = t->now = cx_now_ms();

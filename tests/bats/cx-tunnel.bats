@@ -192,7 +192,7 @@ roundtrip() {
 	# in time: the stand-in resends at its RTO, as the agent does, and
 	# does so rarely (a busy machine may delay a few acks); no ack comes
 	# as late as the agent's first resend timeout, 200 ms (cx-tunnel holds
-	# them 32 ms at most; the rest is both sides' scheduling)
+	# them 48 ms at most; the rest is both sides' scheduling)
 	jq -e '.stats.out_retransmissions * 50 <= .stats.out_data_msgs and
 	    .stats.max_ack_delay_ms < 200' <<<"$s" >/dev/null
 	# several acks per send: one send per message would give about 1
