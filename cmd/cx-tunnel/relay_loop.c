@@ -22,6 +22,39 @@
 					 * more only below this, or when the
 					 * next frame is incomplete */
 #define STDIN_CHUNK	(64 * 1024)
+#define WS_FILL_FULL	(64 * 1024)	/* a websocket read this big may have
+					 * left more behind */
+/*
+ * When messages come less than ACK_HOLD_MS apart, their acks are held
+ * back that long (or until ACK_HOLD_MAX of them wait, or anything else is
+ * sent: they go with it), so that several go in one send.  Far below the
+ * agent's shortest resend timeout (its RTT estimate + 10 ms, §10), and the
+ * hold only adds to that estimate.  A lone message (typing) is acked at
+ * once: holding its ack would cost a wakeup of its own.
+ */
+#define ACK_HOLD_MS	4
+#define ACK_HOLD_MAX	32
+/*
+ * A download at the agent's pace (it sleeps 1 ms after each read of at
+ * most 1 KiB from the port) comes as one full message per millisecond:
+ * woken for each, the relay would spend most of its CPU on the wakeups.
+ * When two wakeups in a row brought fewer than BATCH_MSGS messages, the
+ * last one full (more is coming), the websocket is left unread for a
+ * while so that the next wakeup takes several: BATCH_MIN_MS at first,
+ * doubling while the stream stays like that, up to BATCH_MAX_MS.  So a
+ * burst of a few KiB waits a few ms at most, a long download settles at
+ * BATCH_MAX_MS batches; short messages (interactive traffic) never wait,
+ * nor does stdin unless it brings only a trickle (typing, SSH window
+ * updates: that waits for the batch and goes with its acks), and a stream
+ * of more than BATCH_MSGS per wait never waits.  The acks of a batch go in one send, 0 to BATCH_MAX_MS late.
+ * The agent's resend timeout (§10) is its RTT estimate plus the larger of
+ * 10 ms and four mean deviations; acks late by 0..B ms raise the estimate
+ * by about B/2 and the deviation to about B/4, so the timeout stays
+ * above B.
+ */
+#define BATCH_MIN_MS	2
+#define BATCH_MAX_MS	48
+#define BATCH_MSGS	64
 #define PING_MS		60000
 #define UPGRADE_MS	45000
 #define CLIENT_VERSION	"1.2.0.0"
@@ -41,6 +74,25 @@ struct tun {
 	int stdin_eof, stdout_dead, finishing, finish_sent;
 	uint64_t finish_at, next_ping, next_pace, hs_deadline;
 	int ws_starved;		/* the parser wants more input */
+	int ws_ready;		/* the socket said readable (or TLS holds
+				 * bytes): read it */
+	uint64_t now;		/* the clock of this wakeup */
+	size_t held_acks;	/* acks queued and not flushed ... */
+	size_t held_bytes;	/* ... their bytes in the ws queue ... */
+	uint64_t held_since;	/* ... since then */
+	uint64_t n_flushes;	/* ws flushes that sent acks (for -v) */
+	uint64_t last_batch;	/* when messages last came */
+	int frequent;		/* ... less than ACK_HOLD_MS before these */
+	size_t batch_msgs;	/* Output messages delivered this wakeup */
+	int batch_full;		/* the last of them was a full 1 KiB */
+	uint64_t defer_until;	/* leave the websocket unread until then */
+	long defer_ms;		/* the last such wait (0: none) */
+	int full_reads;		/* reads in a row that ended in a full
+				 * message */
+	int stdin_small;	/* the last read of stdin brought less than
+				 * a message (typing, SSH window updates) */
+	int did_read;		/* this wakeup read the websocket */
+	uint64_t n_wakeups, n_deferred; /* for -v */
 	int stall_resumed;	/* resumed for a stall ... */
 	uint64_t stall_progress; /* ... when dc.n_progress was this */
 	unsigned char *inbuf;
@@ -60,15 +112,27 @@ q_live(const struct cx_ws_q *q)
 	return q->len - q->off;
 }
 
-/* datachan -> websocket */
+/* datachan -> websocket; acks are counted so that they can be held */
 static int
 cb_send(void *ctx, const void *frame, size_t n)
 {
 	struct tun *t = ctx;
+	size_t before;
+	int r;
 
 	if (!t->ws_live)
 		return 0;	/* sequenced messages stay in the window */
-	return cx_ws_send(&t->ws, CX_WS_OP_BINARY, frame, n);
+	before = cx_ws_pending(&t->ws);
+	if ((r = cx_ws_send(&t->ws, CX_WS_OP_BINARY, frame, n)) != 0)
+		return r;
+	if (n > 4 + sizeof(CX_SSM_ACK) - 1 &&
+	    memcmp((const unsigned char *)frame + 4, CX_SSM_ACK,
+	    sizeof(CX_SSM_ACK) - 1) == 0) {
+		if (t->held_acks++ == 0)
+			t->held_since = t->now;
+		t->held_bytes += cx_ws_pending(&t->ws) - before;
+	}
+	return 0;
 }
 
 /* datachan -> stdout queue */
@@ -80,6 +144,8 @@ cb_deliver(void *ctx, const void *p, size_t n)
 	unsigned char *d;
 	size_t live = q_live(q), nc;
 
+	t->batch_msgs++;
+	t->batch_full = n == CX_SSMMSG_CHUNK;
 	if (t->stdout_dead)
 		return 0;
 	if (q->cap - q->len < n) {
@@ -109,6 +175,10 @@ drop_ws(struct tun *t)
 	if (t->ws_live || t->conn != NULL)
 		cx_ws_clean_up(&t->ws);
 	t->ws_live = 0;
+	t->held_acks = t->held_bytes = 0;
+	t->defer_until = 0;
+	t->defer_ms = 0;
+	t->full_reads = 0;
 	cx_dc_disconnected(&t->dc);
 	cx_ws_conn_free(t->conn);
 	t->conn = NULL;
@@ -409,6 +479,20 @@ until(uint64_t when, uint64_t now)
 	return when > now ? (long)(when - now) : 0;
 }
 
+/*
+ * Whether the queued acks may wait for company: only acks are queued,
+ * the session streams, and neither their age nor their number is up.
+ */
+static int
+hold_acks(const struct tun *t)
+{
+	return t->held_acks > 0 && t->held_acks < ACK_HOLD_MAX &&
+	    t->frequent && t->defer_until == 0 &&
+	    t->dc.state == CX_DC_STREAMING && !t->finishing &&
+	    cx_ws_pending(&t->ws) == t->held_bytes &&
+	    t->now + 1 < t->held_since + ACK_HOLD_MS;
+}
+
 /* One pass over what can be done without waiting; *lost set when the
  * websocket broke.  Returns 0, 1 (session over) or a negative error. */
 static int
@@ -417,7 +501,7 @@ step(struct tun *t, uint64_t now, int *lost)
 	const unsigned char *d;
 	size_t l, pend, budget;
 	uint64_t sent;
-	int op, r;
+	int op, r, i;
 
 	t->ws_starved = 0;
 	while (t->ws_live && q_live(&t->outq) < OUT_HIGH) {
@@ -441,6 +525,34 @@ step(struct tun *t, uint64_t now, int *lost)
 		*lost = 1;
 		return 0;
 	}
+	if (t->batch_msgs > 0) {
+		t->frequent = now < t->last_batch + ACK_HOLD_MS;
+		t->last_batch = now;
+	}
+	/* what a read brought: a paced bulk stream?  Then let the next
+	 * messages gather (BATCH_MS) */
+	if (t->did_read) {
+		t->did_read = 0;
+		t->defer_until = 0;
+		if (t->batch_msgs > 0)
+			t->full_reads = t->batch_full ? t->full_reads + 1 : 0;
+		/* not for one full message alone: an SSH key exchange
+		 * answer is a little over 1 KiB */
+		if (t->batch_msgs > 0 && t->batch_msgs < BATCH_MSGS &&
+		    t->batch_full && t->full_reads >= 2 && t->ws_starved &&
+		    !t->ws_ready && t->dc.state == CX_DC_STREAMING &&
+		    !t->finishing) {
+			t->defer_ms = t->defer_ms == 0 ? BATCH_MIN_MS :
+			    t->defer_ms * 2;
+			if (t->defer_ms > BATCH_MAX_MS)
+				t->defer_ms = BATCH_MAX_MS;
+			t->defer_until = now + (uint64_t)t->defer_ms;
+			t->n_deferred++;
+		} else if (t->batch_msgs > 0)
+			t->defer_ms = 0;
+	} else if (t->defer_until != 0 && now + 1 >= t->defer_until)
+		t->defer_until = 0;
+	t->batch_msgs = 0;
 	if (t->dc.customer_message != NULL) {
 		if (t->dc.customer_message[0] != '\0')
 			cx_info("%s", t->dc.customer_message);
@@ -449,25 +561,42 @@ step(struct tun *t, uint64_t now, int *lost)
 	}
 	if (!t->ws_live)
 		return 0;
-	pend = cx_ws_pending(&t->ws);
-	if (pend < WS_HIGH) {
-		budget = (WS_HIGH - pend) / (CX_SSMMSG_HDR + CX_SSMMSG_CHUNK)
-		    + 1;
-		if (t->o->pacing_ms > 0)
-			budget = now >= t->next_pace ? 1 : 0;
-		sent = t->dc.n_sent;
-		if ((r = cx_dc_pump(&t->dc, now, budget)) != 0)
-			return r;
-		if (t->dc.n_sent != sent && t->o->pacing_ms > 0)
-			t->next_pace = now + (uint64_t)t->o->pacing_ms;
-	}
 	if (now >= t->next_ping) {
 		if ((r = cx_ws_send(&t->ws, CX_WS_OP_PING, "keepalive", 9)) != 0)
 			return r;
 		t->next_ping = now + PING_MS;
 	}
-	if (cx_ws_flush(&t->ws) != 0)
-		*lost = 1;
+	/*
+	 * New messages up to WS_HIGH queued bytes, then one send for them
+	 * and the acks; again while the socket took it all and more waits
+	 * (bounded: the loop comes back here anyway).
+	 */
+	for (i = 0; i < 4; i++) {
+		pend = cx_ws_pending(&t->ws);
+		sent = t->dc.n_sent;
+		if (pend < WS_HIGH) {
+			budget = (WS_HIGH - pend) /
+			    (CX_SSMMSG_HDR + CX_SSMMSG_CHUNK) + 1;
+			if (t->o->pacing_ms > 0)
+				budget = now >= t->next_pace ? 1 : 0;
+			if ((r = cx_dc_pump(&t->dc, now, budget)) != 0)
+				return r;
+			if (t->dc.n_sent != sent && t->o->pacing_ms > 0)
+				t->next_pace = now + (uint64_t)t->o->pacing_ms;
+		}
+		if (hold_acks(t))
+			return 0;
+		if (t->held_acks > 0)
+			t->n_flushes++;
+		t->held_acks = t->held_bytes = 0;
+		if (cx_ws_flush(&t->ws) != 0) {
+			*lost = 1;
+			return 0;
+		}
+		if (t->dc.n_sent == sent || cx_ws_pending(&t->ws) > 0 ||
+		    t->o->pacing_ms > 0 || t->dc.out_unsent >= t->dc.out_next)
+			break;
+	}
 	return 0;
 }
 
@@ -481,6 +610,14 @@ want_input(const struct tun *t)
 {
 	return q_live(&t->outq) < OUT_HIGH &&
 	    (t->ws.in.len - t->ws.in.off < WS_IN_LOW || t->ws_starved);
+}
+
+/* want_input(), unless a batch is gathering */
+static int
+reading(const struct tun *t)
+{
+	return want_input(t) && (t->defer_until == 0 ||
+	    t->now + 1 >= t->defer_until);
 }
 
 static uint64_t
@@ -514,6 +651,72 @@ check_stall(struct tun *t, uint64_t now)
 	return reconnect(t);
 }
 
+/*
+ * Reads the websocket if the last wait said it is readable: one read of
+ * everything the socket holds (up to the buffer's room, at least 64 KiB).
+ * A read that filled that much may have left more: read again next time
+ * round without waiting.  Returns 0, or 1 if the websocket broke.
+ */
+static int
+read_ws(struct tun *t)
+{
+	long fr;
+
+	if (!t->ws_live || !reading(t))
+		return 0;
+	/* a batch gathered: read it without asking poll first */
+	if (t->defer_until != 0) {
+		t->defer_until = 0;
+		t->ws_ready = 1;
+	}
+	if (!t->ws_ready && !cx_ws_conn_pending(t->conn))
+		return 0;
+	t->ws_ready = 0;
+	if ((fr = cx_ws_fill(&t->ws)) < 0)
+		return 1;
+	t->did_read = fr > 0;
+	if (fr >= WS_FILL_FULL)
+		t->ws_ready = 1;
+	return 0;
+}
+
+/* The poll timeout (ms, -1: none) for what the timers and queues need. */
+static long
+wait_ms(struct tun *t, uint64_t now)
+{
+	long tmo;
+
+	tmo = cx_dc_timeout_ms(&t->dc, now);
+	tmo = min_timeout(tmo, until(t->next_ping, now));
+	if (t->o->pacing_ms > 0 && t->dc.out_unsent < t->dc.out_next)
+		tmo = min_timeout(tmo, until(t->next_pace, now));
+	if (t->dc.state == CX_DC_HANDSHAKE)
+		tmo = min_timeout(tmo, until(t->hs_deadline, now));
+	if (cx_dc_stalled_ms(&t->dc, now) > 0)
+		tmo = min_timeout(tmo, (long)(stall_ms(t) -
+		    cx_dc_stalled_ms(&t->dc, now)));
+	if (t->finishing)
+		tmo = min_timeout(tmo, until(t->finish_at +
+		    (uint64_t)opt_ms(t->o->drain_ms, 5000), now));
+	if (t->held_acks > 0)
+		tmo = min_timeout(tmo, until(t->held_since + ACK_HOLD_MS, now));
+	if (t->ws_live && t->defer_until > now)
+		tmo = min_timeout(tmo, until(t->defer_until, now));
+	/* more to read, or whole frames left unparsed while stdout was full */
+	if (t->ws_live && reading(t) && (t->ws_ready ||
+	    cx_ws_conn_pending(t->conn)))
+		tmo = 0;
+	if (t->ws_live && want_input(t) && !t->ws_starved)
+		tmo = 0;
+	return tmo;
+}
+
+/*
+ * The loop: one wait (cx_ppoll) per batch, then everything the batch
+ * brought: one read of the websocket, every whole message in it parsed
+ * and acked, one send of what that produced (acks and data together), one
+ * write of what goes to stdout, one read of stdin.
+ */
 static int
 relay(struct tun *t)
 {
@@ -523,19 +726,23 @@ relay(struct tun *t)
 	uint64_t now;
 	size_t room;
 	ssize_t n;
-	long tmo, fr;
-	int r, lost, progress, ni, si, oi, np, pn;
+	long tmo;
+	int r, lost, ni, si, oi, np, pn;
 
 	sigemptyset(&none);
+	t->ws_ready = 1;
 	for (;;) {
-		now = cx_now_ms();
+		now = t->now = cx_now_ms();
+		cx_dc_clock(&t->dc, cx_wall_ms());
+		t->n_wakeups++;
 		lost = 0;
 		if (t->finishing && !t->finish_sent) {
 			t->finish_sent = 1;
 			if ((r = cx_dc_finish(&t->dc, now)) != 0)
 				return r;
 		}
-		if ((r = step(t, now, &lost)) != 0)
+		lost = read_ws(t);
+		if (!lost && (r = step(t, now, &lost)) != 0)
 			return r;
 		if (t->dc.state == CX_DC_DONE)
 			return 0;
@@ -553,26 +760,23 @@ relay(struct tun *t)
 				    "before the end", cx_dc_unacked(&t->dc));
 			return 0;
 		}
-		progress = write_stdout(t);
-		if (!lost && t->ws_live && want_input(t)) {
-			fr = cx_ws_fill(&t->ws);
-			if (fr < 0)
-				lost = 1;
-			else if (fr > 0)
-				progress = 1;
-		}
+		write_stdout(t);
 		if (lost) {
 			if (t->finishing && t->dc.state != CX_DC_DRAINING &&
 			    t->dc.state != CX_DC_TERMINATING)
 				return 0;
 			if ((r = reconnect(t)) != 0)
 				return r;
+			t->ws_ready = 1;
 			continue;
 		}
 		np = 0;
 		si = oi = ni = -1;
 		room = cx_dc_room(&t->dc);
-		if (!t->stdin_eof && !t->finishing && room > 0) {
+		/* while a batch gathers, a trickle on stdin waits for it (its
+		 * data then goes with the batch's acks); a stream does not */
+		if (!t->stdin_eof && !t->finishing && room > 0 &&
+		    !(t->stdin_small && t->defer_until > now + 1)) {
 			pf[np].fd = t->in_fd;
 			pf[np].events = POLLIN;
 			ni = np++;
@@ -584,31 +788,16 @@ relay(struct tun *t)
 		}
 		pf[np].fd = cx_ws_conn_fd(t->conn);
 		pf[np].events = cx_ws_conn_events(t->conn,
-		    (want_input(t) ? POLLIN : 0) |
-		    (cx_ws_pending(&t->ws) ? POLLOUT : 0));
+		    (reading(t) ? POLLIN : 0) |
+		    (cx_ws_pending(&t->ws) > t->held_bytes ? POLLOUT : 0));
 		si = np++;
-		(void)si;
 		/* a signal: the self-pipe (os.h), until the finish began */
 		if (!t->sig_taken && cx_sig_fd() >= 0) {
 			pf[np].fd = cx_sig_fd();
 			pf[np].events = POLLIN;
 			np++;
 		}
-		tmo = cx_dc_timeout_ms(&t->dc, now);
-		tmo = min_timeout(tmo, until(t->next_ping, now));
-		if (t->o->pacing_ms > 0 && t->dc.out_unsent < t->dc.out_next)
-			tmo = min_timeout(tmo, until(t->next_pace, now));
-		if (t->dc.state == CX_DC_HANDSHAKE)
-			tmo = min_timeout(tmo, until(t->hs_deadline, now));
-		if (cx_dc_stalled_ms(&t->dc, now) > 0)
-			tmo = min_timeout(tmo, (long)(stall_ms(t) -
-			    cx_dc_stalled_ms(&t->dc, now)));
-		if (t->finishing)
-			tmo = min_timeout(tmo, until(t->finish_at +
-			    (uint64_t)opt_ms(t->o->drain_ms, 5000), now));
-		if (progress || (want_input(t) &&
-		    cx_ws_conn_pending(t->conn)))
-			tmo = 0;
+		tmo = wait_ms(t, now);
 		tsp = NULL;
 		if (tmo >= 0) {
 			ts.tv_sec = tmo / 1000;
@@ -626,8 +815,13 @@ relay(struct tun *t)
 			begin_finish(t, "signal");
 			continue;
 		}
-		if (pn < 0)
-			continue;	/* EINTR */
+		if (pn <= 0)
+			continue;	/* EINTR, or a timer */
+		if (pf[si].revents != 0)
+			t->ws_ready = 1;
+		/* a dead socket: no batch to gather */
+		if (pf[si].revents & (POLLERR | POLLHUP | POLLNVAL))
+			t->defer_until = 0;
 		if (oi >= 0 && (pf[oi].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
 		    !(pf[oi].revents & POLLOUT)) {
 			t->stdout_dead = 1;
@@ -637,9 +831,13 @@ relay(struct tun *t)
 			if (room > STDIN_CHUNK)
 				room = STDIN_CHUNK;
 			n = read(t->in_fd, t->inbuf, room);
+			t->stdin_small = n > 0 && n < CX_SSMMSG_CHUNK;
 			if (n > 0) {
+				/* CreatedDate: now, not before the wait */
+				now = t->now = cx_now_ms();
+				cx_dc_clock(&t->dc, cx_wall_ms());
 				if ((r = cx_dc_write(&t->dc, t->inbuf,
-				    (size_t)n, cx_now_ms())) != 0)
+				    (size_t)n, now)) != 0)
 					return r;
 			} else if (n == 0 || (errno != EAGAIN &&
 			    errno != EINTR)) {
@@ -720,6 +918,11 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 			    (long)((ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) %
 			    1000000), ru.ru_maxrss);
 	}
+	cx_debug(1, "%llu wakeups, %llu of them followed by a batch wait; "
+	    "%llu acks in %llu sends", (unsigned long long)t.n_wakeups,
+	    (unsigned long long)t.n_deferred,
+	    (unsigned long long)t.dc.n_acks_out,
+	    (unsigned long long)t.n_flushes);
 	cx_debug(1, "sent %llu messages (%llu resent), %llu bytes up, "
 	    "%llu down; %llu duplicates, %llu reordered, %llu corrupted, "
 	    "%llu unknown", (unsigned long long)t.dc.n_sent,

@@ -80,6 +80,18 @@ cx_dc_clean_up(struct cx_dc *dc)
 	memset(dc, 0, sizeof(*dc));
 }
 
+void
+cx_dc_clock(struct cx_dc *dc, int64_t wall_ms)
+{
+	dc->wall_ms = wall_ms;
+}
+
+static uint64_t
+created_ms(const struct cx_dc *dc)
+{
+	return (uint64_t)(dc->wall_ms > 0 ? dc->wall_ms : cx_wall_ms());
+}
+
 static struct cx_dc_slot *
 slot(struct cx_dc *dc, int64_t seq)
 {
@@ -116,7 +128,7 @@ enqueue(struct cx_dc *dc, uint32_t ptype, const void *p, size_t n)
 		return r;
 	s = slot(dc, dc->out_next);
 	s->len = (uint32_t)cx_ssmmsg_encode(s->frame, SLOT_BYTES, CX_SSM_INPUT,
-	    (uint64_t)cx_wall_ms(), dc->out_next, CX_SSM_FLAGS_DATA, id, ptype,
+	    created_ms(dc), dc->out_next, CX_SSM_FLAGS_DATA, id, ptype,
 	    p, (uint32_t)n);
 	if (s->len == 0)
 		return CX_ERR_INTERNAL;
@@ -154,7 +166,7 @@ send_ack(struct cx_dc *dc, const struct cx_ssmmsg *m)
 	    CX_SSMMSG_HDR, m->type, m->id, m->seq);
 	if (pl == 0)
 		return CX_ERR_INTERNAL;
-	n = cx_ssmmsg_encode(f, sizeof(f), CX_SSM_ACK, (uint64_t)cx_wall_ms(),
+	n = cx_ssmmsg_encode(f, sizeof(f), CX_SSM_ACK, created_ms(dc),
 	    0, CX_SSM_FLAGS_ACK, id, CX_SSM_PT_NONE, f + CX_SSMMSG_HDR,
 	    (uint32_t)pl);
 	if (n == 0)

@@ -95,12 +95,21 @@ struct cx_dc {
 	/* stall detection: when the oldest unacked message last moved (0:
 	 * at the next cx_dc_pump()), and how many times it did */
 	uint64_t progress_ms, n_progress;
+	int64_t wall_ms;	/* CreatedDate for new messages (0: read the
+				 * clock each time); see cx_dc_clock() */
 };
 
 #define CX_DC_RTO_INIT_MS	200.0
 #define CX_DC_RTT_INIT_MS	100.0
 #define CX_DC_RTO_MAX_MS	1000.0
 #define CX_DC_CLOCK_MS		10.0
+
+/*
+ * Sets the wall clock (ms since the epoch) that new messages and acks
+ * carry as CreatedDate, so that a loop reads the clock once per wakeup
+ * rather than once per message; 0 goes back to reading it each time.
+ */
+void cx_dc_clock(struct cx_dc *dc, int64_t wall_ms);
 
 /* Initialises dc (caller-owned).  Returns 0 or CX_ERR_NOMEM. */
 int cx_dc_init(struct cx_dc *dc, const struct cx_dc_opts *o,

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "core/buf.h"
@@ -38,6 +39,36 @@ put64(unsigned char *p, uint64_t v)
 {
 	put32(p, (uint32_t)(v >> 32));
 	put32(p + 4, (uint32_t)v);
+}
+
+/*
+ * SHA-256 through one context and one algorithm object kept for the
+ * process: OpenSSL 3's one-shot SHA256() (and EVP_sha256() at each init)
+ * looks the algorithm up and allocates on every call, which costs more
+ * than hashing a 1 KiB message.  The cx programs are single-threaded.
+ * Falls back to SHA256() if the objects cannot be made.
+ */
+static void
+sha256(const unsigned char *p, size_t n, unsigned char out[32])
+{
+	static EVP_MD_CTX *ctx;
+	static const EVP_MD *md;
+	static int failed;
+	unsigned int l;
+
+	if (ctx == NULL && !failed) {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+#else
+		md = EVP_sha256();
+#endif
+		if (md == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
+			failed = 1;
+	}
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, p, n) != 1 ||
+	    EVP_DigestFinal_ex(ctx, out, &l) != 1)
+		SHA256(p, n, out);
 }
 
 static int
@@ -91,7 +122,7 @@ cx_ssmmsg_valid(const struct cx_ssmmsg *m)
 		return 0;
 	if (m->payload_len == 0)
 		return 1;
-	SHA256(m->payload, m->payload_len, d);
+	sha256(m->payload, m->payload_len, d);
 	return CRYPTO_memcmp(d, m->digest, sizeof(d)) == 0;
 }
 
@@ -116,7 +147,7 @@ cx_ssmmsg_encode(unsigned char *out, size_t cap, const char *type,
 	put64(out + 56, flags);
 	memcpy(out + 64, id + 8, 8);
 	memcpy(out + 72, id, 8);
-	SHA256(out + CX_SSMMSG_HDR, plen, out + 80);
+	sha256(out + CX_SSMMSG_HDR, plen, out + 80);
 	put32(out + 112, payload_type);
 	put32(out + 116, plen);
 	return CX_SSMMSG_HDR + plen;
@@ -158,22 +189,92 @@ cx_uuid_format(const unsigned char b[16], char out[37])
 	out[o] = '\0';
 }
 
+/* Appends n bytes at *o if they fit before end; returns 0 or -1. */
+static int
+put(char **o, const char *end, const void *p, size_t n)
+{
+	if ((size_t)(end - *o) < n)
+		return -1;
+	memcpy(*o, p, n);
+	*o += n;
+	return 0;
+}
+
+/* Built with memcpy, not snprintf: one ack per message received. */
 size_t
 cx_ssm_ack_json(char *out, size_t cap, const char *acked_type,
     const unsigned char acked_id[16], int64_t acked_seq)
 {
-	char id[37];
-	int n;
+	static const char k1[] = "{\"AcknowledgedMessageType\":\"";
+	static const char k2[] = "\",\"AcknowledgedMessageId\":\"";
+	static const char k3[] = "\",\"AcknowledgedMessageSequenceNumber\":";
+	static const char k4[] = ",\"IsSequentialMessage\":true}";
+	char id[37], num[24], *o = out, *end = out + cap;
+	uint64_t v;
+	size_t nl = 0;
+	int neg = acked_seq < 0;
 
 	cx_uuid_format(acked_id, id);
-	n = snprintf(out, cap, "{\"AcknowledgedMessageType\":\"%s\","
-	    "\"AcknowledgedMessageId\":\"%s\","
-	    "\"AcknowledgedMessageSequenceNumber\":%lld,"
-	    "\"IsSequentialMessage\":true}", acked_type, id,
-	    (long long)acked_seq);
-	if (n < 0 || (size_t)n >= cap)
+	v = neg ? (uint64_t)0 - (uint64_t)acked_seq : (uint64_t)acked_seq;
+	do {
+		num[sizeof(num) - 1 - nl++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	if (neg)
+		num[sizeof(num) - 1 - nl++] = '-';
+	if (cap == 0 || put(&o, end, k1, sizeof(k1) - 1) != 0 ||
+	    put(&o, end, acked_type, strlen(acked_type)) != 0 ||
+	    put(&o, end, k2, sizeof(k2) - 1) != 0 ||
+	    put(&o, end, id, 36) != 0 ||
+	    put(&o, end, k3, sizeof(k3) - 1) != 0 ||
+	    put(&o, end, num + sizeof(num) - nl, nl) != 0 ||
+	    put(&o, end, k4, sizeof(k4) - 1) != 0 || o == end)
 		return 0;
-	return (size_t)n;
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+/*
+ * The acks every known peer sends, byte for byte: the four keys in the
+ * plugin's (and the agent's) order, a type of [a-z_], a canonical UUID and
+ * a plain number.  Anything else goes through cJSON.  Returns 0 and *seq,
+ * or -1 if p is not exactly that.
+ */
+static int
+ack_fast(const char *p, size_t n, int64_t *seq)
+{
+	static const char k1[] = "{\"AcknowledgedMessageType\":\"";
+	static const char k2[] = "\",\"AcknowledgedMessageId\":\"";
+	static const char k3[] = "\",\"AcknowledgedMessageSequenceNumber\":";
+	static const char k4[] = ",\"IsSequentialMessage\":true}";
+	const char *e = p + n;
+	uint64_t v = 0;
+	int i, digits = 0;
+
+	if (n < sizeof(k1) - 1 || memcmp(p, k1, sizeof(k1) - 1) != 0)
+		return -1;
+	p += sizeof(k1) - 1;
+	while (p < e && ((*p >= 'a' && *p <= 'z') || *p == '_'))
+		p++;
+	if ((size_t)(e - p) < sizeof(k2) - 1 + 36 ||
+	    memcmp(p, k2, sizeof(k2) - 1) != 0)
+		return -1;
+	p += sizeof(k2) - 1;
+	for (i = 0; i < 36; i++, p++)
+		if (!(*p == '-' || cx_hexval(*p) >= 0))
+			return -1;
+	if ((size_t)(e - p) < sizeof(k3) - 1 ||
+	    memcmp(p, k3, sizeof(k3) - 1) != 0)
+		return -1;
+	p += sizeof(k3) - 1;
+	for (; p < e && *p >= '0' && *p <= '9' && digits < 16; p++, digits++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	if (digits == 0 || (digits > 1 && p[-digits] == '0') ||
+	    (size_t)(e - p) != sizeof(k4) - 1 ||
+	    memcmp(p, k4, sizeof(k4) - 1) != 0)
+		return -1;
+	*seq = (int64_t)v;
+	return 0;
 }
 
 int
@@ -184,6 +285,8 @@ cx_ssm_ack_parse(const void *p, size_t n, int64_t *seq)
 	int r = CX_ERR_PROTOCOL;
 
 	*seq = -1;
+	if (ack_fast(p, n, seq) == 0)
+		return 0;
 	if ((doc = cJSON_ParseWithLength(p, n)) == NULL)
 		return CX_ERR_PROTOCOL;
 	v = cJSON_GetObjectItemCaseSensitive(doc,

@@ -174,6 +174,50 @@ roundtrip() {
 	tunnel_gone
 }
 
+# at the agent's pace (one 1 KiB message a millisecond) the acks of a
+# download go several to a send (the stand-in counts them per read of its
+# socket), yet every message is acked, once, before the stand-in resends it
+@test "cx-tunnel: a paced download is acked in batches, every message once, in time" {
+	standin_config '{"pace_ms":1}'
+	head -c 1500000 "$BATS_FILE_TMPDIR/small" >"$T/m"
+	want=$(sha256sum <"$T/m" | cut -d' ' -f1)
+	[[ "$(tssh "cat $T/m" | sha256sum | cut -d' ' -f1)" == "$want" ]]
+	tunnel_gone
+	s=$(standin_session)
+	jq -c '.stats | {out_data_msgs, acks_received, ack_reads, max_acks_per_read,
+	    max_ack_delay_ms, out_retransmissions, acks_unknown}' <<<"$s"
+	# all acked, none twice but for a resend
+	jq -e '.unacked == 0 and .stats.acks_received >= .stats.out_data_msgs and
+	    (.stats.acks_unknown // 0) <= .stats.out_retransmissions' <<<"$s" >/dev/null
+	# in time: the stand-in resends at its RTO, as the agent does, and
+	# does so rarely (a busy machine may delay a few acks); no ack comes
+	# as late as the agent's first resend timeout, 200 ms (cx-tunnel holds
+	# them 48 ms at most; the rest is both sides' scheduling)
+	jq -e '.stats.out_retransmissions * 50 <= .stats.out_data_msgs and
+	    .stats.max_ack_delay_ms < 200' <<<"$s" >/dev/null
+	# several acks per send: one send per message would give about 1
+	jq -e '.stats.acks_received >= 4 * .stats.ack_reads and
+	    .stats.max_acks_per_read >= 8' <<<"$s" >/dev/null
+}
+
+# short messages (typing, its echo, a line of output) are never held back
+# for a batch, even at the agent's pace; a bulk download is
+@test "cx-tunnel: short messages never wait for a batch, a paced bulk download does" {
+	standin_config '{"pace_ms":1}'
+	TOPTS=-v
+	run -0 tssh 'for i in $(seq 1 30); do echo "line $i"; sleep 0.01; done'
+	assert_line "line 30"
+	tunnel_gone
+	grep -E ' [0-9]+ wakeups, 0 of them followed by a batch wait' "$ERRF" ||
+	    { cat "$ERRF"; false; }
+	: >"$ERRF"
+	head -c 200000 "$BATS_FILE_TMPDIR/small" >"$T/m"
+	tssh "cat $T/m" | cmp - "$T/m"
+	tunnel_gone
+	grep -E ' [0-9]+ wakeups, [1-9][0-9]* of them followed by a batch wait' "$ERRF" ||
+	    { cat "$ERRF"; false; }
+}
+
 @test "cx-tunnel: the websocket upgrade is SigV4-signed for ssmmessages; --no-sign turns it off" {
 	standin_config '{"require_ws_sigv4":true}'
 	run -0 tssh 'echo signed'

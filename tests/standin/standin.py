@@ -2189,6 +2189,11 @@ class Session:
             self.stats["acks_unknown"] += 1
             return
         self.stats["acks_received"] += 1
+        if om.first_sent:
+            # from the first send of a message to its ack (the longest)
+            d = int((time.time() - om.first_sent) * 1000)
+            if d > self.stats["max_ack_delay_ms"]:
+                self.stats["max_ack_delay_ms"] = d
         if mtype != "output_stream_data":
             self.stats["ack_type_mismatch"] += 1
         if mid != wire_to_uuid(om.msgid):
@@ -2225,6 +2230,7 @@ class Session:
                     and not (self.cfg("pause_after_bytes") and not self.pause_done))
             f_data, f_acks = [], []
             ms = now_ms()
+            acks_here = 0
             for op, raw in msgs:
                 if op != 2:
                     st["text_frames_after_open"] += 1
@@ -2274,6 +2280,7 @@ class Session:
                 if name == b"acknowledge":
                     if flags != 3:
                         st["ack_flags_errors"] += 1
+                    acks_here += 1
                     self._on_ack(payload)
                 elif name == b"input_stream_data":
                     st["type_padding_errors"] += 1
@@ -2284,6 +2291,12 @@ class Session:
             if f_data:
                 st["acks_sent"] += len(f_acks)
                 self.tcp_q.put(("data", f_data, f_acks))
+            if acks_here:
+                # how the client's acks arrive: reads of the socket that
+                # brought any, and the most in one read
+                st["ack_reads"] += 1
+                if acks_here > st["max_acks_per_read"]:
+                    st["max_acks_per_read"] = acks_here
             if acks:
                 conn.send(acks)
 
@@ -2630,7 +2643,8 @@ class Session:
             st = dict(self.stats)
             for k in ("in_bytes", "out_bytes", "in_msgs", "in_data_msgs", "out_data_msgs", "acks_sent",
                       "acks_received", "in_duplicates", "out_retransmissions", "terminate_flag",
-                      "client_close_frames", "digest_errors", "bad_header"):
+                      "client_close_frames", "digest_errors", "bad_header", "ack_reads",
+                      "max_acks_per_read", "max_ack_delay_ms"):
                 st.setdefault(k, 0)
             return {
                 "SessionId": self.sid, "Created": round(self.created, 3), "Target": self.target,

@@ -130,6 +130,51 @@ test_ack_62(void **state)
 	    CX_ERR_PROTOCOL);
 }
 
+/* The acks peers send, in and out of the exact form the fast path reads. */
+static void
+test_ack_parse_forms(void **state)
+{
+#define K1 "{\"AcknowledgedMessageType\":\"input_stream_data\","
+#define K2 "\"AcknowledgedMessageId\":\"11111111-2222-4333-8444-555555555555\","
+#define K3 "\"AcknowledgedMessageSequenceNumber\":"
+#define K4 ",\"IsSequentialMessage\":true}"
+	static const struct {
+		const char *json;
+		int r;
+		int64_t seq;
+	} c[] = {
+		{ K1 K2 K3 "0" K4, 0, 0 },
+		{ K1 K2 K3 "123456789012345" K4, 0, 123456789012345LL },
+		/* other key orders, blanks, false, more digits: cJSON */
+		{ "{\"AcknowledgedMessageSequenceNumber\":42}", 0, 42 },
+		{ K1 K2 K3 " 9" K4, 0, 9 },
+		{ K1 K2 K3 "9,\"IsSequentialMessage\":false}", 0, 9 },
+		{ K1 K2 K3 "1234567890123456" K4, 0, 1234567890123456LL },
+		{ K1 K2 K3 "1e3" K4, 0, 1000 },
+		/* not the fast path's form, but cJSON is lenient: a leading
+		 * zero, bytes after the object */
+		{ K1 K2 K3 "01" K4, 0, 1 },
+		{ K1 K2 K3 "7" K4 "x", 0, 7 },
+		/* not a usable number: refused either way */
+		{ K1 K2 K3 "-1" K4, CX_ERR_PROTOCOL, -1 },
+		{ K1 K2 K3 "\"7\"" K4, CX_ERR_PROTOCOL, -1 },
+		{ K1 K2 K3 K4, CX_ERR_PROTOCOL, -1 },
+	};
+	size_t i;
+	int64_t seq;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		assert_int_equal(cx_ssm_ack_parse(c[i].json,
+		    strlen(c[i].json), &seq), c[i].r);
+		assert_int_equal(seq, c[i].seq);
+	}
+#undef K1
+#undef K2
+#undef K3
+#undef K4
+}
+
 static void
 test_flag_63(void **state)
 {
@@ -335,6 +380,7 @@ main(void)
 		cmocka_unit_test(test_encode_61),
 		cmocka_unit_test(test_decode_61),
 		cmocka_unit_test(test_ack_62),
+		cmocka_unit_test(test_ack_parse_forms),
 		cmocka_unit_test(test_flag_63),
 		cmocka_unit_test(test_uuid_swap),
 		cmocka_unit_test(test_decode_hl112),
