@@ -69,14 +69,15 @@ wproxy() {
 	echo "sh -c 'echo \$\$ >$PIDF; exec $CX_WINE $CX_ROOT/$CX_BIN/cx-tunnel.exe ${TOPTS:-} --context Z:$CTX %h %p 2>>$ERRF'"
 }
 
+# (bounded: a tunnel that cannot move its stdio would hang ssh)
 wssh() {
-	ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
+	timeout 120 ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
 	    -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes \
 	    -o ProxyCommand="$(wproxy)" -l "$SSHD_USER" "$IID" "$@"
 }
 
 wscp() {
-	scp -q -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
+	timeout 300 scp -q -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$KEY" \
 	    -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes \
 	    -o ProxyCommand="$(wproxy)" "$@"
 }
