@@ -256,14 +256,11 @@ static:
 # tests/windows/run, TAP, "N passed, N failed".
 WIN_B = build-win
 WIN_CC = x86_64-w64-mingw32-gcc
-# What builds for Windows so far (the port goes file by file): every lib/
-# file but those still calling POSIX directly (docs/portability.md, "What
-# is not done yet"); only these go into build-win/libcx.a.
-WIN_NOT_YET = \
-    lib/ssm/ws_tls.c
-WIN_LIBSRC = $(filter-out %_posix.c lib/core/compat.c $(WIN_NOT_YET),\
+# Every lib/ file but the POSIX side of the OS layer goes into
+# build-win/libcx.a; every program builds.
+WIN_LIBSRC = $(filter-out %_posix.c lib/core/compat.c,\
     $(foreach m,$(MODULES),$(wildcard lib/$(m)/*.c)))
-WIN_PROGS = cx-creds cx-instance cx-pushkey cx-sshconf cx-session
+WIN_PROGS = cx-creds cx-instance cx-pushkey cx-sshconf cx-session cloudx-proxy cx-tunnel
 # the unit tests that build for Windows so far (tests/windows/run runs them)
 WIN_UNITS = test_os_win test_awserr test_cli test_datachan test_instance test_sigv4 test_ssmmsg test_text test_valid test_xml test_ws
 # (on the command line: the rules' prerequisites are expanded as read).
@@ -277,7 +274,7 @@ WIN_VARS = B=$(WIN_B) WIN=1 EXE=.exe CC=$(WIN_CC) AR=x86_64-w64-mingw32-ar \
     LIBSRC="$(WIN_LIBSRC)" PROGS="$(WIN_PROGS)" \
     PKG_CONFIG="pkg-config --static" HARDEN="-fstack-protector-strong" \
     LDFLAGS="-static -municode" ASNEEDED= \
-    WIN_EXTRA_LIBS="-lbcrypt -ladvapi32 -lws2_32 -luserenv -lssp"
+    WIN_EXTRA_LIBS="-lbcrypt -ladvapi32 -lws2_32 -luserenv -lcrypt32 -lssp"
 windows:
 	$(Q)prefix=$$(packaging/windows/build-deps.sh) || exit 2; \
 	env PKG_CONFIG_LIBDIR="$$prefix/lib/pkgconfig" PKG_CONFIG_PATH= \

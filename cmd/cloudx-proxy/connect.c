@@ -346,48 +346,6 @@ check_pubkey(const char *path)
 	return r;
 }
 
-/*
- * ssh points a ProxyCommand's stderr at /dev/null when ControlPersist is on
- * (the generated config's generic tier does that), so a failing first
- * connect would show nothing but ssh's "Connection closed".  While the
- * stages run, their messages and ours go to the controlling terminal
- * instead, when there is one (ssh's own prompts use it too).  Returns the
- * saved stderr for stderr_restore(), or -1 when nothing was changed.
- */
-static int
-stderr_to_tty(void)
-{
-	struct stat st, dn;
-	int tty, saved;
-
-	if (fstat(STDERR_FILENO, &st) == -1 || !S_ISCHR(st.st_mode) ||
-	    stat("/dev/null", &dn) == -1 || st.st_rdev != dn.st_rdev)
-		return -1;
-	if ((tty = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC)) == -1)
-		return -1;
-	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-	if (saved == -1 || dup2(tty, STDERR_FILENO) == -1) {
-		if (saved != -1)
-			close(saved);
-		close(tty);
-		return -1;
-	}
-	close(tty);
-	return saved;
-}
-
-/* The tunnel outlives this terminal in a persisting master: it gets the
- * stderr ssh gave us back. */
-static void
-stderr_restore(int *saved)
-{
-	if (*saved == -1)
-		return;
-	dup2(*saved, STDERR_FILENO);
-	close(*saved);
-	*saved = -1;
-}
-
 static int
 run_connect(const struct cx_drv_connect_opts *o, const char *home)
 {
@@ -412,7 +370,11 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	}
 	cx_drv_connlog_begin(o->instance_id, o->port, o->profile ? o->profile :
 	    cx_drv_default_name(home), o->ssh_config ? o->ssh_config : p.cfg);
-	saved_err = stderr_to_tty();
+	/* ssh points a ProxyCommand's stderr at /dev/null under
+	 * ControlPersist (the generic tier): while the stages run, their
+	 * messages and ours go to the terminal; the tunnel, which outlives
+	 * it in a persisting master, gets ssh's stderr back */
+	saved_err = cx_stderr_to_tty();
 	if ((r = check_pubkey(p.pubkey)) != 0) {
 		st = cx_exit_code(r);
 		goto out;
@@ -465,7 +427,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	}
 	cx_buf_clean_up(&j3);
 	snprintf(p.fdstr, sizeof(p.fdstr), "%d", fd);
-	stderr_restore(&saved_err);
+	cx_stderr_restore(&saved_err);
 	/* cx-tunnel finishes the record (at the first byte from the
 	 * instance): the journal and $CX_CONNLOG_FD are inherited */
 	(void)cx_exec(p.tunnel.v);
@@ -481,7 +443,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	if (st != 0)
 		cx_drv_session_end(&ds);
 	cx_drv_session_clean_up(&ds);
-	stderr_restore(&saved_err);
+	cx_stderr_restore(&saved_err);
 	if (fd != -1)
 		close(fd);
 	cx_buf_clean_up(&j1);

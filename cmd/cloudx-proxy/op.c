@@ -124,7 +124,7 @@ check_available(struct cx_drv_setup *s)
 			*slash = '\0';
 			cx_mkdir_p(dir, 0700);
 			unlink(sock);	/* a dangling link is replaced */
-			if (symlink(real, sock) == 0)
+			if (cx_symlink(real, sock) == 0)
 				cx_drv_status(2, CX_DRV_OK, "Linked %s", sock);
 		}
 		free(real);

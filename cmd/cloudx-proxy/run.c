@@ -7,8 +7,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,10 +66,7 @@ stop_stage(pid_t pid, uint64_t *kill_at)
 static void
 close_fd(int *fd)
 {
-	if (*fd != -1) {
-		close(*fd);
-		*fd = -1;
-	}
+	cx_os_close(fd);
 }
 
 /* Closes what is still open of a stage's two pipes. */
@@ -120,7 +115,7 @@ stop_and_reap(pid_t pid, int *wstatus)
 		stop_stage(pid, &kill_at);
 		if (cx_now_ms() >= kill_at)
 			break;
-		poll(NULL, 0, 10);
+		cx_nap_ms(10);
 	}
 	stop_stage(pid, &kill_at);
 	(void)cx_wait(pid, wstatus);
@@ -132,11 +127,11 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
 	const unsigned char *inp = in;
-	struct pollfd pfd[3];
+	struct cx_os_pfd pfd[3];
 	unsigned char *p;
 	pid_t pid = -1;
 	ssize_t n;
-	int r, err;
+	int r, err, again;
 
 	*wstatus = -1;
 	if (cx_pipe(pin) != 0 || cx_pipe(pout) != 0) {
@@ -150,46 +145,44 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 	close_fd(&pout[1]);
 	if (in == NULL || inlen == 0)
 		close_fd(&pin[1]);
-	else
-		fcntl(pin[1], F_SETFL, O_NONBLOCK);
 	while (pout[0] != -1) {
 		pfd[0].fd = pin[1];
-		pfd[0].events = POLLOUT;
+		pfd[0].want = CX_OS_OUT;
 		pfd[1].fd = pout[0];
-		pfd[1].events = POLLIN;
+		pfd[1].want = CX_OS_IN;
 		pfd[2].fd = cx_sig_fd();
-		pfd[2].events = POLLIN;
+		pfd[2].want = CX_OS_IN;
 		if (cx_sig_pending()) {
 			r = CX_ERR_CANCELLED;
 			break;
 		}
-		if (poll(pfd, 3, -1) == -1) {
-			if (errno == EINTR)
-				continue;
+		if (cx_os_poll(pfd, 3, -1) < 0) {
 			r = CX_ERR_IO;
 			break;
 		}
-		if (pin[1] != -1 && pfd[0].revents) {
-			n = write(pin[1], inp, inlen);
+		if (pin[1] != -1 && pfd[0].got) {
+			/* PIPE_BUF bytes at most: a writable pipe takes them
+			 * without blocking */
+			n = cx_os_write(pin[1], inp, inlen > 512 ? 512 : inlen,
+			    &again);
 			if (n > 0) {
 				inp += n;
 				inlen -= (size_t)n;
 			}
-			if (inlen == 0 || (n < 0 && errno != EAGAIN &&
-			    errno != EINTR))
+			if (inlen == 0 || n < 0)
 				close_fd(&pin[1]);
 		}
-		if (pfd[1].revents) {
+		if (pfd[1].got) {
 			if ((p = cx_buf_reserve(out, 4096, &err)) == NULL) {
 				if (err == CX_ERR_TOOBIG) {
 					/* one more byte than allowed? */
 					unsigned char c;
-					n = read(pout[0], &c, 1);
-					if (n == 0) {
+					n = cx_os_read(pout[0], &c, 1, &again);
+					if (n == 0 && !again) {
 						close_fd(&pout[0]);
 						break;
 					}
-					if (n < 0 && errno == EINTR)
+					if (again)
 						continue;
 				}
 				r = err;
@@ -197,8 +190,8 @@ cx_drv_run(char *const argv[], const void *in, size_t inlen,
 				    argv[0], out->max);
 				break;
 			}
-			n = read(pout[0], p, 4096);
-			if (n < 0 && errno == EINTR)
+			n = cx_os_read(pout[0], p, 4096, &again);
+			if (again)
 				continue;
 			if (n <= 0) {
 				close_fd(&pout[0]);
@@ -260,9 +253,8 @@ cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus)
 	unsigned char *p, c;
 	size_t room;
 	ssize_t n;
-	int r, err;
+	int r, err, again;
 
-	fcntl(outfd, F_SETFL, O_NONBLOCK);
 	for (;;) {
 		if ((r = cx_wait_fd(outfd, POLLIN, UINT64_MAX)) != 0)
 			break;		/* CX_ERR_CANCELLED: a signal */
@@ -276,8 +268,8 @@ cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus)
 			r = err;
 			break;
 		}
-		n = read(outfd, p, room ? room : 1);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		n = cx_os_read(outfd, p, room ? room : 1, &again);
+		if (again)
 			continue;
 		if (n < 0)
 			r = CX_ERR_IO;
@@ -288,7 +280,7 @@ cx_drv_collect(pid_t pid, int outfd, struct cx_buf *out, int *wstatus)
 		out->len += (size_t)n;
 		out->data[out->len] = '\0';
 	}
-	close(outfd);
+	cx_os_close(&outfd);
 	if (r == CX_ERR_CANCELLED) {
 		stop_and_reap(pid, wstatus);
 		return r;

@@ -29,7 +29,7 @@ cx_tunnel_read_context(int fd, const char *path, cJSON **out)
 
 	*out = NULL;
 	if (path != NULL) {
-		if ((own = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (cx_os_open_read(path, &own) != 0) {
 			cx_error("cannot open context '%s': %s", path,
 			    strerror(errno));
 			return CX_ERR_INPUT;
@@ -37,8 +37,7 @@ cx_tunnel_read_context(int fd, const char *path, cJSON **out)
 		fd = own;
 	}
 	r = cx_stage_read(fd, out);
-	if (own != -1)
-		close(own);
+	cx_os_close(&own);
 	if (r != 0)
 		cx_error("cannot read the context: %s", cx_strerror(r));
 	else if (cJSON_GetArraySize(*out) == 0) {
@@ -426,7 +425,7 @@ cx_tunnel_cmd_run(struct cx_tunnel_cmd *c)
 	struct cx_tunnel_relay rl;
 	struct cx_tunnel_ops ops;
 	cJSON *doc = NULL;
-	int r;
+	int r, in, out;
 
 	cx_ws_tls_lean();
 	memset(&sess, 0, sizeof(sess));
@@ -460,7 +459,15 @@ cx_tunnel_cmd_run(struct cx_tunnel_cmd *c)
 	if (c->run.ca_bundle == NULL)
 		c->run.ca_bundle = rl.ca_bundle;
 	cx_tunnel_relay_ops(&rl, &ops);
-	r = cx_tunnel_run(&c->run, &ops, &sess, STDIN_FILENO, STDOUT_FILENO);
+	/* stdin and stdout as the loop can wait on them (os.h) */
+	if (cx_stdio_pump(STDIN_FILENO, STDOUT_FILENO, &in, &out) != 0) {
+		cx_error("cannot set up stdin and stdout: %s",
+		    strerror(errno));
+		r = CX_ERR_IO;
+	} else {
+		r = cx_tunnel_run(&c->run, &ops, &sess, in, out);
+		cx_stdio_pump_end(out, 5000);
+	}
  out:
 	cx_tunnel_session_clean_up(&sess);
 	cx_tunnel_relay_clean_up(&rl);

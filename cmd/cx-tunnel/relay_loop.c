@@ -1,8 +1,5 @@
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -188,14 +185,13 @@ drop_ws(struct tun *t)
 static int
 wait_fd(int fd, short ev, uint64_t deadline)
 {
-	struct pollfd p = { fd, ev, 0 };
+	struct cx_os_pfd p = { fd, (ev & POLLIN ? CX_OS_IN : 0) |
+	    (ev & POLLOUT ? CX_OS_OUT : 0), 0 };
 	uint64_t now = cx_now_ms();
-	int n;
 
 	if (now >= deadline)
 		return CX_ERR_TIMEOUT;
-	n = poll(&p, 1, (int)(deadline - now));
-	if (n < 0 && errno != EINTR)
+	if (cx_os_poll(&p, 1, (int)(deadline - now)) < 0)
 		return CX_ERR_IO;
 	return 0;
 }
@@ -373,13 +369,14 @@ write_stdout(struct tun *t)
 {
 	struct cx_ws_q *q = &t->outq;
 	ssize_t n;
+	int again;
 
 	if (q_live(q) == 0 || t->stdout_dead)
 		return 0;
-	n = write(t->out_fd, q->data + q->off, q_live(q));
+	n = cx_os_write(t->out_fd, q->data + q->off, q_live(q), &again);
+	if (again)
+		return 0;
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
 		cx_debug(1, "stdout: %s", strerror(errno));
 		t->stdout_dead = 1;
 		q->off = q->len = 0;
@@ -727,7 +724,7 @@ relay(struct tun *t)
 	size_t room;
 	ssize_t n;
 	long tmo;
-	int r, lost, ni, si, oi, np, pn;
+	int r, lost, ni, si, oi, np, pn, again;
 
 	sigemptyset(&none);
 	t->ws_ready = 1;
@@ -792,8 +789,8 @@ relay(struct tun *t)
 		    (cx_ws_pending(&t->ws) > t->held_bytes ? POLLOUT : 0));
 		si = np++;
 		/* a signal: the self-pipe (os.h), until the finish began */
-		if (!t->sig_taken && cx_sig_fd() >= 0) {
-			pf[np].fd = cx_sig_fd();
+		if (!t->sig_taken && cx_sig_sock() >= 0) {
+			pf[np].fd = cx_sig_sock();
 			pf[np].events = POLLIN;
 			np++;
 		}
@@ -830,7 +827,7 @@ relay(struct tun *t)
 		if (ni >= 0 && pf[ni].revents) {
 			if (room > STDIN_CHUNK)
 				room = STDIN_CHUNK;
-			n = read(t->in_fd, t->inbuf, room);
+			n = cx_os_read(t->in_fd, t->inbuf, room, &again);
 			t->stdin_small = n > 0 && n < CX_SSMMSG_CHUNK;
 			if (n > 0) {
 				/* CreatedDate: now, not before the wait */
@@ -839,8 +836,7 @@ relay(struct tun *t)
 				if ((r = cx_dc_write(&t->dc, t->inbuf,
 				    (size_t)n, now)) != 0)
 					return r;
-			} else if (n == 0 || (errno != EAGAIN &&
-			    errno != EINTR)) {
+			} else if (!again) {
 				t->stdin_eof = 1;
 				begin_finish(t, "end of input");
 			}
@@ -855,9 +851,9 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 {
 	struct cx_dc_opts dco = { o->window, 0, CLIENT_VERSION };
 	struct cx_dc_cb cb = { cb_send, cb_deliver, NULL };
-	struct rusage ru;
+	struct cx_usage ru;
 	struct tun t;
-	int r, fl, out_fl = -1;
+	int r;
 
 	memset(&t, 0, sizeof(t));
 	t.o = o;
@@ -879,10 +875,6 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 	 */
 	if ((r = cx_sig_catch()) != 0 || (r = cx_uuid4(t.client_id)) != 0)
 		goto out;
-	if ((fl = fcntl(out_fd, F_GETFL)) != -1 && !isatty(out_fd)) {
-		out_fl = fl;
-		fcntl(out_fd, F_SETFL, fl | O_NONBLOCK);
-	}
 	if (sess->token == NULL || sess->stream_url == NULL) {
 		if ((r = cx_tunnel_start(ops, sess, o->start_deadline_ms)) != 0)
 			goto out;
@@ -906,17 +898,17 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 	} else
 		drain_stdout(&t, 2000);
 	close_ws(&t, 1000);
-	if (cx_log_verbosity() >= 1 && getrusage(RUSAGE_SELF, &ru) == 0) {
+	if (cx_log_verbosity() >= 1 && cx_usage(0, &ru) == 0) {
 		cx_debug(1, "cpu %ld.%06ld s user, %ld.%06ld s system, "
-		    "peak rss %ld KiB", (long)ru.ru_utime.tv_sec,
-		    (long)ru.ru_utime.tv_usec, (long)ru.ru_stime.tv_sec,
-		    (long)ru.ru_stime.tv_usec, ru.ru_maxrss);
+		    "peak rss %ld KiB", (long)(ru.user_us / 1000000),
+		    (long)(ru.user_us % 1000000), (long)(ru.sys_us / 1000000),
+		    (long)(ru.sys_us % 1000000), ru.maxrss_kib);
 		/* cx-session runs (if any): short-lived, not in the above */
-		if (getrusage(RUSAGE_CHILDREN, &ru) == 0 && ru.ru_maxrss > 0)
+		if (cx_usage(1, &ru) == 0 && ru.maxrss_kib > 0)
 			cx_debug(1, "helpers: cpu %ld.%06ld s, peak rss %ld KiB",
-			    (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec),
-			    (long)((ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) %
-			    1000000), ru.ru_maxrss);
+			    (long)((ru.user_us + ru.sys_us) / 1000000),
+			    (long)((ru.user_us + ru.sys_us) % 1000000),
+			    ru.maxrss_kib);
 	}
 	cx_debug(1, "%llu wakeups, %llu of them followed by a batch wait; "
 	    "%llu acks in %llu sends", (unsigned long long)t.n_wakeups,
@@ -935,8 +927,6 @@ cx_tunnel_run(const struct cx_tunnel_opts *o,
 	    (unsigned long long)t.dc.n_unknown);
  out:
 	drop_ws(&t);
-	if (out_fl != -1)
-		fcntl(out_fd, F_SETFL, out_fl);
 	cx_dc_clean_up(&t.dc);
 	free(t.outq.data);
 	free(t.inbuf);

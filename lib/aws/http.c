@@ -375,6 +375,10 @@ xfer_setup(struct cx_http *h, CURL *c, const struct cx_http_request *rq,
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	if (h->ca_bundle != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
+	/* the system's store too where OpenSSL does not read it (Windows) */
+	if (cx_tls_native_ca())
+		curl_easy_setopt(c, CURLOPT_SSL_OPTIONS,
+		    (long)CURLSSLOPT_NATIVE_CA);
 	if (strcmp(rq->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
@@ -459,7 +463,7 @@ static int
 multi_run(CURLM *m)
 {
 	struct curl_waitfd wfd;
-	int running = 1, nfd;
+	int running = 1, nfd, sfd = cx_sig_sock();
 
 	while (running > 0) {
 		if (curl_multi_perform(m, &running) != CURLM_OK)
@@ -467,11 +471,11 @@ multi_run(CURLM *m)
 		if (running == 0)
 			break;
 		memset(&wfd, 0, sizeof(wfd));
-		wfd.fd = cx_sig_fd();
+		wfd.fd = (curl_socket_t)sfd;
 		wfd.events = CURL_WAIT_POLLIN;
 		/* the signal pipe only wakes us: the callbacks abort */
-		if (curl_multi_poll(m, wfd.fd != -1 ? &wfd : NULL,
-		    wfd.fd != -1 ? 1 : 0, 1000, &nfd) != CURLM_OK)
+		if (curl_multi_poll(m, sfd != -1 ? &wfd : NULL,
+		    sfd != -1 ? 1 : 0, 1000, &nfd) != CURLM_OK)
 			return CX_ERR_INTERNAL;
 	}
 	return 0;

@@ -3,17 +3,10 @@
  * 127.0.0.1, the browser's redirect to /oauth/callback read with a
  * deadline, the state checked, a small page answered.
  */
-#include <sys/types.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -31,32 +24,31 @@
 int
 cx_sso_listen(int *fdp, int *portp)
 {
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd, fl;
-
-	*fdp = -1;
-	if ((fd = cx_socket(AF_INET, SOCK_STREAM, 0)) == -1) {
-		cx_error("cannot open the login listener: %s", strerror(errno));
-		return CX_ERR_IO;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = 0;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    listen(fd, 8) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == -1 ||
-	    (fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+	if (cx_listen_loopback(fdp, portp) != 0) {
 		cx_error("cannot listen on 127.0.0.1 for the login: %s",
 		    strerror(errno));
-		close(fd);
 		return CX_ERR_IO;
 	}
-	*portp = ntohs(sa.sin_port);
-	*fdp = fd;
 	return 0;
+}
+
+/* Writes all of p to the (blocking) socket fd; errors are dropped (the
+ * browser went away). */
+static void
+send_all(int fd, const void *data, size_t n)
+{
+	const char *p = data;
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = cx_send(fd, p, n)) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
 }
 
 static void
@@ -76,7 +68,7 @@ answer(int fd, int status, const char *title, const char *text)
 	    "charset=utf-8\r\nContent-Length: %d\r\nCache-Control: no-store\r\n"
 	    "Connection: close\r\n\r\n%s", status, status == 200 ? "OK" :
 	    status == 404 ? "Not Found" : "Bad Request", n, body) == 0)
-		(void)cx_write_all(fd, b.data, b.len);
+		send_all(fd, b.data, b.len);
 	cx_buf_clean_up(&b);
 }
 
@@ -98,7 +90,7 @@ read_head(int fd, struct cx_buf *b, uint64_t deadline)
 			return r;
 		if ((p = cx_buf_reserve(b, 1024, &r)) == NULL)
 			return r;
-		n = read(fd, p, 1024);
+		n = cx_recv(fd, p, 1024, 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
@@ -242,16 +234,14 @@ cx_sso_wait_callback(int fd, const char *state, uint64_t deadline,
 			}
 			return r;
 		}
-		if ((cfd = accept(fd, NULL, NULL)) == -1) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK || errno == ECONNABORTED)
-				continue;
+		if ((r = cx_accept(fd, &cfd)) == 1)
+			continue;
+		if (r != 0) {
 			cx_error("login listener: %s", strerror(errno));
 			return CX_ERR_IO;
 		}
-		(void)fcntl(cfd, F_SETFD, FD_CLOEXEC);
 		r = one_request(cfd, state, deadline, codep);
-		close(cfd);
+		cx_sock_close(cfd);
 		if (r != 1)
 			return r;
 	}

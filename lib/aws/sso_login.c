@@ -708,8 +708,7 @@ auth_code_flow(struct sso_login *l, long wait_ms)
 	}
 	r = save_token(l, ans);
  out:
-	if (fd != -1)
-		close(fd);
+	cx_sock_close(fd);
 	cx_wipe(verifier, sizeof(verifier));
 	cx_wipe(raw, sizeof(raw));
 	if (code != NULL)

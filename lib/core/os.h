@@ -29,6 +29,14 @@ typedef unsigned long nfds_t;
 #undef OPTIONAL
 /* mingw's sys/types.h names it only under _POSIX */
 typedef _sigset_t sigset_t;
+/* cx_ppoll's mask is not used on Windows: an empty one is 0 */
+static inline int
+cx_win_sigemptyset(sigset_t *s)
+{
+	*s = 0;
+	return 0;
+}
+#define sigemptyset	cx_win_sigemptyset
 #ifndef SIGHUP
 #define SIGHUP	1
 #endif
@@ -323,6 +331,97 @@ const char *cx_sig_name(int sig);
 int cx_wait_fd(int fd, short events, uint64_t deadline);
 /* Sleeps ms: 0, or CX_ERR_CANCELLED as soon as a signal is caught. */
 int cx_sleep_ms(long ms);
+
+/*
+ * The signal wakeup as a socket, for waits that take sockets alone
+ * (libcurl's curl_multi_poll, WSAPoll): cx_sig_fd() on POSIX; on Windows
+ * (where cx_sig_fd() is a pipe) -1, and such waits look again within a
+ * second (libcurl's progress callbacks see the signal).
+ */
+int cx_sig_sock(void);
+
+/*
+ * Sockets.  A socket is an int on every system (Winsock's SOCKET fits in
+ * one); the functions below are the only calls made on it besides
+ * cx_socket, cx_send, cx_wait_fd and cx_os_poll.  Failures set errno
+ * (EAGAIN when it would block, EINPROGRESS for a connect under way, EINTR)
+ * from Winsock's error on Windows.
+ */
+/* Non-blocking, close-on-exec; nodelay: TCP_NODELAY (not fatal). */
+int cx_sock_setup(int fd, int nodelay);
+/* connect(): 0 connected, -1 with errno (EINPROGRESS: wait for POLLOUT,
+ * then cx_sock_error gives the outcome). */
+int cx_sock_connect(int fd, const struct sockaddr *sa, socklen_t len);
+/* The pending error of the socket (SO_ERROR) as an errno value, 0 for
+ * none. */
+int cx_sock_error(int fd);
+/* recv(), MSG_PEEK when peek.  Like recv(). */
+ssize_t cx_recv(int fd, void *p, size_t n, int peek);
+/* Closes a socket (nothing when fd < 0). */
+void cx_sock_close(int fd);
+/*
+ * A TCP listener on 127.0.0.1 on a port the system picks (*portp),
+ * non-blocking, close-on-exec; *fdp receives it.  CX_ERR_IO (errno).
+ */
+int cx_listen_loopback(int *fdp, int *portp);
+/* Accepts one connection on a listener from cx_listen_loopback: 0 and
+ * *fdp (blocking, close-on-exec), 1 when none is waiting (or it went
+ * away), CX_ERR_IO (errno) else. */
+int cx_accept(int lfd, int *fdp);
+
+/*
+ * When stderr is the null device (ssh does that to a ProxyCommand under
+ * ControlPersist) and there is a controlling terminal, stderr is pointed
+ * at the terminal; returns the saved stderr for cx_stderr_restore() (which
+ * puts it back, closes it and sets *saved to -1), or -1 when nothing was
+ * changed (always on Windows: its OpenSSH has no ControlPersist).
+ */
+int cx_stderr_to_tty(void);
+void cx_stderr_restore(int *saved);
+/* symlink(target, path): 0 or CX_ERR_IO (errno; ENOSYS on Windows). */
+int cx_symlink(const char *target, const char *path);
+/* Sleeps about ms whatever signals come (a pause between looks at a child
+ * that was told to stop; cx_sleep_ms ends at once after a signal). */
+void cx_nap_ms(long ms);
+
+/*
+ * cx-tunnel's stdin and stdout as descriptors its event loop can wait on
+ * together with the websocket's socket (cx_ppoll) and read/write with
+ * cx_os_read/cx_os_write.  On POSIX they are in_fd and out_fd themselves
+ * (out_fd made non-blocking unless it is a terminal; cx_stdio_pump_end
+ * puts its flags back).
+ * On Windows (OpenSSH gives a ProxyCommand pipes, which cannot be waited
+ * on with a socket) they are loopback sockets: one thread copies the
+ * stdin pipe into *in_sock (shut down for writing at its end), another
+ * copies *out_sock out to the stdout pipe (closed when the loop closes
+ * its end); the sockets' buffers carry the flow control.  CX_ERR_IO.
+ */
+int cx_stdio_pump(int in_fd, int out_fd, int *in_sock, int *out_sock);
+/* At the end of the tunnel: shuts out_sock (the pump's stdout side) for
+ * writing and waits at most timeout_ms for what the pump holds to reach
+ * the stdout pipe (Windows); on POSIX it puts stdout's flags back.  The
+ * caller still closes out_sock. */
+void cx_stdio_pump_end(int out_sock, int timeout_ms);
+
+/*
+ * The system's own trusted root certificates added to an OpenSSL
+ * X509_STORE (store is an X509_STORE *): Windows' ROOT store (where
+ * corporate proxies put their CA); nothing on POSIX, where OpenSSL reads
+ * the system's files itself.  Returns how many were added.
+ * cx_tls_native_ca is 1 where libcurl should be given CURLSSLOPT_NATIVE_CA
+ * as well (Windows), else 0.
+ */
+int cx_tls_system_roots(void *store);
+int cx_tls_native_ca(void);
+
+/* What a process used: CPU time and peak resident memory. */
+struct cx_usage {
+	int64_t user_us, sys_us;	/* CPU time, microseconds */
+	long maxrss_kib;		/* peak resident set (working set) */
+};
+/* This process's (children 0) or its waited-for children's (1) usage.
+ * CX_ERR_IO where the system cannot say (children, on Windows). */
+int cx_usage(int children, struct cx_usage *u);
 
 /* One address of a host name, as getaddrinfo() gives it. */
 struct cx_addr {

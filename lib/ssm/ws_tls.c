@@ -8,22 +8,14 @@
  * Windows port only has to replace those.
  */
 #include <sys/types.h>
-#include <sys/socket.h>
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -61,10 +53,15 @@ cx_ws_addr_clean_up(struct cx_ws_addr *a)
 static int
 is_ip_literal(const char *host)
 {
-	unsigned char b[sizeof(struct in6_addr)];
+	/* OpenSSL's parser: the same on every system */
+	ASN1_OCTET_STRING *ip = a2i_IPADDRESS(host);
 
-	return inet_pton(AF_INET, host, b) == 1 ||
-	    inet_pton(AF_INET6, host, b) == 1;
+	if (ip == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	ASN1_OCTET_STRING_free(ip);
+	return 1;
 }
 
 /* Parses "host[:port]" or "[v6][:port]" in s[0..n) into a. */
@@ -387,22 +384,13 @@ sock_would_block(void)
 static void
 sock_close(int fd)
 {
-	if (fd >= 0)
-		close(fd);
+	cx_sock_close(fd);
 }
 
 static int
 sock_setup(int fd)
 {
-	int fl, one = 1;
-
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
-	    (fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		return -1;
-	/* not fatal: only latency */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return 0;
+	return cx_sock_setup(fd, 1);
 }
 
 /* Waits for ev on fd until deadline: 0, CX_ERR_TIMEOUT, CX_ERR_CANCELLED
@@ -423,7 +411,6 @@ sock_wait(int fd, short ev, uint64_t deadline)
 static int
 sock_connect_one(const struct cx_addr *ai, uint64_t deadline, int *fdp)
 {
-	socklen_t sl;
 	int fd, err = 0, r;
 
 	*fdp = -1;
@@ -436,7 +423,8 @@ sock_connect_one(const struct cx_addr *ai, uint64_t deadline, int *fdp)
 		sock_close(fd);
 		return CX_ERR_NETWORK;
 	}
-	if (connect(fd, (const struct sockaddr *)&ai->sa, ai->len) == 0) {
+	if (cx_sock_connect(fd, (const struct sockaddr *)&ai->sa,
+	    ai->len) == 0) {
 		*fdp = fd;
 		return 0;
 	}
@@ -448,10 +436,7 @@ sock_connect_one(const struct cx_addr *ai, uint64_t deadline, int *fdp)
 		sock_close(fd);
 		return r;
 	}
-	sl = sizeof(err);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1)
-		err = errno;
-	if (err == 0) {
+	if ((err = cx_sock_error(fd)) == 0) {
 		*fdp = fd;
 		return 0;
 	}
@@ -545,7 +530,7 @@ read_proxy_answer(int fd, uint64_t deadline, int *status)
 	for (;;) {
 		if ((r = sock_wait(fd, POLLIN, deadline)) != 0)
 			goto out;
-		n = recv(fd, a + len, CX_WS_MAX_PROXY_ANSWER - len, MSG_PEEK);
+		n = cx_recv(fd, a + len, CX_WS_MAX_PROXY_ANSWER - len, 1);
 		if (n < 0 && sock_would_block())
 			continue;
 		if (n <= 0) {
@@ -562,7 +547,7 @@ read_proxy_answer(int fd, uint64_t deadline, int *status)
 			n = (ssize_t)((size_t)r - len);
 		/* take what we peeked (or up to the end of the head) */
 		while (n > 0) {
-			m = recv(fd, a + len, (size_t)n, 0);
+			m = cx_recv(fd, a + len, (size_t)n, 0);
 			if (m <= 0) {
 				if (m < 0 && sock_would_block())
 					continue;
@@ -737,6 +722,10 @@ tls_handshake(struct cx_ws_conn *c, const struct cx_ws_addr *t,
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	if ((r = tls_load_cas(c->ctx, o, fatal)) != 0)
 		return r;
+	/* and the system's store where OpenSSL does not read it (Windows) */
+	if ((e = cx_tls_system_roots(SSL_CTX_get_cert_store(c->ctx))) > 0)
+		cx_debug(2, "websocket: %d CA certificates from the system "
+		    "store", e);
 	if ((c->ssl = SSL_new(c->ctx)) == NULL ||
 	    SSL_set_fd(c->ssl, c->fd) != 1) {
 		ERR_clear_error();
@@ -917,7 +906,7 @@ plain_recv(struct cx_ws_conn *c, void *p, size_t n)
 {
 	ssize_t g;
 
-	if ((g = recv(c->fd, p, n, 0)) > 0)
+	if ((g = cx_recv(c->fd, p, n, 0)) > 0)
 		return (long)g;
 	if (g < 0 && sock_would_block())
 		return 0;
