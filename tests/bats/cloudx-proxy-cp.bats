@@ -452,10 +452,14 @@ session_ids() { standin_state | jq -c '.sessions | keys'; }
 	[ "$(tree_sig "$L/t")" = "$(tree_sig "$RD/t")" ]
 
 	# up, to a new name (the copy makes DST itself its top folder), with
-	# a file of 20 MiB more: stalled after 18 MiB per session, so big
+	# a file of 70 MiB more: stalled after 18 MiB per session, so big
 	# (9 MiB), big2 (5 MiB) and the small files arrive and huge has one
-	# 16 MiB step when it is killed
-	head -c $((20 * 1024 * 1024)) /dev/urandom >"$L/t/sub dir/huge"
+	# 16 MiB step or more when it is killed.  Each session of huge records
+	# one step before it stalls, so its first session and all
+	# CX_CP_RETRIES (3) retries make 64 MiB at most: huge can never be
+	# complete, however late the kill comes (with 20 MiB a retry finished
+	# it before the kill once, under load)
+	head -c $((70 * 1024 * 1024)) /dev/urandom >"$L/t/sub dir/huge"
 	touch -d @1400000000 "$L/t/sub dir/huge" "$L/t/sub dir"
 	standin_config '{"stop_acking_after_bytes": 18874368}'
 	cpx_bg -q -r -j 4 "$L/t" "cloudx-cp-box:$R/new" 3>&- &
