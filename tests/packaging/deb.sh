@@ -101,7 +101,11 @@ complete_words() {	# complete_words WORD... : COMPREPLY for the last word
 }
 if [ -f /usr/share/bash-completion/bash_completion ]; then
 	out=$(complete_words cloudx-proxy '' 2>&1 | sort | tr '\n' ' ')
-	want="--help --version cleanup connect cp doctor list log migrate setup "
+	# exactly the commands the installed driver lists in its usage
+	want=$({ printf '%s\n' --help --version
+		/usr/bin/cloudx-proxy --help 2>&1 |
+		    awk '/^commands:/ { c = 1; next } c && /^  [a-z]/ { print $1 }'; } |
+		sort | tr '\n' ' ')
 	if [ "$out" = "$want" ]; then ok "bash completion: cloudx-proxy <TAB>"
 	else notok "bash completion: cloudx-proxy <TAB>" "got: $out" "want: $want"; fi
 	out=$(complete_words cloudX-proxy se 2>&1 | tr '\n' ' ')
