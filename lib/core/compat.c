@@ -63,18 +63,6 @@ cx_vasprintf(char **out, const char *fmt, va_list ap)
 #endif
 }
 
-int
-cx_asprintf(char **out, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = cx_vasprintf(out, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
 void *
 cx_memmem(const void *hay, size_t hlen, const void *needle, size_t nlen)
 {

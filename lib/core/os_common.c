@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,3 +213,15 @@ cx_parse_iso8601(const char *s, time_t *out)
 	return 0;
 }
 
+/* cx_vasprintf is the OS layer's (compat.c, os_win.c) */
+int
+cx_asprintf(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = cx_vasprintf(out, fmt, ap);
+	va_end(ap);
+	return n;
+}
