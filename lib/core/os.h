@@ -165,6 +165,9 @@ int cx_expand_user(const char *path, char **out);
 int cx_path_join(const char *a, const char *b, char **out);
 int cx_file_exists(const char *path);
 int cx_is_dir(const char *path);
+/* 1 if path is absolute: "/..." on POSIX systems; "X:/", "X:\\" or a UNC
+ * "//server/..." on Windows. */
+int cx_path_is_absolute(const char *path);
 /* 1 if a and b name the same file (equal, or the same device and inode:
  * the same volume and file index on Windows), else 0. */
 int cx_same_file(const char *a, const char *b);
@@ -286,8 +289,9 @@ int cx_wait_signal(int status);
 /*
  * The absolute path of the running program (*out malloc'd): from the
  * system where it says (/proc/self/exe), else argv[0] as given to
- * cx_os_init, resolved through PATH when it has no '/'.  CX_ERR_NOTFOUND
- * (nothing logged) when neither works.
+ * cx_os_init, resolved through PATH when it has no '/'.  On Windows
+ * GetModuleFileNameW's, with '/' for '\\' as cx_home_dir's.
+ * CX_ERR_NOTFOUND (nothing logged) when neither works.
  */
 int cx_self_path(char **out);
 /* The canonical absolute path of path (symlinks resolved); *out malloc'd.

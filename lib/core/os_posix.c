@@ -579,6 +579,12 @@ cx_fnmatch_path(const char *pat, const char *s)
 }
 
 int
+cx_path_is_absolute(const char *path)
+{
+	return path[0] == '/';
+}
+
+int
 cx_is_dir(const char *path)
 {
 	struct stat st;

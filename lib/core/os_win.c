@@ -1615,6 +1615,16 @@ cx_file_exists(const char *path)
 }
 
 int
+cx_path_is_absolute(const char *path)
+{
+	int sep0 = path[0] == '/' || path[0] == '\\';
+
+	return (isalpha((unsigned char)path[0]) && path[1] == ':' &&
+	    (path[2] == '/' || path[2] == '\\')) ||
+	    (sep0 && (path[1] == '/' || path[1] == '\\'));
+}
+
+int
 cx_is_dir(const char *path)
 {
 	wchar_t *w = NULL;
@@ -2118,11 +2128,20 @@ cx_self_path(char **out)
 	wchar_t buf[32768];
 	DWORD n = GetModuleFileNameW(NULL, buf, 32768);
 
+	char *p;
+	int r;
+
 	*out = NULL;
 	if (n == 0 || n >= 32768)
 		return CX_ERR_NOTFOUND;
 	(void)self_path_w;
-	return cx_win_utf8(buf, out);
+	/* forward slashes, as cx_home_dir's: the path goes into the SSH
+	 * config (cx_sshconf_proxy_command turns it back for CreateProcessW) */
+	if ((r = cx_win_utf8(buf, out)) == 0)
+		for (p = *out; *p != '\0'; p++)
+			if (*p == '\\')
+				*p = '/';
+	return r;
 }
 
 int
