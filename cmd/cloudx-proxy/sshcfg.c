@@ -82,7 +82,7 @@ cx_drv_setup_sshconfig(struct cx_drv_setup *s)
 			    strerror(errno));
 			goto out;
 		}
-		chmod(control, 0700);
+		(void)cx_set_mode(control, 0700);
 	}
 	if ((r = cx_sshconf_load(s->config_file, s->prefix,
 	    (s->ui.dry_run ? 0 : CX_SSHCONF_LOCK) | cx_drv_sshconf_os_flags(),

@@ -220,6 +220,14 @@ int cx_read_file_trusted(const char *path, size_t max, struct cx_buf *out,
  */
 int cx_write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode_new, int flags);
+/*
+ * Sets path's permissions to mode: chmod on POSIX systems.  On Windows a
+ * mode that gives nothing to group and others (0600, 0700) replaces the
+ * DACL by one that grants the current user alone (what Windows OpenSSH
+ * wants of a private key); any other mode leaves the DACL as it is (the
+ * folder's, inherited).  CX_ERR_IO with errno on failure; nothing logged.
+ */
+int cx_set_mode(const char *path, mode_t mode);
 /* mkdir -p; each created folder gets mode. */
 int cx_mkdir_p(const char *path, mode_t mode);
 /*
@@ -271,6 +279,18 @@ int cx_run(char *const argv[], const void *in, size_t inlen,
  * a '/'); it returns only on error, with errno set.
  */
 int cx_spawn(char *const argv[], int infd, int outfd, pid_t *pidp);
+/*
+ * A descriptor handed to the next program this one starts (cx_spawn,
+ * cx_exec), named on its command line: cx_fd_pass_arg writes the text
+ * the child gives cx_fd_from_arg to get it back (CX_ERR_INPUT for text
+ * that names none).  POSIX systems: the descriptor's number (it must not
+ * be close-on-exec: cx_anon_file's inherit).  Windows: the handle's
+ * value; that handle is inherited by the next program started, and only
+ * by it (a started program inherits no other handle but its three
+ * standard ones).
+ */
+int cx_fd_pass_arg(int fd, char out[32]);
+int cx_fd_from_arg(const char *s, int *fdp);
 int cx_wait(pid_t pid, int *status);
 /* cx_wait without waiting: 1 and *status when pid has ended (reaped), 0
  * while it runs, CX_ERR_IO on error (not our child). */
