@@ -262,6 +262,8 @@ WIN_LIBSRC = $(filter-out %_posix.c lib/core/compat.c,\
     $(foreach m,$(MODULES),$(wildcard lib/$(m)/*.c)))
 WIN_PROGS = cx-creds cx-instance cx-pushkey cx-sshconf cx-session cloudx-proxy cx-tunnel
 # the unit tests that build for Windows so far (tests/windows/run runs them)
+# test tools for Wine, tests/tools/win/*.c (tests/windows/*.bats)
+WIN_TOOLS = unix-shim winrun
 WIN_UNITS = test_os_win test_awserr test_cli test_datachan test_instance test_sigv4 test_ssmmsg test_text test_valid test_xml test_ws
 # (on the command line: the rules' prerequisites are expanded as read).
 # -Wno-format: to mingw's gcc the format attribute's "printf" is
@@ -279,8 +281,14 @@ windows:
 	$(Q)prefix=$$(packaging/windows/build-deps.sh) || exit 2; \
 	env PKG_CONFIG_LIBDIR="$$prefix/lib/pkgconfig" PKG_CONFIG_PATH= \
 	    $(MAKE) --no-print-directory $(WIN_VARS) \
-	    $(WIN_PROGS:%=$(WIN_B)/%.exe) $(WIN_UNITS:%=$(WIN_B)/tests/unit/%.exe)
+	    $(WIN_PROGS:%=$(WIN_B)/%.exe) $(WIN_UNITS:%=$(WIN_B)/tests/unit/%.exe) \
+	    $(WIN_TOOLS:%=$(WIN_B)/tests/tools/%.exe)
 	$(Q)packaging/windows/zip.sh $(WIN_B) $(VERSION) $(WIN_PROGS)
+
+# a test tool: one C file of plain Win32, none of our code
+$(WIN_B)/tests/tools/%.exe: tests/tools/win/%.c
+	@mkdir -p $(@D)
+	$(Q)$(WIN_CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
 
 check-windows: windows
 	@CX_BIN=$(WIN_B) tests/windows/run

@@ -151,9 +151,11 @@ cx_drv_cleanup_main(int argc, char **argv, const char *argv0)
 			    prefix);
 	}
 	if (dry)
-		r = cx_sshconf_parse(fixed.data, fixed.len, prefix, 0, &m);
+		r = cx_sshconf_parse(fixed.data, fixed.len, prefix,
+		    cx_drv_sshconf_os_flags(), &m);
 	else
-		r = cx_sshconf_load(path, prefix, CX_SSHCONF_LOCK, &m);
+		r = cx_sshconf_load(path, prefix, CX_SSHCONF_LOCK |
+		    cx_drv_sshconf_os_flags(), &m);
 	if (r != 0)
 		goto out;
 	if ((r = cx_sshconf_adopt(m, self, &adopted)) != 0 ||
@@ -285,7 +287,8 @@ cx_drv_migrate(const char *home, const char *target, int dry_run)
 	}
 	cx_drv_status(0, CX_DRV_OK, "Moved %s to %s", src, target);
 	if (cx_file_exists(cfg)) {
-		if ((r = cx_drv_load_any(cfg, "cloudx", CX_SSHCONF_LOCK, &m,
+		if ((r = cx_drv_load_any(cfg, "cloudx", CX_SSHCONF_LOCK |
+		    cx_drv_sshconf_os_flags(), &m,
 		    &pfx)) != 0 ||
 		    (r = cx_sshconf_adopt(m, self, NULL)) != 0 ||
 		    (r = cx_sshconf_list(m, NULL, &l)) != 0)

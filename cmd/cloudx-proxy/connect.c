@@ -110,7 +110,7 @@ struct plan {
 	char port[8];
 	char timeout[16];
 	char deadline[24];
-	char fdstr[16];
+	char fdstr[32];
 };
 
 static void
@@ -426,7 +426,12 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 		goto out;
 	}
 	cx_buf_clean_up(&j3);
-	snprintf(p.fdstr, sizeof(p.fdstr), "%d", fd);
+	if (cx_fd_pass_arg(fd, p.fdstr) != 0) {
+		cx_error("cannot hand the session context to '%s'",
+		    p.tunnel.v[0]);
+		st = CX_EXIT_TEMP;
+		goto out;
+	}
 	cx_stderr_restore(&saved_err);
 	/* cx-tunnel finishes the record (at the first byte from the
 	 * instance): the journal and $CX_CONNLOG_FD are inherited */

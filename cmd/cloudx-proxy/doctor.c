@@ -20,6 +20,7 @@
 
 #include "core/buf.h"
 #include "core/cxerr.h"
+#include "core/hardening.h"
 #include "core/log.h"
 #include "core/os.h"
 #include "core/stage.h"
@@ -78,18 +79,27 @@ static void
 check_mode(const char *what, const char *path, mode_t want, int required,
     const char *fix)
 {
-	struct stat st;
+	struct cx_os_stat st;
 
-	if (stat(path, &st) == -1) {
+	if (cx_os_stat_path(path, &st) != 0) {
 		if (required)
 			bad(what, fix, "%s is missing", path);
 		return;
 	}
-	if ((st.st_mode & 07777 & ~want) != 0)
+	if (cx_os_host() == CX_OS_WINDOWS) {
+		/* no modes: the access list, as Windows OpenSSH judges it */
+		if ((want & 077) == 0 && cx_check_private_key(path) != 0)
+			bad(what, "see above (icacls)", "%s is readable by "
+			    "other users", path);
+		else
+			ok(what, "%s", path);
+		return;
+	}
+	if ((st.mode & 07777 & ~want) != 0)
 		bad(what, "chmod it", "%s is mode %o, wanted %o", path,
-		    st.st_mode & 07777, want);
+		    st.mode & 07777, (unsigned)want);
 	else
-		ok(what, "%s (mode %o)", path, st.st_mode & 07777);
+		ok(what, "%s (mode %o)", path, st.mode & 07777);
 }
 
 static const char *

@@ -374,13 +374,14 @@ cx_drv_op_setup(struct cx_drv_setup *s)
 	if ((r = cx_mkdir_p(s->ssh_dir, 0700)) != 0 ||
 	    (r = cx_drv_trusted(s->ssh_dir, CX_TRUST_DIR)) != 0)
 		goto out;
-	if (chmod(s->ssh_dir, 0700) == -1)
-		cx_warn("cannot chmod '%s': %s", s->ssh_dir, strerror(errno));
+	if (cx_set_mode(s->ssh_dir, 0700) != 0)
+		cx_warn("cannot set the permissions of '%s': %s", s->ssh_dir,
+		    strerror(errno));
 	cx_buf_putc(&pub, '\n');
 	if ((r = cx_write_file_atomic(s->pub_file, pub.data, pub.len, 0644,
 	    0)) != 0)
 		goto out;
-	chmod(s->pub_file, 0644);
+	(void)cx_set_mode(s->pub_file, 0644);
 	cx_drv_status(2, CX_DRV_OK, "Exported the public key to %s",
 	    s->pub_file);
  out:

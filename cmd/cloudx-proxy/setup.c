@@ -382,8 +382,9 @@ derive_pub(const char *key, const char *pub)
 static void
 chmod_warn(const char *path, mode_t m)
 {
-	if (chmod(path, m) == -1)
-		cx_warn("cannot chmod '%s': %s", path, strerror(errno));
+	if (cx_set_mode(path, m) != 0)
+		cx_warn("cannot set the permissions of '%s': %s", path,
+		    strerror(errno));
 }
 
 /* Step 3a: a key file in the SSH folder (seed §4a). */
@@ -409,8 +410,12 @@ step_key_file(struct cx_drv_setup *s)
 			return r;
 		cx_drv_status(0, CX_DRV_OK, "SSH directory exists");
 		chmod_warn(s->ssh_dir, 0700);
-		cx_drv_status(0, CX_DRV_OK, "Set %s permissions to 700",
-		    s->ssh_dir);
+		if (cx_os_host() == CX_OS_WINDOWS)
+			cx_drv_status(0, CX_DRV_OK, "Made %s private to you "
+			    "(its access list)", s->ssh_dir);
+		else
+			cx_drv_status(0, CX_DRV_OK, "Set %s permissions to 700",
+			    s->ssh_dir);
 	}
 	have_key = cx_file_exists(s->key_file);
 	have_pub = cx_file_exists(s->pub_file);
@@ -443,7 +448,12 @@ step_key_file(struct cx_drv_setup *s)
 	if (!s->ui.dry_run) {
 		chmod_warn(s->key_file, 0600);
 		chmod_warn(s->pub_file, 0644);
-		cx_drv_status(0, CX_DRV_OK, "Set key permissions to 600/644");
+		if (cx_os_host() == CX_OS_WINDOWS)
+			cx_drv_status(0, CX_DRV_OK, "Made the private key "
+			    "readable by you alone (its access list)");
+		else
+			cx_drv_status(0, CX_DRV_OK,
+			    "Set key permissions to 600/644");
 	}
 	return 0;
 }

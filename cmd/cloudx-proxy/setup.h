@@ -197,6 +197,9 @@ int cx_drv_setup_sshconfig(struct cx_drv_setup *s);
 
 /* Absolute path of this program (/proc/self/exe). */
 int cx_drv_self_path(char **out);
+/* The cx_sshconf flags for this system's ssh (CX_SSHCONF_WINDOWS on
+ * Windows: Windows OpenSSH's config) */
+int cx_drv_sshconf_os_flags(void);
 /* The config list/cleanup/doctor read: opt, else ~/.ssh/cloudX/config if
  * it exists, else ~/.ssh/vscode/config if it exists, else the cloudX path. */
 int cx_drv_find_config(const char *home, const char *opt, char **out);

@@ -26,6 +26,12 @@
 #include "setup.h"
 
 int
+cx_drv_sshconf_os_flags(void)
+{
+	return cx_os_host() == CX_OS_WINDOWS ? CX_SSHCONF_WINDOWS : 0;
+}
+
+int
 cx_drv_self_path(char **out)
 {
 	int r;
@@ -76,10 +82,11 @@ cx_drv_setup_sshconfig(struct cx_drv_setup *s)
 			    strerror(errno));
 			goto out;
 		}
-		chmod(control, 0700);
+		(void)cx_set_mode(control, 0700);
 	}
 	if ((r = cx_sshconf_load(s->config_file, s->prefix,
-	    s->ui.dry_run ? 0 : CX_SSHCONF_LOCK, &m)) != 0)
+	    (s->ui.dry_run ? 0 : CX_SSHCONF_LOCK) | cx_drv_sshconf_os_flags(),
+	    &m)) != 0)
 		goto out;
 	if ((r = cx_sshconf_adopt(m, s->self, &adopted)) != 0)
 		goto out;

@@ -57,7 +57,12 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': c.context_path = optarg; break;
 		case 'd': num(optarg, 1, 3600000, &v); c.run.start_deadline_ms = (long)v; break;
-		case 'f': num(optarg, 0, 1 << 20, &v); c.context_fd = (int)v; break;
+		case 'f':
+			if (cx_fd_from_arg(optarg, &c.context_fd) != 0) {
+				cx_error("bad descriptor '%s'", optarg);
+				return CX_EXIT_USAGE;
+			}
+			break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'n': c.no_sign = 1; break;
 		case 'P': c.plugin = 1; break;

@@ -165,6 +165,9 @@ int cx_expand_user(const char *path, char **out);
 int cx_path_join(const char *a, const char *b, char **out);
 int cx_file_exists(const char *path);
 int cx_is_dir(const char *path);
+/* 1 if path is absolute: "/..." on POSIX systems; "X:/", "X:\\" or a UNC
+ * "//server/..." on Windows. */
+int cx_path_is_absolute(const char *path);
 /* 1 if a and b name the same file (equal, or the same device and inode:
  * the same volume and file index on Windows), else 0. */
 int cx_same_file(const char *a, const char *b);
@@ -217,6 +220,14 @@ int cx_read_file_trusted(const char *path, size_t max, struct cx_buf *out,
  */
 int cx_write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode_new, int flags);
+/*
+ * Sets path's permissions to mode: chmod on POSIX systems.  On Windows a
+ * mode that gives nothing to group and others (0600, 0700) replaces the
+ * DACL by one that grants the current user alone (what Windows OpenSSH
+ * wants of a private key); any other mode leaves the DACL as it is (the
+ * folder's, inherited).  CX_ERR_IO with errno on failure; nothing logged.
+ */
+int cx_set_mode(const char *path, mode_t mode);
 /* mkdir -p; each created folder gets mode. */
 int cx_mkdir_p(const char *path, mode_t mode);
 /*
@@ -268,6 +279,18 @@ int cx_run(char *const argv[], const void *in, size_t inlen,
  * a '/'); it returns only on error, with errno set.
  */
 int cx_spawn(char *const argv[], int infd, int outfd, pid_t *pidp);
+/*
+ * A descriptor handed to the next program this one starts (cx_spawn,
+ * cx_exec), named on its command line: cx_fd_pass_arg writes the text
+ * the child gives cx_fd_from_arg to get it back (CX_ERR_INPUT for text
+ * that names none).  POSIX systems: the descriptor's number (it must not
+ * be close-on-exec: cx_anon_file's inherit).  Windows: the handle's
+ * value; that handle is inherited by the next program started, and only
+ * by it (a started program inherits no other handle but its three
+ * standard ones).
+ */
+int cx_fd_pass_arg(int fd, char out[32]);
+int cx_fd_from_arg(const char *s, int *fdp);
 int cx_wait(pid_t pid, int *status);
 /* cx_wait without waiting: 1 and *status when pid has ended (reaped), 0
  * while it runs, CX_ERR_IO on error (not our child). */
@@ -286,8 +309,9 @@ int cx_wait_signal(int status);
 /*
  * The absolute path of the running program (*out malloc'd): from the
  * system where it says (/proc/self/exe), else argv[0] as given to
- * cx_os_init, resolved through PATH when it has no '/'.  CX_ERR_NOTFOUND
- * (nothing logged) when neither works.
+ * cx_os_init, resolved through PATH when it has no '/'.  On Windows
+ * GetModuleFileNameW's, with '/' for '\\' as cx_home_dir's.
+ * CX_ERR_NOTFOUND (nothing logged) when neither works.
  */
 int cx_self_path(char **out);
 /* The canonical absolute path of path (symlinks resolved); *out malloc'd.

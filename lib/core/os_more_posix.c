@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,5 +240,24 @@ cx_usage(int children, struct cx_usage *u)
 	u->sys_us = (int64_t)ru.ru_stime.tv_sec * 1000000 +
 	    ru.ru_stime.tv_usec;
 	u->maxrss_kib = ru.ru_maxrss;
+	return 0;
+}
+
+int
+cx_fd_pass_arg(int fd, char out[32])
+{
+	snprintf(out, 32, "%d", fd);
+	return 0;
+}
+
+int
+cx_fd_from_arg(const char *s, int *fdp)
+{
+	long long v;
+
+	*fdp = -1;
+	if (cx_strtonum(s, 0, 1 << 20, &v) != 0)
+		return CX_ERR_INPUT;
+	*fdp = (int)v;
 	return 0;
 }

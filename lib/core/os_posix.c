@@ -579,6 +579,18 @@ cx_fnmatch_path(const char *pat, const char *s)
 }
 
 int
+cx_set_mode(const char *path, mode_t mode)
+{
+	return chmod(path, mode) == 0 ? 0 : CX_ERR_IO;
+}
+
+int
+cx_path_is_absolute(const char *path)
+{
+	return path[0] == '/';
+}
+
+int
 cx_is_dir(const char *path)
 {
 	struct stat st;

@@ -874,10 +874,42 @@ inheritable(int fd, int write)
 	return dup;
 }
 
+/* handles cx_fd_pass_arg named for the next start */
+static HANDLE pass_h[4];
+static size_t pass_n;
+
+int
+cx_fd_pass_arg(int fd, char out[32])
+{
+	HANDLE h = (HANDLE)_get_osfhandle(fd);
+
+	if (h == INVALID_HANDLE_VALUE || pass_n == sizeof(pass_h) /
+	    sizeof(pass_h[0]) || !SetHandleInformation(h, HANDLE_FLAG_INHERIT,
+	    HANDLE_FLAG_INHERIT))
+		return CX_ERR_IO;
+	pass_h[pass_n++] = h;
+	snprintf(out, 32, "%llu", (unsigned long long)(uintptr_t)h);
+	return 0;
+}
+
+int
+cx_fd_from_arg(const char *s, int *fdp)
+{
+	long long v;
+
+	*fdp = -1;
+	/* handle values are small multiples of 4 */
+	if (cx_strtonum(s, 1, 1LL << 30, &v) != 0)
+		return CX_ERR_INPUT;
+	if ((*fdp = _open_osfhandle((intptr_t)v, _O_RDONLY | _O_BINARY)) < 0)
+		return CX_ERR_INPUT;
+	return 0;
+}
+
 /*
  * Starts argv with the given standard handles (inheritable, closed here
  * afterwards), suspended, in the job, then resumed; the only handles the
- * child inherits are those three.
+ * child inherits are those three and the ones cx_fd_pass_arg named.
  */
 static int
 start(char *const argv[], HANDLE hin, HANDLE hout, HANDLE herr, pid_t *pidp)
@@ -885,11 +917,11 @@ start(char *const argv[], HANDLE hin, HANDLE hout, HANDLE herr, pid_t *pidp)
 	STARTUPINFOEXW si;
 	PROCESS_INFORMATION pi;
 	LPPROC_THREAD_ATTRIBUTE_LIST al = NULL;
-	HANDLE list[3];
+	HANDLE list[3 + sizeof(pass_h) / sizeof(pass_h[0])];
 	SIZE_T alsz = 0;
 	wchar_t *exe = NULL, *wcmd = NULL;
 	char *cmd = NULL;
-	size_t i, nl = 0, slot;
+	size_t i, nl = 0, nstd = 0, slot;
 	int r;
 
 	*pidp = -1;
@@ -918,6 +950,10 @@ start(char *const argv[], HANDLE hin, HANDLE hout, HANDLE herr, pid_t *pidp)
 		list[nl++] = hout;
 	if (herr != hin && herr != hout)
 		list[nl++] = herr;
+	nstd = nl;
+	for (i = 0; i < pass_n; i++)
+		list[nl++] = pass_h[i];
+	pass_n = 0;
 	(void)InitializeProcThreadAttributeList(NULL, 1, 0, &alsz);
 	if ((al = malloc(alsz)) == NULL) {
 		r = CX_ERR_NOMEM;
@@ -949,7 +985,8 @@ start(char *const argv[], HANDLE hin, HANDLE hout, HANDLE herr, pid_t *pidp)
 	if (si.lpAttributeList != NULL)
 		DeleteProcThreadAttributeList(al);
 	free(al);
-	for (i = 0; i < nl; i++)
+	/* (the passed handles stay the caller's) */
+	for (i = 0; i < nstd; i++)
 		CloseHandle(list[i]);
 	free(exe);
 	free(wcmd);
@@ -1615,6 +1652,28 @@ cx_file_exists(const char *path)
 }
 
 int
+cx_set_mode(const char *path, mode_t mode)
+{
+	if ((mode & 077) != 0)
+		return 0;
+	if (cx_win_set_private(path) != 0) {
+		errno = EACCES;
+		return CX_ERR_IO;
+	}
+	return 0;
+}
+
+int
+cx_path_is_absolute(const char *path)
+{
+	int sep0 = path[0] == '/' || path[0] == '\\';
+
+	return (isalpha((unsigned char)path[0]) && path[1] == ':' &&
+	    (path[2] == '/' || path[2] == '\\')) ||
+	    (sep0 && (path[1] == '/' || path[1] == '\\'));
+}
+
+int
 cx_is_dir(const char *path)
 {
 	wchar_t *w = NULL;
@@ -2118,11 +2177,20 @@ cx_self_path(char **out)
 	wchar_t buf[32768];
 	DWORD n = GetModuleFileNameW(NULL, buf, 32768);
 
+	char *p;
+	int r;
+
 	*out = NULL;
 	if (n == 0 || n >= 32768)
 		return CX_ERR_NOTFOUND;
 	(void)self_path_w;
-	return cx_win_utf8(buf, out);
+	/* forward slashes, as cx_home_dir's: the path goes into the SSH
+	 * config (cx_sshconf_proxy_command turns it back for CreateProcessW) */
+	if ((r = cx_win_utf8(buf, out)) == 0)
+		for (p = *out; *p != '\0'; p++)
+			if (*p == '\\')
+				*p = '/';
+	return r;
 }
 
 int
@@ -2418,6 +2486,66 @@ strndup(const char *s, size_t n)
 	return d;
 }
 
+/*
+ * getenv's values in UTF-8, one per name and value seen (a caller may
+ * still hold an older one: they are kept, wiped when the variable is set
+ * again, as a value may be a secret).
+ */
+static struct env_utf8 {
+	struct env_utf8 *next;
+	char *name, *val;
+} *env_cache;
+static SRWLOCK env_lock = SRWLOCK_INIT;
+
+char *
+cx_win_getenv(const char *name)
+{
+	struct env_utf8 *e;
+	wchar_t *wn = NULL;
+	const wchar_t *wv;
+	char *v = NULL;
+
+	if (name == NULL || cx_win_wide(name, &wn) != 0)
+		return NULL;
+	AcquireSRWLockExclusive(&env_lock);
+	wv = _wgetenv(wn);
+	free(wn);
+	if (wv == NULL || cx_win_utf8(wv, &v) != 0)
+		goto out;
+	for (e = env_cache; e != NULL; e = e->next)
+		if (strcmp(e->name, name) == 0 && strcmp(e->val, v) == 0) {
+			cx_freezero(v, strlen(v));
+			v = e->val;
+			goto out;
+		}
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->name = strdup(name)) == NULL) {
+		free(e);
+		cx_freezero(v, strlen(v));
+		v = NULL;
+		goto out;
+	}
+	e->val = v;
+	e->next = env_cache;
+	env_cache = e;
+ out:
+	ReleaseSRWLockExclusive(&env_lock);
+	return v;
+}
+
+/* wipes the values getenv gave for name */
+static void
+env_forget(const char *name)
+{
+	struct env_utf8 *e;
+
+	AcquireSRWLockExclusive(&env_lock);
+	for (e = env_cache; e != NULL; e = e->next)
+		if (strcmp(e->name, name) == 0)
+			cx_wipe(e->val, strlen(e->val));
+	ReleaseSRWLockExclusive(&env_lock);
+}
+
 /* The environment is UTF-16 on Windows: set through _wputenv_s so that the
  * children (CreateProcessW, CREATE_UNICODE_ENVIRONMENT) see it. */
 static int
@@ -2425,6 +2553,8 @@ env_set(const char *name, const char *value)
 {
 	wchar_t *wn = NULL, *wv = NULL;
 	int r = -1;
+
+	env_forget(name);
 
 	if (cx_win_wide(name, &wn) == 0 && cx_win_wide(value, &wv) == 0)
 		r = _wputenv_s(wn, wv) == 0 ? 0 : -1;

@@ -64,6 +64,52 @@ sc_quote(const char *s, struct cx_buf *out)
 	return cx_buf_putc(out, '"');
 }
 
+/*
+ * One argument of a command Windows OpenSSH starts with CreateProcessW:
+ * quoted when always, empty, or holding a blank or '"', by the rules the
+ * C runtime splits a command line by (backslashes are literal except
+ * before a '"': there they are doubled, and the '"' escaped); '%' doubled
+ * for ssh's %-expansion, which comes first.
+ */
+static int
+win_quote(const char *s, int always, struct cx_buf *out)
+{
+	size_t bs;
+	int q = always || *s == '\0' || strpbrk(s, " \t\"") != NULL, r = 0;
+
+	if (q && (r = cx_buf_putc(out, '"')) != 0)
+		return r;
+	for (; r == 0; s++) {
+		for (bs = 0; *s == '\\'; s++)
+			bs++;
+		/* before a quote, or the closing one: doubled */
+		if (*s == '"' || (*s == '\0' && q))
+			bs *= 2;
+		while (r == 0 && bs-- > 0)
+			r = cx_buf_putc(out, '\\');
+		if (r != 0 || *s == '\0')
+			break;
+		if (*s == '"')
+			r = cx_buf_puts(out, "\\\"");
+		else if (*s == '%')
+			r = cx_buf_puts(out, "%%");
+		else
+			r = cx_buf_putc(out, *s);
+	}
+	if (r == 0 && q)
+		r = cx_buf_putc(out, '"');
+	return r;
+}
+
+/* s with every '/' as '\\' (to) or every '\\' as '/' (!to), in place */
+static void
+win_slashes(char *s, int to)
+{
+	for (; *s != '\0'; s++)
+		if (*s == (to ? '/' : '\\'))
+			*s = to ? '\\' : '/';
+}
+
 /* ------------------------------------------------------------------ */
 /* Connect defaults                                                    */
 
@@ -1343,13 +1389,31 @@ check_env_opts(const struct cx_sshconf_env_opts *o)
 }
 
 static int
-add_opt(struct cx_buf *b, const char *opt, const char *val)
+add_opt(struct cx_buf *b, const char *opt, const char *val, int windows)
 {
 	int r;
 
 	if ((r = cx_buf_printf(b, " %s ", opt)) != 0)
 		return r;
-	return sc_quote(val, b);
+	return windows ? win_quote(val, 0, b) : sc_quote(val, b);
+}
+
+/* The program of the ProxyCommand: for Windows OpenSSH always quoted,
+ * with backslashes (see cx_sshconf_proxy_command) */
+static int
+add_prog(struct cx_buf *b, const char *path, int windows)
+{
+	char *p;
+	int r;
+
+	if (!windows)
+		return sc_quote(path, b);
+	if ((p = strdup(path)) == NULL)
+		return CX_ERR_NOMEM;
+	win_slashes(p, 1);
+	r = win_quote(p, 1, b);
+	free(p);
+	return r;
 }
 
 static int
@@ -1383,7 +1447,7 @@ cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o, char **out)
 	if ((r = cx_sshconf_connect_defaults(o->home, NULL, NULL, &dprof,
 	    &dkey, &ddir)) != 0)
 		goto out;
-	if ((r = sc_quote(o->proxy_path, &b)) != 0 ||
+	if ((r = add_prog(&b, o->proxy_path, o->windows)) != 0 ||
 	    (r = cx_buf_puts(&b, " connect %h %p --os-user %r")) != 0)
 		goto out;
 	if (!same_path(o->ssh_dir, ddir)) {
@@ -1398,10 +1462,10 @@ cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o, char **out)
 	}
 	if (o->profile != NULL && *o->profile != '\0' &&
 	    strcmp(o->profile, dprof) != 0 &&
-	    (r = add_opt(&b, "--profile", o->profile)) != 0)
+	    (r = add_opt(&b, "--profile", o->profile, o->windows)) != 0)
 		goto out;
 	if (strcmp(o->ssh_key, dkey) != 0 &&
-	    (r = add_opt(&b, "--ssh-key", o->ssh_key)) != 0)
+	    (r = add_opt(&b, "--ssh-key", o->ssh_key, o->windows)) != 0)
 		goto out;
 	free(ddir);
 	ddir = NULL;
@@ -1415,17 +1479,18 @@ cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o, char **out)
 		if (o->ssh_config != NULL && *o->ssh_config != '\0' &&
 		    (cdir = xdirname(o->ssh_config)) != NULL &&
 		    same_path(cdir, o->ssh_dir))
-			r = add_opt(&b, "--ssh-config", o->ssh_config);
+			r = add_opt(&b, "--ssh-config", o->ssh_config,
+			    o->windows);
 		else
-			r = add_opt(&b, "--ssh-dir", o->ssh_dir);
+			r = add_opt(&b, "--ssh-dir", o->ssh_dir, o->windows);
 		if (r != 0)
 			goto out;
 	}
 	if (o->aws_env != NULL && *o->aws_env != '\0' &&
-	    (r = add_opt(&b, "--aws-env", o->aws_env)) != 0)
+	    (r = add_opt(&b, "--aws-env", o->aws_env, o->windows)) != 0)
 		goto out;
 	if (o->region != NULL && *o->region != '\0' &&
-	    (r = add_opt(&b, "--region", o->region)) != 0)
+	    (r = add_opt(&b, "--region", o->region, o->windows)) != 0)
 		goto out;
 	if ((*out = cx_buf_steal_str(&b)) == NULL)
 		r = CX_ERR_NOMEM;
@@ -1474,8 +1539,9 @@ shadowing_env(const struct sc_scan *s, const char *env, size_t *idx)
 
 int
 cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
-    const struct cx_sshconf_env_opts *o)
+    const struct cx_sshconf_env_opts *opts)
 {
+	struct cx_sshconf_env_opts oo = *opts, *o = &oo;
 	struct sc_scan s = { NULL, 0 };
 	struct want w[5];
 	struct cx_buf t;
@@ -1488,15 +1554,30 @@ cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
 	if ((r = check_opt_name("environment name", env, 1)) != 0 ||
 	    (r = check_env_opts(o)) != 0)
 		goto out;
+	o->windows = (m->flags & CX_SSHCONF_WINDOWS) != 0;
 	if ((r = cx_sshconf_proxy_command(o, &pc)) != 0)
 		goto out;
 	if ((r = cx_path_join(o->ssh_dir, o->ssh_key, &idf)) != 0)
 		goto out;
+	/* Windows OpenSSH splits these values as ssh does everywhere, where
+	 * a backslash may escape: its paths are written with '/' */
+	if (o->windows)
+		win_slashes(idf, 0);
 	if (o->identity_agent != NULL && *o->identity_agent != '\0') {
 		w[nw].kw = "IdentityAgent";
 		if ((r = quoted_dup(o->identity_agent, &w[nw].val)) != 0)
 			goto out;
-		nw++;
+		if (o->windows)
+			win_slashes(w[nw].val, 0);
+		/* Windows OpenSSH's own pipe (1Password's too) is its
+		 * default: no line, as a Windows user would write it */
+		if (o->windows && strcmp(w[nw].val,
+		    "//./pipe/openssh-ssh-agent") == 0) {
+			free(w[nw].val);
+			w[nw].val = NULL;
+		} else {
+			nw++;
+		}
 		if ((r = cx_buf_printf(&t, "%s.pub", idf)) != 0)
 			goto out;
 		free(idf);
@@ -1524,6 +1605,8 @@ cx_sshconf_set_env(struct cx_sshconf *m, const char *env,
 	 */
 	if ((r = cx_path_join(o->ssh_dir, "known_hosts", &kh)) != 0)
 		goto out;
+	if (o->windows)
+		win_slashes(kh, 0);
 	w[nw].kw = "UserKnownHostsFile";
 	if ((r = quoted_dup(kh, &w[nw].val)) != 0)
 		goto out;
@@ -1906,7 +1989,7 @@ cx_sshconf_adopt(struct cx_sshconf *m, const char *proxy_path, int *count)
 			/* "uvx [uvx options] cloudX-proxy connect", or the
 			 * bare script; our own absolute path is left alone */
 			if (c == argc || c == 0 || !is_seed_cmd(argv[c - 1]) ||
-			    (!uvx && (c != 1 || argv[0][0] == '/'))) {
+			    (!uvx && (c != 1 || cx_path_is_absolute(argv[0])))) {
 				sc_argv_free(argv);
 				argv = NULL;
 				continue;

@@ -50,7 +50,9 @@
 #define CX_SSHCONF_LOCK_MS	10000		/* wait for a concurrent run */
 
 /* flags for cx_sshconf_load/parse/ensure_include */
-#define CX_SSHCONF_WINDOWS	0x1	/* Control* lines written commented */
+#define CX_SSHCONF_WINDOWS	0x1	/* for Windows OpenSSH: Control* lines
+				 * written commented, paths with '/', the
+				 * ProxyCommand quoted for CreateProcessW */
 #define CX_SSHCONF_LOCK		0x2	/* load: hold PATH.lock until free */
 #define CX_SSHCONF_DRY_RUN	0x4	/* ensure_include: compute, no write */
 
@@ -157,6 +159,8 @@ struct cx_sshconf_env_opts {
 	const char *region;	/* optional */
 	const char *identity_agent; /* 1Password: agent socket path; else NULL */
 	const char *home;	/* for the connect defaults; NULL: $HOME */
+	int windows;		/* for Windows OpenSSH (set by cx_sshconf_set_env
+				 * from CX_SSHCONF_WINDOWS) */
 };
 
 /*
@@ -168,7 +172,13 @@ struct cx_sshconf_env_opts {
  * cx_sshconf_connect_defaults() for the same home and dir (an unchanged
  * --ssh-config, whose folder is ssh_dir, is written instead of --ssh-dir
  * when ssh_config is set); --aws-env and --region whenever set.
- * Paths with spaces are double-quoted.
+ * Paths with spaces are double-quoted.  For Windows OpenSSH (o->windows),
+ * which runs the command with CreateProcessW and no shell, and treats a
+ * command whose first character is not '"' by its own rules (a program
+ * name without a folder is looked for beside ssh.exe): the program's path
+ * is always double-quoted, with backslashes, and every argument quoted by
+ * the rules the C runtime splits a command line by (CommandLineToArgvW);
+ * a '%' is doubled, as ssh expands %-tokens in the command first.
  */
 int cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o,
     char **out);

@@ -25,7 +25,7 @@ abs_path(const char *path, const char *home, char **out)
 	*out = NULL;
 	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0'))
 		return cx_path_join(home, path + 1, out);
-	if (path[0] == '/')
+	if (cx_path_is_absolute(path))
 		return (*out = strdup(path)) ? 0 : CX_ERR_NOMEM;
 	if (getcwd(cwd, sizeof(cwd)) == NULL) {
 		cx_error("cannot find the current directory");
@@ -45,7 +45,7 @@ include_names(const char *arg, const char *home, const char *ours)
 	if (arg[0] == '~' && (arg[1] == '/' || arg[1] == '\0')) {
 		if (cx_path_join(home, arg + 1, &p) != 0)
 			return 0;
-	} else if (arg[0] == '/') {
+	} else if (cx_path_is_absolute(arg)) {
 		p = strdup(arg);
 	} else {
 		if (cx_path_join(home, ".ssh", &sshdir) != 0)

@@ -357,6 +357,103 @@ test_proxy_command(void **state)
 	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), CX_ERR_INPUT);
 }
 
+/*
+ * A command line split as the Microsoft C runtime splits it (its
+ * documented rules: 2n backslashes then '"' give n backslashes and a
+ * quote boundary, 2n+1 give n and a literal '"', other backslashes are
+ * literal; blanks outside quotes separate), after ssh's "%%" -> "%".
+ * Written from the rules, apart from lib/ssh: argv[i] into out[i].
+ */
+static int
+ms_split(const char *cmd, char out[][256], int max)
+{
+	char line[1024], *d = line, *a;
+	const char *s;
+	int n = 0, q;
+	size_t bs;
+
+	for (s = cmd; *s != '\0'; s++) {
+		*d++ = *s;
+		if (s[0] == '%' && s[1] == '%')
+			s++;
+	}
+	*d = '\0';
+	for (s = line; n < max;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		a = out[n++];
+		for (q = 0; *s != '\0' && (q || (*s != ' ' && *s != '\t'));) {
+			for (bs = 0; *s == '\\'; s++)
+				bs++;
+			if (*s == '"') {
+				for (; bs >= 2; bs -= 2)
+					*a++ = '\\';
+				if (bs == 1)
+					*a++ = '"';
+				else
+					q = !q;
+				s++;
+			} else {
+				while (bs-- > 0)
+					*a++ = '\\';
+				if (*s != '\0' && (q || (*s != ' ' && *s != '\t')))
+					*a++ = *s++;
+			}
+		}
+		*a = '\0';
+	}
+	return n;
+}
+
+static void
+test_proxy_command_windows(void **state)
+{
+	struct cx_sshconf_env_opts o = {
+		.proxy_path = "C:/Program Files/cloudx proxy/cloudx-proxy.exe",
+		.ssh_dir = "C:/Users/Zoë Brien/.ssh/cloudX",
+		.ssh_key = "cloudX", .profile = "cloudX",
+		.home = "C:/Users/Zoë Brien", .windows = 1
+	};
+	char *pc, av[16][256];
+	int n;
+
+	(void)state;
+	/* the program always quoted, with backslashes (Windows OpenSSH
+	 * passes a command starting with '"' to CreateProcessW as it is) */
+	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), 0);
+	assert_string_equal(pc, "\"C:\\Program Files\\cloudx proxy\\"
+	    "cloudx-proxy.exe\" connect %h %p --os-user %r");
+	free(pc);
+	o.proxy_path = "C:/tools/cloudx-proxy.exe";
+	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), 0);
+	assert_string_equal(pc, "\"C:\\tools\\cloudx-proxy.exe\" connect "
+	    "%h %p --os-user %r");
+	free(pc);
+	/* arguments by the C runtime's rules: a folder with blanks and
+	 * letters beyond ASCII; what no path may hold (quotes, '%', '\',
+	 * cx_ssh_path_valid) refused before anything is written */
+	o.ssh_dir = "C:/Users/Zoë Brien/my keys";
+	o.home = "C:/Users/Zoë Brien";
+	o.region = "eu-west-1";
+	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), 0);
+	assert_string_equal(pc, "\"C:\\tools\\cloudx-proxy.exe\" connect "
+	    "%h %p --os-user %r --ssh-dir \"C:/Users/Zoë Brien/my keys\" "
+	    "--region eu-west-1");
+	n = ms_split(pc, av, 16);
+	assert_int_equal(n, 10);
+	assert_string_equal(av[0], "C:\\tools\\cloudx-proxy.exe");
+	assert_string_equal(av[6], "--ssh-dir");
+	assert_string_equal(av[7], "C:/Users/Zoë Brien/my keys");
+	assert_string_equal(av[9], "eu-west-1");
+	free(pc);
+	o.ssh_dir = "C:/Users/Zoë Brien/100%";
+	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), CX_ERR_INPUT);
+	o.ssh_dir = "C:\\Users\\x";
+	assert_int_equal(cx_sshconf_proxy_command(&o, &pc), CX_ERR_INPUT);
+}
+
 static void
 test_diff(void **state)
 {
@@ -386,6 +483,7 @@ main(void)
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_proxy_command),
+		cmocka_unit_test(test_proxy_command_windows),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_corpus_roundtrip),
