@@ -32,8 +32,12 @@ cx_agent_socket_path_os(enum cx_os os, const char *spec, char **out)
 
 	*out = NULL;
 	if (spec == NULL || *spec == '\0') {
+		/* SSH_AUTH_SOCK wins, as for OpenSSH (on Windows too: Git
+		 * for Windows' agent, or another pipe) */
 		env = getenv("SSH_AUTH_SOCK");
-		if (env == NULL || *env == '\0') {
+		if (env == NULL || *env == '\0')
+			env = cx_osdata_agent_default(os);
+		if (env == NULL) {
 			cx_error("no ssh-agent: SSH_AUTH_SOCK is not set "
 			    "(give --agent-socket PATH or 1password)");
 			return CX_ERR_CONFIG;
@@ -41,8 +45,12 @@ cx_agent_socket_path_os(enum cx_os os, const char *spec, char **out)
 		return (*out = strdup(env)) == NULL ? CX_ERR_NOMEM : 0;
 	}
 	if (strcmp(spec, "1password") == 0) {
-		/* the first of this OS's places that exists, else the first */
+		/* the first of this OS's places that exists, else the first;
+		 * a single place is not looked at (on Windows a look at the
+		 * pipe would be a connection the agent sees) */
 		socks = cx_osdata_1password_socks(os);
+		if (socks[1] == NULL)
+			return cx_expand_user(socks[0], out);
 		for (i = 0; socks[i] != NULL; i++) {
 			if ((r = cx_expand_user(socks[i], &p)) != 0) {
 				free(*out);

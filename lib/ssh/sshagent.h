@@ -18,7 +18,9 @@
 #define CX_AGENT_TIMEOUT_MS	10000	/* per read/write on the socket */
 
 /*
- * Resolves which socket to talk to: spec NULL or "" means $SSH_AUTH_SOCK;
+ * Resolves which socket to talk to: spec NULL or "" means $SSH_AUTH_SOCK,
+ * else this OS's default (cx_osdata_agent_default: on Windows the OpenSSH
+ * agent's pipe \\.\pipe\openssh-ssh-agent; none on Linux and macOS);
  * "1password" means the 1Password agent (the first of this OS's places
  * that exists, cx_osdata_1password_socks: ~/.1password/agent.sock, on
  * macOS then the Group Containers path; else the first); anything else is
