@@ -112,16 +112,25 @@ agent_call(const char *sock, const unsigned char *req, size_t reqlen,
     unsigned char **ans, size_t *anslen)
 {
 	unsigned char hdr[4], *body = NULL;
+	const char *hint;
 	uint32_t len;
 	int fd = -1, r;
 
 	*ans = NULL;
-	if ((r = cx_unix_connect(sock, &fd)) != 0) {
+	if ((r = cx_unix_connect(sock, cx_now_ms() + CX_AGENT_TIMEOUT_MS,
+	    &fd)) != 0) {
+		hint = cx_osdata_agent_start_hint(cx_os_host());
 		if (r == CX_ERR_CONFIG)
 			cx_error("ssh-agent socket path '%s' is too long", sock);
+		else if (r == CX_ERR_NOTFOUND && hint != NULL)
+			cx_error("no ssh-agent is running on '%s': %s", sock,
+			    hint);
 		else if (r == CX_ERR_NOTFOUND)
 			cx_error("no ssh-agent socket at '%s'", sock);
-		else
+		else if (r == CX_ERR_TIMEOUT)
+			cx_error("ssh-agent at '%s' stayed busy for %d s", sock,
+			    CX_AGENT_TIMEOUT_MS / 1000);
+		else if (r != CX_ERR_CANCELLED)
 			cx_error("cannot connect to ssh-agent at '%s': %s",
 			    sock, strerror(errno));
 		goto out;
