@@ -279,8 +279,18 @@ windows:
 	$(Q)prefix=$$(packaging/windows/build-deps.sh) || exit 2; \
 	env PKG_CONFIG_LIBDIR="$$prefix/lib/pkgconfig" PKG_CONFIG_PATH= \
 	    $(MAKE) --no-print-directory $(WIN_VARS) \
-	    $(WIN_PROGS:%=$(WIN_B)/%.exe) $(WIN_UNITS:%=$(WIN_B)/tests/unit/%.exe)
+	    $(WIN_PROGS:%=$(WIN_B)/%.exe) $(WIN_UNITS:%=$(WIN_B)/tests/unit/%.exe) \
+	    $(WIN_TOOLS:%=$(WIN_B)/tests/tools/%.exe)
 	$(Q)packaging/windows/zip.sh $(WIN_B) $(VERSION) $(WIN_PROGS)
+
+# the Windows programs the tests under Wine run besides ours
+# (tests/tools/win/NAME.c, one file each, Win32 and Winsock only)
+WIN_TOOLS = pipe-relay
+$(WIN_B)/tests/tools/%.exe: tests/tools/win/%.c
+	@mkdir -p $(@D)
+	$(if $(V),,@echo "  CC      $@")
+	$(Q)$(WIN_CC) -std=c11 -D_WIN32_WINNT=0x0A00 -DWIN32_LEAN_AND_MEAN \
+	    $(WARN) -O2 -static -o $@ $< -lws2_32
 
 check-windows: windows
 	@CX_BIN=$(WIN_B) tests/windows/run
