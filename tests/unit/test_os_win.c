@@ -4,7 +4,8 @@
  * quoting against CommandLineToArgvW, UTF-8 <-> UTF-16 with non-ASCII
  * text, atomic replace, the lock, the private DACL (read back with
  * GetNamedSecurityInfoW), children with pipes, exit codes, a deadline and
- * termination, the agent's named pipe.  The program is its own child: "test_os_win --child ...".
+ * termination, the agent's named pipe.  The program is its own child:
+ * "test_os_win --child ...".
  */
 #include <winsock2.h>
 #include <windows.h>

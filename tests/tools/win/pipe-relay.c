@@ -77,9 +77,11 @@ pipe_to_sock(LPVOID arg)
 	int k, off;
 
 	while (ev != NULL && (n = pipe_io(s->pipe, ev, 0, b, sizeof(b))) > 0) {
-		for (off = 0; off < n; off += k)
-			if ((k = send(s->sock, b + off, (int)(n - off), 0)) <= 0)
+		for (off = 0; off < n; off += k) {
+			k = send(s->sock, b + off, (int)(n - off), 0);
+			if (k <= 0)
 				goto out;
+		}
 	}
  out:
 	shutdown(s->sock, SD_SEND);
