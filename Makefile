@@ -263,7 +263,7 @@ WIN_LIBSRC = $(filter-out %_posix.c lib/core/compat.c,\
 WIN_PROGS = cx-creds cx-instance cx-pushkey cx-sshconf cx-session cloudx-proxy cx-tunnel
 # the unit tests that build for Windows so far (tests/windows/run runs them)
 # test tools for Wine, tests/tools/win/*.c (tests/windows/*.bats)
-WIN_TOOLS = unix-shim winrun
+WIN_TOOLS = unix-shim winrun pipe-relay
 WIN_UNITS = test_os_win test_awserr test_cli test_datachan test_instance test_sigv4 test_ssmmsg test_text test_valid test_xml test_ws
 # (on the command line: the rules' prerequisites are expanded as read).
 # -Wno-format: to mingw's gcc the format attribute's "printf" is
@@ -285,10 +285,13 @@ windows:
 	    $(WIN_TOOLS:%=$(WIN_B)/tests/tools/%.exe)
 	$(Q)packaging/windows/zip.sh $(WIN_B) $(VERSION) $(WIN_PROGS)
 
-# a test tool: one C file of plain Win32, none of our code
+# the Windows programs the tests under Wine run besides ours
+# (tests/tools/win/NAME.c, one file each, Win32 and Winsock only)
 $(WIN_B)/tests/tools/%.exe: tests/tools/win/%.c
 	@mkdir -p $(@D)
-	$(Q)$(WIN_CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
+	$(if $(V),,@echo "  CC      $@")
+	$(Q)$(WIN_CC) -std=c11 -D_WIN32_WINNT=0x0A00 -DWIN32_LEAN_AND_MEAN \
+	    $(WARN) -O2 -static -o $@ $< -lws2_32
 
 check-windows: windows
 	@CX_BIN=$(WIN_B) tests/windows/run

@@ -127,11 +127,17 @@ int cx_ppoll(struct pollfd *pfd, nfds_t n, const struct timespec *tmo,
 
 /*
  * Connects a stream socket to the local (AF_UNIX) socket at path, blocking,
- * close-on-exec; *fdp receives it.  CX_ERR_NOTFOUND if nothing is there,
- * CX_ERR_CONFIG if the path is too long for the system, else CX_ERR_IO
- * (errno says why).  Nothing is logged.
+ * close-on-exec; *fdp receives it.  On Windows path is a named pipe
+ * (\\.\pipe\openssh-ssh-agent) and *fdp a C runtime descriptor on it
+ * that cx_wait_fd, read, cx_write_all and close take; while every
+ * instance of the pipe is busy it waits for one until deadline
+ * (cx_now_ms() clock; POSIX never waits).  CX_ERR_NOTFOUND if nothing is
+ * there, CX_ERR_CONFIG if the path is too long for the system,
+ * CX_ERR_TIMEOUT (the pipe stayed busy), CX_ERR_CANCELLED (a caught
+ * signal), else CX_ERR_IO (errno says why).  Nothing is logged but a
+ * debug line when a busy pipe is waited for.
  */
-int cx_unix_connect(const char *path, int *fdp);
+int cx_unix_connect(const char *path, uint64_t deadline, int *fdp);
 
 /*
  * The terminal.  cx_tty_open opens the controlling terminal (for a prompt

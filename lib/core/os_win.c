@@ -2433,25 +2433,60 @@ cx_os_unlink(const char *path)
 
 /* ---- the agent's pipe ---- */
 
+/*
+ * Windows OpenSSH's and 1Password's agents: a named pipe.  Opened for
+ * synchronous I/O, as a C runtime descriptor: _read and _write block in
+ * ReadFile/WriteFile, and cx_wait_fd sees the bytes waiting with
+ * PeekNamedPipe (fd_ready), so the callers' wait/read/write loop is the
+ * POSIX one.  When every instance of the pipe serves another client,
+ * CreateFileW fails with ERROR_PIPE_BUSY: wait for a free one
+ * (WaitNamedPipeW, in slices so that a caught signal ends the wait) and
+ * try again, until the deadline.
+ */
 int
-cx_unix_connect(const char *path, int *fdp)
+cx_unix_connect(const char *path, uint64_t deadline, int *fdp)
 {
 	wchar_t *w = NULL;
 	HANDLE h;
-	int r;
+	uint64_t now;
+	DWORD slice;
+	int r, said = 0;
 
 	*fdp = -1;
-	/* Windows OpenSSH's and 1Password's agents: a named pipe */
-	if ((r = cx_win_wide(path, &w)) != 0)
+	if (cx_win_wide(path, &w) != 0)
 		return CX_ERR_CONFIG;
-	h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
-	    OPEN_EXISTING, 0, NULL);
-	free(w);
+	for (;;) {
+		h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
+		    OPEN_EXISTING, 0, NULL);
+		if (h != INVALID_HANDLE_VALUE ||
+		    GetLastError() != ERROR_PIPE_BUSY)
+			break;
+		if (!said++)
+			cx_debug(1, "every instance of the pipe '%s' is busy: "
+			    "waiting for one", path);
+		if (cx_sig_pending()) {
+			r = CX_ERR_CANCELLED;
+			goto out;
+		}
+		if ((now = cx_now_ms()) >= deadline) {
+			errno = ETIMEDOUT;
+			r = CX_ERR_TIMEOUT;
+			goto out;
+		}
+		slice = deadline - now > 200 ? 200 : (DWORD)(deadline - now);
+		/* FALSE on a timeout (ERROR_SEM_TIMEOUT) or a pipe gone:
+		 * CreateFileW says which */
+		(void)WaitNamedPipeW(w, slice);
+	}
 	if (h == INVALID_HANDLE_VALUE) {
 		set_errno_win();
-		return errno == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
+		r = errno == ENOENT ? CX_ERR_NOTFOUND : CX_ERR_IO;
+		goto out;
 	}
-	return fd_of_handle(h, _O_BINARY | _O_RDWR, fdp);
+	r = fd_of_handle(h, _O_BINARY | _O_RDWR, fdp);
+ out:
+	free(w);
+	return r;
 }
 
 int

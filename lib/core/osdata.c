@@ -109,6 +109,23 @@ cx_osdata_1password_socks(enum cx_os os)
 	}
 }
 
+const char *
+cx_osdata_agent_default(enum cx_os os)
+{
+	/* Windows OpenSSH's ssh-agent service and 1Password's agent */
+	return os == CX_OS_WINDOWS ? op_socks_windows[0] : NULL;
+}
+
+const char *
+cx_osdata_agent_start_hint(enum cx_os os)
+{
+	if (os != CX_OS_WINDOWS)
+		return NULL;
+	return "start it in PowerShell as administrator: Get-Service "
+	    "ssh-agent | Set-Service -StartupType Automatic; Start-Service "
+	    "ssh-agent (or turn on \"Use the SSH agent\" in 1Password)";
+}
+
 /* 1Password's apt/rpm packages: /usr/bin; its tarball's instructions:
  * /usr/local/bin; Homebrew: /opt/homebrew/bin (Apple silicon) or
  * /usr/local/bin (Intel); winget: the WinGet Links folder, in PATH */

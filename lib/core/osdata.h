@@ -38,6 +38,21 @@ int cx_osdata_vscode_settings(enum cx_os os, enum cx_vscode flavour,
 const char *const *cx_osdata_1password_socks(enum cx_os os);
 
 /*
+ * The agent to use when SSH_AUTH_SOCK is not set, as that OS's OpenSSH
+ * does: on Windows the OpenSSH agent's named pipe
+ * \\.\pipe\openssh-ssh-agent (the ssh-agent service, or 1Password's
+ * agent, which takes the same pipe); on Linux and macOS NULL (OpenSSH
+ * has no default there).
+ */
+const char *cx_osdata_agent_default(enum cx_os os);
+
+/*
+ * How to start that OS's agent, for the line saying none answers: one
+ * clause (no final period), or NULL where there is nothing to add.
+ */
+const char *cx_osdata_agent_start_hint(enum cx_os os);
+
+/*
  * The 1Password CLI: the names to run, in order (a bare name is looked
  * up in PATH; the others are where its installers put it, for a PATH
  * that lacks them, as a program started by an IDE often has), NULL

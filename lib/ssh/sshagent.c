@@ -32,8 +32,12 @@ cx_agent_socket_path_os(enum cx_os os, const char *spec, char **out)
 
 	*out = NULL;
 	if (spec == NULL || *spec == '\0') {
+		/* SSH_AUTH_SOCK wins, as for OpenSSH (on Windows too: Git
+		 * for Windows' agent, or another pipe) */
 		env = getenv("SSH_AUTH_SOCK");
-		if (env == NULL || *env == '\0') {
+		if (env == NULL || *env == '\0')
+			env = cx_osdata_agent_default(os);
+		if (env == NULL) {
 			cx_error("no ssh-agent: SSH_AUTH_SOCK is not set "
 			    "(give --agent-socket PATH or 1password)");
 			return CX_ERR_CONFIG;
@@ -41,8 +45,12 @@ cx_agent_socket_path_os(enum cx_os os, const char *spec, char **out)
 		return (*out = strdup(env)) == NULL ? CX_ERR_NOMEM : 0;
 	}
 	if (strcmp(spec, "1password") == 0) {
-		/* the first of this OS's places that exists, else the first */
+		/* the first of this OS's places that exists, else the first;
+		 * a single place is not looked at (on Windows a look at the
+		 * pipe would be a connection the agent sees) */
 		socks = cx_osdata_1password_socks(os);
+		if (socks[1] == NULL)
+			return cx_expand_user(socks[0], out);
 		for (i = 0; socks[i] != NULL; i++) {
 			if ((r = cx_expand_user(socks[i], &p)) != 0) {
 				free(*out);
@@ -104,16 +112,25 @@ agent_call(const char *sock, const unsigned char *req, size_t reqlen,
     unsigned char **ans, size_t *anslen)
 {
 	unsigned char hdr[4], *body = NULL;
+	const char *hint;
 	uint32_t len;
 	int fd = -1, r;
 
 	*ans = NULL;
-	if ((r = cx_unix_connect(sock, &fd)) != 0) {
+	if ((r = cx_unix_connect(sock, cx_now_ms() + CX_AGENT_TIMEOUT_MS,
+	    &fd)) != 0) {
+		hint = cx_osdata_agent_start_hint(cx_os_host());
 		if (r == CX_ERR_CONFIG)
 			cx_error("ssh-agent socket path '%s' is too long", sock);
+		else if (r == CX_ERR_NOTFOUND && hint != NULL)
+			cx_error("no ssh-agent is running on '%s': %s", sock,
+			    hint);
 		else if (r == CX_ERR_NOTFOUND)
 			cx_error("no ssh-agent socket at '%s'", sock);
-		else
+		else if (r == CX_ERR_TIMEOUT)
+			cx_error("ssh-agent at '%s' stayed busy for %d s", sock,
+			    CX_AGENT_TIMEOUT_MS / 1000);
+		else if (r != CX_ERR_CANCELLED)
 			cx_error("cannot connect to ssh-agent at '%s': %s",
 			    sock, strerror(errno));
 		goto out;

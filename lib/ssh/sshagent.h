@@ -1,6 +1,7 @@
 /*
  * A minimal ssh-agent client: list the agent's identities
- * (SSH2_AGENTC_REQUEST_IDENTITIES over its unix socket) and pick exactly
+ * (SSH2_AGENTC_REQUEST_IDENTITIES over its unix socket, or its named pipe
+ * on Windows) and pick exactly
  * one of them by fingerprint or comment.  Never "the first key in the
  * agent".  Works with OpenSSH's ssh-agent and the 1Password agent.
  * Implemented in lib/ssh/sshagent.c.
@@ -15,10 +16,13 @@
 
 #define CX_AGENT_MAX_REPLY	(256 * 1024)	/* bytes of one agent answer */
 #define CX_AGENT_MAX_KEYS	1024
-#define CX_AGENT_TIMEOUT_MS	10000	/* per read/write on the socket */
+/* per read/write on the socket, and for a free instance of a busy pipe */
+#define CX_AGENT_TIMEOUT_MS	10000
 
 /*
- * Resolves which socket to talk to: spec NULL or "" means $SSH_AUTH_SOCK;
+ * Resolves which socket to talk to: spec NULL or "" means $SSH_AUTH_SOCK,
+ * else this OS's default (cx_osdata_agent_default: on Windows the OpenSSH
+ * agent's pipe \\.\pipe\openssh-ssh-agent; none on Linux and macOS);
  * "1password" means the 1Password agent (the first of this OS's places
  * that exists, cx_osdata_1password_socks: ~/.1password/agent.sock, on
  * macOS then the Group Containers path; else the first); anything else is
@@ -40,8 +44,10 @@ struct cx_agent_id {
 /*
  * Lists the identities of the agent at sock.  *ids (an array of *nids,
  * possibly 0) is owned by the caller: cx_agent_ids_free().  Errors
- * (logged, naming the socket): CX_ERR_NOTFOUND (no socket there),
- * CX_ERR_IO (cannot connect), CX_ERR_TIMEOUT, CX_ERR_PROTOCOL (a bad or
+ * (logged, naming the socket): CX_ERR_NOTFOUND (no socket there; on
+ * Windows the line says how to start the agent), CX_ERR_IO (cannot
+ * connect), CX_ERR_TIMEOUT (no answer, or a pipe busy that long),
+ * CX_ERR_CANCELLED (a caught signal, not logged), CX_ERR_PROTOCOL (a bad or
  * failed answer), CX_ERR_TOOBIG, CX_ERR_NOMEM.
  */
 int cx_agent_list(const char *sock, struct cx_agent_id **ids, size_t *nids);

@@ -303,12 +303,14 @@ test_unix_connect(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/agent.sock", dir);
-	assert_int_equal(cx_unix_connect(path, &fd), CX_ERR_NOTFOUND);
+	assert_int_equal(cx_unix_connect(path, cx_now_ms() + 1000, &fd),
+	    CX_ERR_NOTFOUND);
 	assert_int_equal(fd, -1);
 	memset(path, 'a', sizeof(path) - 1);
 	path[0] = '/';
 	path[sizeof(path) - 1] = '\0';
-	assert_int_equal(cx_unix_connect(path, &fd), CX_ERR_CONFIG);
+	assert_int_equal(cx_unix_connect(path, cx_now_ms() + 1000, &fd),
+	    CX_ERR_CONFIG);
 	snprintf(path, sizeof(path), "%s/agent.sock", dir);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -316,7 +318,8 @@ test_unix_connect(void **state)
 	assert_true((l = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
 	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(l, 1), 0);
-	assert_int_equal(cx_unix_connect(path, &fd), 0);
+	assert_int_equal(cx_unix_connect(path, cx_now_ms() + 1000, &fd),
+	    0);
 	assert_true(cloexec(fd));
 	assert_true((a = accept(l, NULL, NULL)) >= 0);
 	assert_int_equal(cx_write_all(fd, "k", 1), 0);

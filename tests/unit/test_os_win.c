@@ -4,7 +4,8 @@
  * quoting against CommandLineToArgvW, UTF-8 <-> UTF-16 with non-ASCII
  * text, atomic replace, the lock, the private DACL (read back with
  * GetNamedSecurityInfoW), children with pipes, exit codes, a deadline and
- * termination.  The program is its own child: "test_os_win --child ...".
+ * termination, the agent's named pipe.  The program is its own child:
+ * "test_os_win --child ...".
  */
 #include <winsock2.h>
 #include <windows.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/cxerr.h"
 #include "core/os.h"
@@ -587,6 +589,121 @@ test_misc(void **state)
 	free(up);
 }
 
+/* ---- the agent's pipe (cx_unix_connect) ---- */
+
+struct pipe_srv {
+	HANDLE h;		/* the pipe's one instance */
+	HANDLE go;		/* set: answer "pong" */
+	HANDLE done;		/* set: close the pipe */
+};
+
+/* One instance: first the holder, until it goes; then the client under
+ * test: "ping" read, "pong" written when told, then the pipe closed. */
+static DWORD WINAPI
+pipe_server(LPVOID arg)
+{
+	struct pipe_srv *s = arg;
+	char b[16];
+	DWORD n;
+
+	if (!ConnectNamedPipe(s->h, NULL) &&
+	    GetLastError() != ERROR_PIPE_CONNECTED)
+		return 1;
+	while (ReadFile(s->h, b, sizeof(b), &n, NULL) && n > 0)
+		;
+	DisconnectNamedPipe(s->h);
+	if (!ConnectNamedPipe(s->h, NULL) &&
+	    GetLastError() != ERROR_PIPE_CONNECTED)
+		return 2;
+	if (!ReadFile(s->h, b, 4, &n, NULL) || n != 4 ||
+	    memcmp(b, "ping", 4) != 0)
+		return 3;
+	WaitForSingleObject(s->go, INFINITE);
+	if (!WriteFile(s->h, "pong", 4, &n, NULL) || n != 4)
+		return 4;
+	WaitForSingleObject(s->done, INFINITE);
+	/* the agent's end goes (the client reads the end of the file) */
+	CloseHandle(s->h);
+	return 0;
+}
+
+/* Closes the holder a moment later (the client under test waits). */
+static DWORD WINAPI
+pipe_release(LPVOID arg)
+{
+	Sleep(300);
+	CloseHandle((HANDLE)arg);
+	return 0;
+}
+
+/*
+ * The agent's pipe as sshagent.c uses it: no pipe is CX_ERR_NOTFOUND; a
+ * pipe whose one instance is busy is waited for (CX_ERR_TIMEOUT at the
+ * deadline, connected once the holder goes); then cx_write_all, cx_wait_fd
+ * (no false "ready" before the answer), read and the end of the pipe on
+ * the C runtime descriptor.
+ */
+static void
+test_agent_pipe(void **state)
+{
+	struct pipe_srv s;
+	unsigned char rnd[4];
+	char name[64], b[8];
+	wchar_t *w = NULL;
+	HANDLE holder, th, rel;
+	DWORD code = 99;
+	int fd = -1;
+
+	(void)state;
+	assert_int_equal(cx_random_bytes(rnd, sizeof(rnd)), 0);
+	snprintf(name, sizeof(name), "\\\\.\\pipe\\cx-test-%02x%02x%02x%02x",
+	    rnd[0], rnd[1], rnd[2], rnd[3]);
+	assert_int_equal(cx_unix_connect(name, cx_now_ms() + 500, &fd),
+	    CX_ERR_NOTFOUND);
+	assert_int_equal(fd, -1);
+	assert_int_equal(cx_win_wide(name, &w), 0);
+	s.h = CreateNamedPipeW(w, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE |
+	    PIPE_READMODE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+	assert_true(s.h != INVALID_HANDLE_VALUE);
+	assert_non_null(s.go = CreateEventW(NULL, TRUE, FALSE, NULL));
+	assert_non_null(s.done = CreateEventW(NULL, TRUE, FALSE, NULL));
+	holder = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
+	    OPEN_EXISTING, 0, NULL);
+	assert_true(holder != INVALID_HANDLE_VALUE);
+	assert_non_null(th = CreateThread(NULL, 0, pipe_server, &s, 0, NULL));
+	/* every instance busy until the deadline */
+	assert_int_equal(cx_unix_connect(name, cx_now_ms() + 300, &fd),
+	    CX_ERR_TIMEOUT);
+	assert_int_equal(fd, -1);
+	/* busy, then free: waited for */
+	assert_non_null(rel = CreateThread(NULL, 0, pipe_release, holder, 0,
+	    NULL));
+	assert_int_equal(cx_unix_connect(name, cx_now_ms() + 10000, &fd), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(cx_write_all(fd, "ping", 4), 0);
+	assert_int_equal(cx_wait_fd(fd, POLLIN, cx_now_ms() + 200),
+	    CX_ERR_TIMEOUT);
+	assert_int_equal(cx_wait_fd(fd, POLLOUT, cx_now_ms() + 1000), 0);
+	SetEvent(s.go);
+	assert_int_equal(cx_wait_fd(fd, POLLIN, cx_now_ms() + 10000), 0);
+	assert_int_equal(read(fd, b, sizeof(b)), 4);
+	assert_memory_equal(b, "pong", 4);
+	/* the agent goes: readable, end of file */
+	SetEvent(s.done);
+	assert_int_equal(cx_wait_fd(fd, POLLIN, cx_now_ms() + 10000), 0);
+	assert_int_equal(read(fd, b, sizeof(b)), 0);
+	assert_int_equal(close(fd), 0);
+	WaitForSingleObject(th, INFINITE);
+	assert_true(GetExitCodeThread(th, &code));
+	assert_int_equal(code, 0);
+	WaitForSingleObject(rel, INFINITE);
+	CloseHandle(rel);
+	CloseHandle(th);
+	CloseHandle(s.go);
+	CloseHandle(s.done);
+	free(w);
+}
+
 /* The child: echo (its arguments in brackets, then stdin, exit 7), cat
  * (stdin to stdout until EOF) or sleep (a minute). */
 static int
@@ -637,6 +754,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_spawn_kill),
 		cmocka_unit_test(test_killed_parent_leaves_no_child),
 		cmocka_unit_test(test_misc),
+		cmocka_unit_test(test_agent_pipe),
 	};
 
 	cx_os_init(argv[0]);

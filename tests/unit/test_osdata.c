@@ -120,6 +120,56 @@ test_op_cli_and_opener(void **state)
 	assert_string_equal(cx_osdata_opener(CX_OS_WINDOWS), "explorer.exe");
 }
 
+/* The agent without SSH_AUTH_SOCK: Windows' pipe; none elsewhere. */
+static void
+test_agent_default(void **state)
+{
+	char *old = getenv("SSH_AUTH_SOCK") ? strdup(getenv("SSH_AUTH_SOCK")) :
+	    NULL, *p = NULL;
+
+	(void)state;
+	assert_string_equal(cx_osdata_agent_default(CX_OS_WINDOWS),
+	    "\\\\.\\pipe\\openssh-ssh-agent");
+	assert_null(cx_osdata_agent_default(CX_OS_LINUX));
+	assert_null(cx_osdata_agent_default(CX_OS_MACOS));
+	assert_non_null(strstr(cx_osdata_agent_start_hint(CX_OS_WINDOWS),
+	    "Start-Service ssh-agent"));
+	assert_null(cx_osdata_agent_start_hint(CX_OS_LINUX));
+	assert_null(cx_osdata_agent_start_hint(CX_OS_MACOS));
+	/* no SSH_AUTH_SOCK: the pipe on Windows, an error elsewhere */
+	assert_int_equal(unsetenv("SSH_AUTH_SOCK"), 0);
+	assert_int_equal(cx_agent_socket_path_os(CX_OS_WINDOWS, NULL, &p), 0);
+	assert_string_equal(p, "\\\\.\\pipe\\openssh-ssh-agent");
+	free(p);
+	assert_int_equal(cx_agent_socket_path_os(CX_OS_WINDOWS, "", &p), 0);
+	assert_string_equal(p, "\\\\.\\pipe\\openssh-ssh-agent");
+	free(p);
+	assert_int_equal(cx_agent_socket_path_os(CX_OS_LINUX, NULL, &p),
+	    CX_ERR_CONFIG);
+	assert_null(p);
+	assert_int_equal(cx_agent_socket_path_os(CX_OS_MACOS, "", &p),
+	    CX_ERR_CONFIG);
+	assert_null(p);
+	/* SSH_AUTH_SOCK wins on every OS (another pipe on Windows) */
+	assert_int_equal(setenv("SSH_AUTH_SOCK", "\\\\.\\pipe\\other", 1),
+	    0);
+	assert_int_equal(cx_agent_socket_path_os(CX_OS_WINDOWS, NULL, &p), 0);
+	assert_string_equal(p, "\\\\.\\pipe\\other");
+	free(p);
+	assert_int_equal(setenv("SSH_AUTH_SOCK", "/tmp/agent.sock", 1), 0);
+	assert_int_equal(cx_agent_socket_path_os(CX_OS_LINUX, NULL, &p), 0);
+	assert_string_equal(p, "/tmp/agent.sock");
+	free(p);
+	assert_int_equal(cx_agent_socket_path_os(CX_OS_MACOS, "", &p), 0);
+	assert_string_equal(p, "/tmp/agent.sock");
+	free(p);
+	if (old != NULL)
+		setenv("SSH_AUTH_SOCK", old, 1);
+	else
+		unsetenv("SSH_AUTH_SOCK");
+	free(old);
+}
+
 /* cx_agent_socket_path_os("1password"): the first place that exists. */
 static void
 test_agent_socket_per_os(void **state)
@@ -182,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_1password_socket),
 		cmocka_unit_test(test_op_cli_and_opener),
 		cmocka_unit_test(test_agent_socket_per_os),
+		cmocka_unit_test(test_agent_default),
 	};
 
 	return cmocka_run_group_tests_name("osdata", tests, NULL, NULL);
