@@ -145,6 +145,10 @@ ssh_version(const char *prog, struct cx_sshver *v)
 	if (r == 0)
 		(void)cx_sshver_parse(cx_os_host(), (const char *)err.data,
 		    err.len, v);
+	/* POSIX lets posix_spawn report a program it cannot exec as a
+	 * child exiting 127 (so does a run under valgrind) */
+	if (r == 0 && v->flavour == CX_SSH_UNKNOWN && cx_wait_exit(st) == 127)
+		r = CX_ERR_NOTFOUND;
 	cx_buf_clean_up(&err);
 	return r;
 }
