@@ -9,7 +9,8 @@
 #define OS(o)		(1u << (o))
 #define ANY_OS		(OS(CX_OS_LINUX) | OS(CX_OS_MACOS) | OS(CX_OS_WINDOWS))
 #define FL(f)		(1u << (f))
-#define ANY_OPENSSH	(FL(CX_SSH_OPENSSH) | FL(CX_SSH_WIN32) | FL(CX_SSH_MSYS))
+#define ANY_OPENSSH	\
+	(FL(CX_SSH_OPENSSH) | FL(CX_SSH_WIN32) | FL(CX_SSH_MSYS))
 
 /*
  * Each entry is a problem someone met and reported; the source is named

@@ -110,8 +110,8 @@ test_garbage(void **state)
 	/* not NUL terminated: len is obeyed */
 	refused("OpenSSH_9.2p1", 10);
 	/* control bytes and high bytes never reach the strings */
-	parses(CX_OS_LINUX, "OpenSSH_9.2p1, OpenSSL 3.0\033]0;x\007", CX_SSH_OPENSSH,
-	    9, 2, 1, "9.2p1", "OpenSSL 3.0");
+	parses(CX_OS_LINUX, "OpenSSH_9.2p1, OpenSSL 3.0\033]0;x\007",
+	    CX_SSH_OPENSSH, 9, 2, 1, "9.2p1", "OpenSSL 3.0");
 	parses(CX_OS_LINUX, "OpenSSH_9.2p1, OpenSSL\xff 3.0", CX_SSH_OPENSSH,
 	    9, 2, 1, "9.2p1", "");
 	/* a TLS name longer than its field is dropped, not cut */
@@ -289,7 +289,8 @@ test_facts(void **state)
 	facts_are("proxycommand \"unterminated\n", 0, 1, 1, 0, 0);
 	facts_are("identityagent \\\\.\\pipe\\openssh-ssh-agent\n", 0, 0, 0, 0,
 	    1);
-	facts_are("identityagent \\.\\pipe\\openssh-ssh-agent\n", 0, 0, 0, 0, 1);
+	facts_are("identityagent \\.\\pipe\\openssh-ssh-agent\n", 0, 0, 0, 0,
+	    1);
 	facts_are("identityagent //./pipe/openssh-ssh-agent\n", 0, 0, 0, 0, 1);
 	facts_are("identityagent ~/.1password/agent.sock\n", 0, 0, 0, 0, 0);
 	/* keywords are whole words at the start of a line */
