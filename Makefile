@@ -264,7 +264,7 @@ WIN_PROGS = cx-creds cx-instance cx-pushkey cx-sshconf cx-session cloudx-proxy c
 # the unit tests that build for Windows so far (tests/windows/run runs them)
 # test tools for Wine, tests/tools/win/*.c (tests/windows/*.bats)
 WIN_TOOLS = unix-shim winrun pipe-relay
-WIN_UNITS = test_os_win test_awserr test_cli test_datachan test_instance test_sigv4 test_ssmmsg test_text test_valid test_xml test_ws
+WIN_UNITS = test_os_win test_awserr test_cli test_datachan test_instance test_sigv4 test_sshver test_ssmmsg test_text test_valid test_xml test_ws
 # (on the command line: the rules' prerequisites are expanded as read).
 # -Wno-format: to mingw's gcc the format attribute's "printf" is
 # Microsoft's, which has no %zu; the POSIX builds check every format, and

@@ -27,10 +27,17 @@
 #include "core/text.h"
 #include "ec2/instance.h"
 #include "ssh/sshconf.h"
+#include "ssh/sshver.h"
 #include "driver.h"
 #include "setup.h"
 
+/* `ssh -V` runs at most this long */
+#define SSH_V_TIMEOUT_MS	10000
+
 static int failures;
+/* the ssh in PATH and VS Code's remote.SSH.path (flavour CX_SSH_UNKNOWN:
+ * none, or not checked) */
+static struct cx_sshver path_ssh, vscode_ssh;
 
 static void
 ok(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -130,6 +137,149 @@ fix_for(int r, const char *profile, char *buf, size_t n)
 	return buf;
 }
 
+/*
+ * Runs `prog -V` (no shell, bounded) and parses what it prints on stderr
+ * into *v.  Returns 0 (*v may still be CX_SSH_UNKNOWN: no version line),
+ * CX_ERR_NOTFOUND when prog cannot be found, or another CX_ERR_*.
+ */
+static int
+ssh_version(const char *prog, struct cx_sshver *v)
+{
+	char *argv[] = { (char *)(uintptr_t)prog, "-V", NULL };
+	struct cx_buf err;
+	int r, st;
+
+	memset(v, 0, sizeof(*v));
+	cx_buf_init(&err, 64 * 1024);
+	r = cx_run(argv, NULL, 0, NULL, &err, SSH_V_TIMEOUT_MS, &st);
+	if (r == 0)
+		(void)cx_sshver_parse(cx_os_host(), (const char *)err.data,
+		    err.len, v);
+	/* POSIX lets posix_spawn report a program it cannot exec as a
+	 * child exiting 127 (so does a run under valgrind) */
+	if (r == 0 && v->flavour == CX_SSH_UNKNOWN && cx_wait_exit(st) == 127)
+		r = CX_ERR_NOTFOUND;
+	cx_buf_clean_up(&err);
+	return r;
+}
+
+/* "OpenSSH 9.8p1 (OpenSSH, LibreSSL 3.3.6)" into buf. */
+static const char *
+ssh_desc(const struct cx_sshver *v, char *buf, size_t n)
+{
+	snprintf(buf, n, "OpenSSH %s (%s%s%s)", v->version,
+	    cx_sshver_flavour_name(v->flavour), v->tls[0] ? ", " : "",
+	    v->tls);
+	return buf;
+}
+
+/* The quirks of client v for this OS that need no configuration: one ✗
+ * line each under what, prefixed by pfx; returns how many. */
+static size_t
+client_quirks(const char *what, const char *pfx, const struct cx_sshver *v)
+{
+	const struct cx_ssh_quirk *q[8];
+	size_t i, n;
+
+	n = cx_sshver_quirks(cx_os_host(), v, NULL, q, 8);
+	for (i = 0; i < n && i < 8; i++)
+		bad(what, q[i]->fix, "%s: %s", pfx, q[i]->problem);
+	return n;
+}
+
+/*
+ * The ssh client in PATH: found, OpenSSH, and free of the quirks its
+ * version has on this OS (sshver.c).  Leaves what it found in path_ssh.
+ */
+static void
+check_ssh_client(void)
+{
+	char desc[128];
+	int r;
+
+	r = ssh_version("ssh", &path_ssh);
+	if (r == CX_ERR_NOTFOUND) {
+		bad("ssh client", cx_sshver_install_hint(cx_os_host()),
+		    "no 'ssh' in PATH");
+		return;
+	}
+	if (r != 0) {
+		bad("ssh client", "check that 'ssh -V' runs in a terminal",
+		    "'ssh -V' failed: %s", cx_strerror(r));
+		return;
+	}
+	if (path_ssh.flavour == CX_SSH_UNKNOWN) {
+		bad("ssh client", cx_sshver_install_hint(cx_os_host()),
+		    "'ssh -V' names no OpenSSH version (the config is "
+		    "OpenSSH's)");
+		return;
+	}
+	ssh_desc(&path_ssh, desc, sizeof(desc));
+	if (client_quirks("ssh client", desc, &path_ssh) == 0)
+		ok("ssh client", "%s", desc);
+}
+
+/*
+ * VS Code's remote.SSH.path: it runs, is OpenSSH, is the same client as
+ * the ssh in PATH (else doctor's and a terminal's answers are not VS
+ * Code's), and has no quirk of its own.  Leaves it in vscode_ssh.
+ */
+static void
+check_vscode_ssh(const char *path)
+{
+	char desc[128], pdesc[128], *exp = NULL;
+	int r;
+
+	if (cx_expand_user(path, &exp) != 0)
+		return;
+	r = ssh_version(exp, &vscode_ssh);
+	if (r != 0 || vscode_ssh.flavour == CX_SSH_UNKNOWN) {
+		bad("vs code", "set remote.SSH.path to OpenSSH's ssh, or "
+		    "remove it (VS Code then runs the ssh in PATH)",
+		    "remote.SSH.path '%s' %s", path, r == CX_ERR_NOTFOUND ?
+		    "does not exist" : r != 0 ? "cannot be run" :
+		    "names no OpenSSH version");
+		memset(&vscode_ssh, 0, sizeof(vscode_ssh));
+		goto out;
+	}
+	ssh_desc(&vscode_ssh, desc, sizeof(desc));
+	if (path_ssh.flavour != CX_SSH_UNKNOWN &&
+	    (path_ssh.flavour != vscode_ssh.flavour ||
+	    strcmp(path_ssh.version, vscode_ssh.version) != 0))
+		bad("vs code", "point remote.SSH.path at the ssh in PATH, or "
+		    "remove it", "remote.SSH.path runs %s, the ssh in PATH is "
+		    "%s", desc, ssh_desc(&path_ssh, pdesc, sizeof(pdesc)));
+	else if (client_quirks("vs code", "remote.SSH.path", &vscode_ssh) ==
+	    0)
+		ok("vs code", "remote.SSH.path runs %s", desc);
+ out:
+	free(exp);
+}
+
+/* The quirks host's configuration (`ssh -G` output g) triggers in the ssh
+ * in PATH and in VS Code's, each as a ✗ line. */
+static void
+config_quirks(const char *host, const struct cx_buf *g)
+{
+	const struct cx_sshver *v[] = { &path_ssh, &vscode_ssh };
+	const char *who[] = { "ssh", "VS Code's ssh" };
+	const struct cx_ssh_quirk *q[8];
+	struct cx_ssh_facts f;
+	size_t i, k, n;
+
+	cx_sshver_facts((const char *)g->data, g->len, &f);
+	for (k = 0; k < 2; k++) {
+		if (v[k]->flavour == CX_SSH_UNKNOWN ||
+		    (k == 1 && v[1]->flavour == v[0]->flavour &&
+		    strcmp(v[1]->version, v[0]->version) == 0))
+			continue;
+		n = cx_sshver_quirks(cx_os_host(), v[k], &f, q, 8);
+		for (i = 0; i < n && i < 8; i++)
+			bad("ssh config", q[i]->fix, "%s (%s %s): %s", host,
+			    who[k], v[k]->version, q[i]->problem);
+	}
+}
+
 static void
 check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
     const struct cx_sshconf_host *h)
@@ -177,6 +327,8 @@ check_host(const char *home, const char *cfg, const struct cx_sshconf_env *e,
 		else
 			ok("ssh config", "'ssh -G %s' parses, ProxyCommand set",
 			    h->host);
+		if (r == 0 && cx_wait_exit(st) == 0)
+			config_quirks(h->host, &out);
 		cx_buf_clean_up(&out);
 	}
 	if (h->hostname == NULL || !cx_instance_id_valid(h->hostname)) {
@@ -318,6 +470,9 @@ check_vscode(const char *home, const char *cfg)
 		    "connectTimeout below 90 s (instance start takes longer)");
 	else
 		ok("vs code", "remote.SSH.connectTimeout is %g", v->valuedouble);
+	v = cJSON_GetObjectItem(j, "remote.SSH.path");
+	if (cJSON_IsString(v) && v->valuestring[0] != '\0')
+		check_vscode_ssh(v->valuestring);
  out:
 	cJSON_Delete(j);
 	cx_buf_clean_up(&b);
@@ -345,6 +500,8 @@ cx_drv_doctor_main(int argc, char **argv, const char *argv0)
 	opterr = 0;
 	optind = 0;
 	failures = 0;
+	memset(&path_ssh, 0, sizeof(path_ssh));
+	memset(&vscode_ssh, 0, sizeof(vscode_ssh));
 	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': opt = optarg; break;
@@ -364,6 +521,8 @@ cx_drv_doctor_main(int argc, char **argv, const char *argv0)
 	}
 	only = optind < argc ? argv[optind] : NULL;
 	memset(&inc, 0, sizeof(inc));
+	/* first: every later check (ssh -G) and every connect runs it */
+	check_ssh_client();
 	if ((r = cx_home_dir(&home)) != 0 ||
 	    (r = cx_drv_find_config(home, opt, &cfg)) != 0 ||
 	    (r = cx_path_join(home, ".ssh/config", &main_cfg)) != 0)

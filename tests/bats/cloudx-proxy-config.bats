@@ -167,6 +167,70 @@ CFG
 	assert_equal "$stderr" "cloudx-proxy: nothing to migrate: '$HOME/.ssh/vscode' does not exist"
 }
 
+# ssh_v_line: the ✓ line doctor prints for the ssh in PATH, from what
+# `ssh -V` itself says ("OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15 ...")
+ssh_v_line() {
+	local v ver tls
+	v=$(ssh -V 2>&1)
+	ver=$(sed -n 's/^OpenSSH_\([0-9][0-9.]*\(p[0-9]*\)\{0,1\}\).*/\1/p' <<<"$v")
+	tls=$(sed -n 's/^[^,]*, \([A-Za-z]* [0-9][^ ,]*\).*/\1/p' <<<"$v")
+	[ -n "$ver" ] || fail "cannot read the version of: $v"
+	printf '✓ ssh client: OpenSSH %s (OpenSSH%s)' "$ver" "${tls:+, $tls}"
+}
+
+@test "doctor: the first line is the ssh client in PATH, with its real version" {
+	two_hosts
+	run -0 --separate-stderr drv doctor cloudx-qa-web
+	assert_equal "${lines[0]}" "$(ssh_v_line)"
+	# the same through VS Code's remote.SSH.path set to that ssh
+	mkdir -p "$HOME/.config/Code/User"
+	printf '{"remote.SSH.configFile": "%s", "remote.SSH.connectTimeout": 90, "remote.SSH.path": "%s"}\n' \
+	    "$HOME/.ssh/cloudX/config" "$(command -v ssh)" >"$HOME/.config/Code/User/settings.json"
+	run -0 --separate-stderr drv doctor cloudx-qa-web
+	assert_line "$(ssh_v_line | sed 's/^✓ ssh client: /✓ vs code: remote.SSH.path runs /')"
+}
+
+@test "doctor: no ssh in PATH: the ssh client fails with how to install it, exit 1" {
+	two_hosts
+	# every program of the system but ssh
+	nossh="$BATS_TEST_TMPDIR/nossh"
+	mkdir -p "$nossh"
+	find /usr/bin /bin -maxdepth 1 ! -name ssh ! -type d -exec ln -sf -t "$nossh" {} + 2>/dev/null || true
+	[ ! -e "$nossh/ssh" ] && [ -e "$nossh/bash" ]
+	PATH="$BIN:$nossh" run -1 --separate-stderr drv doctor cloudx-qa-web
+	assert_equal "${lines[0]}" "✗ ssh client: no 'ssh' in PATH; fix: install the OpenSSH client (Debian/Ubuntu: 'sudo apt install openssh-client'; Fedora: 'sudo dnf install openssh-clients')"
+	# the other checks still run
+	assert_line "✓ include: $HOME/.ssh/config includes $HOME/.ssh/cloudX/config"
+}
+
+@test "doctor: an ssh before 7.3 (no Include) fails; VS Code's remote.SSH.path to another ssh, or to none, fails" {
+	two_hosts
+	real=$(command -v ssh)
+	old="$BATS_TEST_TMPDIR/oldssh"
+	mkdir -p "$old"
+	# Ubuntu 16.04's client: its -V line, the real ssh for the rest
+	printf '#!/bin/sh\n[ "$1" = -V ] && { echo "OpenSSH_7.2p2 Ubuntu-4ubuntu2.10, OpenSSL 1.0.2g  1 Mar 2016" >&2; exit 0; }\nexec %s "$@"\n' "$real" >"$old/ssh"
+	chmod +x "$old/ssh"
+	PATH="$old:$PATH" run -1 --separate-stderr drv doctor cloudx-qa-web
+	assert_equal "${lines[0]}" "✗ ssh client: OpenSSH 7.2p2 (OpenSSH, OpenSSL 1.0.2g): OpenSSH before 7.3 has no Include (the cloudx-proxy config is included from ~/.ssh/config); fix: install OpenSSH 7.3 or later"
+	# VS Code runs that old one, PATH the real one
+	mkdir -p "$HOME/.config/Code/User"
+	printf '{"remote.SSH.configFile": "%s", "remote.SSH.connectTimeout": 90, "remote.SSH.path": "%s"}\n' \
+	    "$HOME/.ssh/cloudX/config" "$old/ssh" >"$HOME/.config/Code/User/settings.json"
+	run -1 --separate-stderr drv doctor cloudx-qa-web
+	assert_equal "${lines[0]}" "$(ssh_v_line)"
+	assert_line "✗ vs code: remote.SSH.path runs OpenSSH 7.2p2 (OpenSSH, OpenSSL 1.0.2g), the ssh in PATH is ${lines[0]#✓ ssh client: }; fix: point remote.SSH.path at the ssh in PATH, or remove it"
+	printf '{"remote.SSH.configFile": "%s", "remote.SSH.connectTimeout": 90, "remote.SSH.path": "%s"}\n' \
+	    "$HOME/.ssh/cloudX/config" "$old/nosuch" >"$HOME/.config/Code/User/settings.json"
+	run -1 --separate-stderr drv doctor cloudx-qa-web
+	assert_line "✗ vs code: remote.SSH.path '$old/nosuch' does not exist; fix: set remote.SSH.path to OpenSSH's ssh, or remove it (VS Code then runs the ssh in PATH)"
+	# a program that is not OpenSSH
+	printf '{"remote.SSH.configFile": "%s", "remote.SSH.connectTimeout": 90, "remote.SSH.path": "%s"}\n' \
+	    "$HOME/.ssh/cloudX/config" "$(command -v true)" >"$HOME/.config/Code/User/settings.json"
+	run -1 --separate-stderr drv doctor cloudx-qa-web
+	assert_line "✗ vs code: remote.SSH.path '$(command -v true)' names no OpenSSH version; fix: set remote.SSH.path to OpenSSH's ssh, or remove it (VS Code then runs the ssh in PATH)"
+}
+
 @test "doctor: one line per check, a fix for each failure" {
 	two_hosts
 	run -0 --separate-stderr drv doctor cloudx-qa-web
