@@ -23,6 +23,7 @@
 #include "core/hardening.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/osdata.h"
 #include "core/stage.h"
 #include "core/text.h"
 #include "ec2/instance.h"
@@ -444,7 +445,7 @@ check_vscode(const char *home, const char *cfg)
 	char *path = NULL, *want = NULL, *got = NULL;
 
 	cx_buf_init(&b, CX_DRV_MAX_TEXT_FILE);
-	if (cx_drv_vscode_settings_path(home, &path) != 0)
+	if (cx_drv_vscode_settings_path(home, CX_VSCODE, &path) != 0)
 		goto out;
 	if (cx_read_file(path, CX_DRV_MAX_TEXT_FILE, &b) != 0) {
 		ok("vs code", "no %s (VS Code not used here)", path);

@@ -19,6 +19,7 @@
 #include "core/cxerr.h"
 #include "core/log.h"
 #include "core/os.h"
+#include "core/osdata.h"
 #include "core/stage.h"
 #include "core/valid.h"
 #include "ec2/instance.h"
@@ -544,26 +545,25 @@ step_instance(struct cx_drv_setup *s)
 	return r;
 }
 
-/* The summary and the VS Code settings. */
+/* Our settings merged into one VS Code settings.json (main: VS Code's own,
+ * offered even when VS Code has none yet). */
 static int
-step_vscode(struct cx_drv_setup *s)
+vscode_one(struct cx_drv_setup *s, const char *path, const char *cf,
+    int main)
 {
-	struct cx_buf snip, text, merged;
-	char *path = NULL, *cf = NULL;
+	struct cx_buf text, merged;
 	int r, changed = 0, exists, yes;
+	char *dir = NULL;
 
-	cx_buf_init(&snip, 0);
 	cx_buf_init(&text, CX_DRV_MAX_TEXT_FILE);
 	cx_buf_init(&merged, CX_DRV_MAX_TEXT_FILE);
-	cx_drv_header("VS Code");
-	if ((r = cx_drv_tilde(s->home, s->config_file, &cf)) != 0 ||
-	    (r = cx_drv_vscode_snippet(cf, s->prefix, &snip)) != 0 ||
-	    (r = cx_drv_vscode_settings_path(s->home, &path)) != 0)
-		goto out;
-	cx_drv_say("Settings for VS Code Remote-SSH (settings.json):");
-	fwrite(snip.data, 1, snip.len, stdout);
-	fflush(stdout);
 	exists = cx_file_exists(path);
+	/* Insiders, VSCodium: only where they are installed (their User
+	 * folder is there) */
+	if (!main && !exists) {
+		if ((r = dir_of(path, &dir)) != 0 || !cx_is_dir(dir))
+			goto out;
+	}
 	r = cx_read_file(path, CX_DRV_MAX_TEXT_FILE, &text);
 	if (r != 0 && r != CX_ERR_NOTFOUND)
 		goto out;
@@ -596,10 +596,10 @@ step_vscode(struct cx_drv_setup *s)
 		goto out;
 	}
 	if (yes == 1) {
-		char *dir = NULL;
+		free(dir);
+		dir = NULL;
 		if ((r = dir_of(path, &dir)) == 0)
 			r = cx_mkdir_p(dir, 0700);
-		free(dir);
 		if (r == 0)
 			r = cx_write_file_atomic(path, merged.data, merged.len,
 			    0600, CX_ATOMIC_BACKUP);
@@ -608,11 +608,44 @@ step_vscode(struct cx_drv_setup *s)
 		cx_drv_status(0, CX_DRV_OK, "Updated %s", path);
 	}
  out:
+	free(dir);
+	cx_buf_clean_up(&text);
+	cx_buf_clean_up(&merged);
+	return r;
+}
+
+/* The summary and the VS Code settings: VS Code's, and those of Insiders
+ * and VSCodium where they are installed. */
+static int
+step_vscode(struct cx_drv_setup *s)
+{
+	static const int flavours[] = { CX_VSCODE, CX_VSCODE_INSIDERS,
+	    CX_VSCODIUM };
+	struct cx_buf snip;
+	char *path = NULL, *cf = NULL;
+	size_t i;
+	int r;
+
+	cx_buf_init(&snip, 0);
+	cx_drv_header("VS Code");
+	if ((r = cx_drv_tilde(s->home, s->config_file, &cf)) != 0 ||
+	    (r = cx_drv_vscode_snippet(cf, s->prefix, &snip)) != 0)
+		goto out;
+	cx_drv_say("Settings for VS Code Remote-SSH (settings.json):");
+	fwrite(snip.data, 1, snip.len, stdout);
+	fflush(stdout);
+	for (i = 0; r == 0 && i < sizeof(flavours) / sizeof(flavours[0]);
+	    i++) {
+		free(path);
+		path = NULL;
+		if ((r = cx_drv_vscode_settings_path(s->home, flavours[i],
+		    &path)) == 0)
+			r = vscode_one(s, path, cf, i == 0);
+	}
+ out:
 	free(path);
 	free(cf);
 	cx_buf_clean_up(&snip);
-	cx_buf_clean_up(&text);
-	cx_buf_clean_up(&merged);
 	return r;
 }
 

@@ -128,8 +128,9 @@ int cx_drv_tags_defaults(const cJSON *tags, char **env, char **host,
 
 /* ---- VS Code settings (cmd/cloudx-proxy/vscode.c) ---- */
 
-/* The settings.json of VS Code for this OS under home. */
-int cx_drv_vscode_settings_path(const char *home, char **out);
+/* The settings.json of VS Code (flavour: enum cx_vscode of core/osdata.h:
+ * VS Code, Insiders, VSCodium) for this OS under home. */
+int cx_drv_vscode_settings_path(const char *home, int flavour, char **out);
 
 /*
  * Merges our settings into the JSONC text (comments, trailing commas and

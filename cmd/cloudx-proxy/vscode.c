@@ -443,8 +443,8 @@ cx_drv_jsonc_parse(const char *text, cJSON **out)
 }
 
 int
-cx_drv_vscode_settings_path(const char *home, char **out)
+cx_drv_vscode_settings_path(const char *home, int flavour, char **out)
 {
-	return cx_osdata_vscode_settings(cx_os_host(), CX_VSCODE, home,
-	    getenv("XDG_CONFIG_HOME"), getenv("APPDATA"), out);
+	return cx_osdata_vscode_settings(cx_os_host(), (enum cx_vscode)flavour,
+	    home, getenv("XDG_CONFIG_HOME"), getenv("APPDATA"), out);
 }

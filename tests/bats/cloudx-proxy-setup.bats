@@ -221,6 +221,26 @@ JSON
 	cmp "$HOME/.config/Code/User/settings.json" "$BATS_TEST_TMPDIR/s1"
 }
 
+@test "setup: VS Code Insiders' settings are merged too where it is installed; VSCodium, not installed, is left alone" {
+	profile cloudX
+	mkdir -p "$HOME/.config/Code - Insiders/User"
+	printf '{\n    "editor.fontSize": 12\n}\n' >"$HOME/.config/Code - Insiders/User/settings.json"
+	run -0 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	run -0 jq -r '."editor.fontSize", ."remote.SSH.configFile"' "$HOME/.config/Code - Insiders/User/settings.json"
+	assert_output "12
+~/.ssh/cloudX/config"
+	[[ "$stderr" == *"Updated $HOME/.config/Code - Insiders/User/settings.json"* ]]
+	# VS Code's own: not there, and --yes does not create it; VSCodium
+	# (no folder) not even offered
+	[ ! -e "$HOME/.config/Code/User/settings.json" ]
+	[ ! -e "$HOME/.config/VSCodium" ]
+	# an installed Insiders without a settings.json yet is offered (the
+	# default, no, under --yes)
+	rm "$HOME/.config/Code - Insiders/User/settings.json"
+	run -0 --separate-stderr drv setup --yes --no-check --instance "$ID"
+	[ "$(grep -c 'Create VS Code settings.json with these settings' <<<"$stderr")" = 2 ]
+}
+
 @test "setup --1password: creates the key in the chosen vault, exports only the public key" {
 	profile cloudX
 	export PATH="$CX_ROOT/tests/tools/op:$PATH" OP_LOG="$BATS_TEST_TMPDIR/op.log" OP_STATE="$BATS_TEST_TMPDIR/op"

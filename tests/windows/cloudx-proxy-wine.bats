@@ -152,7 +152,11 @@ private_key_as_windows_keeps_it() {
 	chmod 600 "$WUP/.ssh/cloudX/cloudX"
 }
 
-@test "cloudx-proxy.exe setup --yes under Wine: profile, key, SSH config for Windows OpenSSH, Include" {
+@test "cloudx-proxy.exe setup --yes under Wine: profile, key, SSH config for Windows OpenSSH, Include, VS Code settings" {
+	# VS Code Insiders is installed and has settings; VS Code has none
+	local ins="$WUP/AppData/Roaming/Code - Insiders/User"
+	mkdir -p "$ins"
+	printf '{\n    "editor.fontSize": 12\n}\n' >"$ins/settings.json"
 	run --separate-stderr do_setup
 	[ "$status" -eq 0 ] || { printf "%s\n" "$stderr" "OUT:$output" "RC:$status"; false; }
 	[[ "$stderr" == *"Connect using: ssh cloudx-win-box"* ]]
@@ -187,6 +191,11 @@ region = eu-west-1"
 	assert_output "Host cloudx-win-box
     HostName $ID
     HostKeyAlias $ID"
+	# %APPDATA%\Code - Insiders\User\settings.json: ours merged in
+	run -0 jq -r '."editor.fontSize", ."remote.SSH.configFile"' "$ins/settings.json"
+	assert_output "12
+~/.ssh/cloudX/config"
+	[ ! -e "$WUP/AppData/Roaming/Code/User/settings.json" ]
 	# the user's own config gets the Include, nothing else
 	run -0 cat "$WUP/.ssh/config"
 	assert_output 'Include "C:/users/Zoë Brien/.ssh/cloudX/config"'
