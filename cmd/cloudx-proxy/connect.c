@@ -435,6 +435,7 @@ run_connect(const struct cx_drv_connect_opts *o, const char *home)
 	cx_stderr_restore(&saved_err);
 	/* cx-tunnel finishes the record (at the first byte from the
 	 * instance): the journal and $CX_CONNLOG_FD are inherited */
+	(void)cx_connlog_handoff();
 	(void)cx_exec(p.tunnel.v);
 	cx_error("cannot run '%s': %s", p.tunnel.v[0], strerror(errno));
 	st = errno == ENOENT ? 127 : 126;

@@ -27,12 +27,12 @@ void
 cx_connlog_attach(void)
 {
 	const char *s = getenv(CX_CONNLOG_ENV);
-	long long v;
+	int fd;
 
 	if (s == NULL)
 		return;
-	if (cx_strtonum(s, 3, 1 << 20, &v) == 0 && cx_fd_regular((int)v)) {
-		jfd = (int)v;
+	if (cx_fd_from_arg(s, &fd) == 0 && fd >= 3 && cx_fd_regular(fd)) {
+		jfd = fd;
 		t_attach = cx_now_ms();
 		/* our own children (ssh-keygen, cx-session) never write it;
 		 * an exec'd cx-tunnel gets it back from the driver */
@@ -53,6 +53,19 @@ cx_connlog_start(int fd)
 		return CX_ERR_NOMEM;
 	jfd = fd;
 	t_attach = cx_now_ms();
+	return 0;
+}
+
+int
+cx_connlog_handoff(void)
+{
+	char num[32];
+
+	if (jfd == -1)
+		return 0;
+	if (cx_fd_pass_arg(jfd, num) != 0 ||
+	    setenv(CX_CONNLOG_ENV, num, 1) != 0)
+		return CX_ERR_IO;
 	return 0;
 }
 

@@ -33,6 +33,10 @@ void cx_connlog_attach(void);
 /* The driver: fd (not close-on-exec, offset 0) becomes the journal of this
  * process and is named in $CX_CONNLOG_FD for the children. */
 int cx_connlog_start(int fd);
+/* Names the journal for the program started next (the exec'd cx-tunnel),
+ * as cx_fd_pass_arg does (needed on Windows, where a descriptor's number
+ * means nothing to a child); 0 when there is no journal. */
+int cx_connlog_handoff(void);
 int cx_connlog_active(void);
 /* Appends "F key value" (value sanitised, one line). */
 void cx_connlog_field(const char *key, const char *val);

@@ -30,6 +30,7 @@
 #include <wchar.h>
 
 #include "cxerr.h"
+#include "connlog.h"
 #include "log.h"
 #include "os.h"
 
@@ -237,6 +238,7 @@ cx_os_init(const char *argv0)
 	_setmode(2, _O_BINARY);
 	(void)WSAStartup(MAKEWORD(2, 2), &wsa);
 	cx_log_init(prog_name(argv0));
+	cx_connlog_attach();	/* a connect's journal, if we are part of one */
 }
 
 enum cx_os

@@ -225,6 +225,13 @@ $(uname -s)"
 	assert_output --partial "$(cut -d' ' -f1,2 "$WUP/.ssh/cloudX/cloudX.pub")"
 	# accept-new put the host key, under the instance id, in our file
 	run -0 ssh-keygen -F "$ID" -f "$WUP/.ssh/cloudX/known_hosts"
+	# the connect log in %LOCALAPPDATA%: the record cx-tunnel.exe finished
+	# (the journal handed over as an inherited handle)
+	run -0 --separate-stderr wrun "$CXP log --json cloudx-win-box"
+	[ -n "$output" ]
+	jq -e --arg id "$ID" '.instance == $id and .outcome == "connected" and .exit == 0
+	    and ([.steps[].step] | index("first_byte")) != null' <<<"$output"
+	[ -f "$WUP/AppData/Local/cloudx-proxy/connect.log" ]
 	# (the session is not closed: ssh ends its ProxyCommand with SIGHUP
 	# here, TerminateProcess on Windows, which no program can catch: AWS
 	# ends it when the idle timeout comes; cx-tunnel-wine.bats)
@@ -260,6 +267,7 @@ $(uname -s)"
 	grep -q 'cx-tunnel.exe' "$log"
 	! grep -q "$canary" "$log"
 	! grep -q "$SK" "$log"
+	! grep -q "$canary" "$WUP/AppData/Local/cloudx-proxy/connect.log"
 	# and no process of ours still runs with a secret in its command line
 	! grep -l "$canary" /proc/[0-9]*/cmdline 2>/dev/null
 }
