@@ -322,7 +322,9 @@ do_edit(const struct cx_sshconf_req *q, struct ctx *c, cJSON *so)
 		r = CX_ERR_NOMEM;
 		goto out;
 	}
-	flags = (q->windows ? CX_SSHCONF_WINDOWS : 0) |
+	/* Windows OpenSSH's config when asked, or when that is the host's */
+	flags = (q->windows || cx_os_host() == CX_OS_WINDOWS ?
+	    CX_SSHCONF_WINDOWS : 0) |
 	    (q->dry_run ? 0 : CX_SSHCONF_LOCK);
 	if ((r = cx_sshconf_load(c->config, c->prefix, flags, &m)) != 0)
 		goto out;

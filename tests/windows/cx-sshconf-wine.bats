@@ -52,7 +52,11 @@ wcx() {
 	grep -qx 'Host cloudx-dev-web' "$f"
 	grep -qx '    HostName i-0123456789abcdef0' "$f"
 	grep -q "IdentityFile $WHOME/.ssh/cloudX/cloudX" "$f"
-	grep -q 'ProxyCommand .*Program Files/cloudx-proxy/cloudx-proxy.exe' "$f"
+	# for Windows OpenSSH (the default on Windows): the program quoted
+	# with backslashes (CreateProcessW), no active Control* line
+	grep -qxF '    ProxyCommand "C:\Program Files\cloudx-proxy\cloudx-proxy.exe" connect %h %p --os-user %r' "$f"
+	grep -qx '    # ControlMaster auto' "$f"
+	! grep -q '^ *Control' "$f"
 	# no temporary file beside it, and the lock is in %LOCALAPPDATA%
 	assert_equal "$(ls -A "$PROFILE_DIR/.ssh/cloudX" | grep -c tmp)" 0
 	ls "$PROFILE_DIR/AppData/Local/cloudx-proxy/locks/" | grep -q '^config\..*\.lock$'
