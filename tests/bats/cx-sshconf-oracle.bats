@@ -144,11 +144,13 @@ seed_file() {
 	sshconf -P cloudX --windows add-host -e dev -N two -i i-0123456789abcdef1
 	[ "$(grep -c '^    # Control' "$CFG")" = 3 ]
 	local k="$HOME/.ssh/cloudX"
+	# the ProxyCommand as Windows OpenSSH runs it (CreateProcessW): the
+	# program in quotes, with backslashes
 	check "$CFG" cloudX-dev-web i-0123456789abcdef0 \
-	    "\"$PROXY\" connect %h %p --os-user %r" "$k/cloudX.pub" win \
+	    "\"${PROXY//\//\\}\" connect %h %p --os-user %r" "$k/cloudX.pub" win \
 	    "$PWHOME/.1password/agent.sock"
 	check "$CFG" cloudX-dev-two i-0123456789abcdef1 \
-	    "\"$PROXY\" connect %h %p --os-user %r" "$k/cloudX.pub" win
+	    "\"${PROXY//\//\\}\" connect %h %p --os-user %r" "$k/cloudX.pub" win
 	# ssh matches Host patterns case-sensitively: the cloudx spelling
 	# is not ours
 	assert_equal "$(g "$CFG" cloudx-dev-web hostname)" cloudx-dev-web
