@@ -199,6 +199,11 @@ region = eu-west-1"
 	# the user's own config gets the Include, nothing else
 	run -0 cat "$WUP/.ssh/config"
 	assert_output 'Include "C:/users/Zoë Brien/.ssh/cloudX/config"'
+	# list reads it back: our ProxyCommand, its program, the host
+	run -0 --separate-stderr wrun "$CXP list --json"
+	jq -e --arg id "$ID" '.Environments[0] | .Name == "win" and .ProxyOurs
+	    and .ProxyPath == "C:\\Program Files\\cloudx proxy\\cloudx-proxy.exe"
+	    and .Hosts[0].Host == "cloudx-win-box" and .Hosts[0].InstanceId == $id' <<<"$output"
 	# atomic writes: no temporary file left; nothing started (--no-check)
 	[ -z "$(find "$WUP" -name '*.tmp.*')" ]
 	[ "$(moto_state "$ID")" = stopped ]
