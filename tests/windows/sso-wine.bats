@@ -42,6 +42,9 @@ setup_file() {
 	export WUP="$WINEPREFIX/drive_c/users/$WUSER"
 	rm -rf "$WUP"
 	mkdir -p "$WUP/AppData/Roaming" "$WUP/AppData/Local"
+	# a user folder others may read (Wine: Everyone's ACE, inherited
+	# by what is made in it unless that is made private)
+	chmod 0755 "$WUP"
 	# the test browser: unix-shim.exe as a Windows program of its own
 	# name (cx-opener.exe), running the Linux cx-opener below
 	export SHIMS="$BATS_FILE_TMPDIR/shims"
@@ -141,6 +144,13 @@ sso_token() {
 	echo "$f"
 }
 in_hours() { date -u -d "+$1 hours" +%Y-%m-%dT%H:%M:%SZ; }
+# private: Wine turns the user's ACE into the owner's and group's bits,
+# and Everyone's into the others': none of those
+private() {
+	local m
+	m=$(stat -c %a "$1")
+	[ $((8#$m & 8#007)) -eq 0 ] || fail "'$1' has mode $m: others may use it"
+}
 oidc_calls() { standin_state | jq -r ".oidc.calls.$1 // 0"; }
 
 # login_bg LOGFILE ARGS...: `cloudx-proxy.exe ARGS` in the background
@@ -176,6 +186,14 @@ login_wait() {
 	assert_equal "$stderr" ""
 	# the stand-in got our token for that account and role
 	standin_log | jq -e '[.[] | select(.kind == "sso" and .status == 200 and .query.role_name == "Admin" and .query.account_id == "111122223333")] | length == 1' >/dev/null
+	# the role credentials cached for the user alone (made in a folder
+	# Everyone may read)
+	local c
+	c=$(find "$WUP/.cache/cloudx-proxy" -name '*.json')
+	[ -n "$c" ]
+	private "$WUP/.cache"
+	private "$WUP/.cache/cloudx-proxy"
+	private "$c"
 }
 
 @test "cx-creds.exe: an expired, a missing or a refused SSO token: exit 3 and the login line" {
@@ -217,6 +235,8 @@ login_wait() {
 }
 
 @test "cloudx-proxy.exe login --no-browser under Wine: the device flow, the token cache in the user's folder as the AWS CLI v2 writes it, then cx-creds.exe uses it" {
+	# a .aws folder others may read: what login makes in it is private
+	chmod 0755 "$WUP/.aws"
 	login_bg "$BATS_TEST_TMPDIR/err" login --profile sso --no-browser
 	device_decide "$BATS_TEST_TMPDIR/err" approve
 	login_wait
@@ -231,8 +251,33 @@ login_wait() {
 	assert_equal "$(jq -r '.startUrl + " " + .region' "$f")" "$START eu-west-1"
 	jq -e '.expiresAt | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")' "$f" >/dev/null
 	assert_equal "$(jq -c 'keys' "$(reg_file corp)")" '["clientId","clientSecret","expiresAt"]'
+	private "$WUP/.aws/sso"
+	private "$WUP/.aws/sso/cache"
+	private "$f"
+	private "$(reg_file corp)"
 	standin_log | jq -e '[.[] | select(.kind == "oidc" and .grant == "urn:ietf:params:oauth:grant-type:device_code" and .status == 200)] | length == 1' >/dev/null
 	# a following cx-creds.exe uses it
+	run -0 --separate-stderr wx cx-creds --profile sso
+	[[ "$(jq -r .AccessKeyId <<<"$output")" == ASIA* ]]
+}
+
+@test "cloudx-proxy.exe login under Wine: the auth-code flow with PKCE through the 127.0.0.1 listener (Winsock), a Windows program as the browser" {
+	export CX_BROWSER="${SHIMS//\//\\}\\cx-opener.exe"
+	CX_BROWSER="Z:$CX_BROWSER"
+	run --separate-stderr wx cloudx-proxy login --profile sso
+	[ "$status" -eq 0 ] || { printf '%s\n' "$stderr" "RC:$status"; cat "$OPENER_DIR"/* ; false; }
+	assert_output ""
+	[[ "$stderr" == *"open this URL to log in: $STANDIN_URL/authorize?"* ]]
+	[[ "$stderr" == *"cloudx-proxy: logged in to $START for profile 'sso'; the token expires at "* ]]
+	# the opener got the authorize URL as one argument, the page said so
+	assert_equal "$(grep -c . "$OPENER_DIR/argv")" 1
+	grep -q "^$STANDIN_URL/authorize?" "$OPENER_DIR/argv"
+	grep -q "Login complete" "$OPENER_DIR/page.html"
+	f=$(token_file corp)
+	assert_equal "$(jq -c 'keys' "$f")" '["accessToken","clientId","clientSecret","expiresAt","refreshToken","region","registrationExpiresAt","startUrl"]'
+	assert_equal "$(jq -c 'keys' "$(reg_file corp)")" '["clientId","clientSecret","expiresAt","grantTypes"]'
+	standin_log | jq -e '[.[] | select(.kind == "oidc" and .grant == "authorization_code" and .status == 200)] | length == 1' >/dev/null
+	standin_log | jq -e '[.[] | select(.op == "Authorize") | .query.code_challenge_method] == ["S256"]' >/dev/null
 	run -0 --separate-stderr wx cx-creds --profile sso
 	[[ "$(jq -r .AccessKeyId <<<"$output")" == ASIA* ]]
 }
