@@ -12,8 +12,8 @@
 # token gives the login line, exit 3; a token cache others may write is
 # refused.  Wine keeps no DACL: it makes one from the Unix mode (the
 # owner, Everyone) and a mode from the DACL we set (test_os_win.c), so
-# "writable by others" is modelled with chmod; a cache owned by another
-# user cannot be (Wine reports every file as the running user's).
+# "writable by others" is modelled with chmod; a file of another Unix
+# user has another owner (not our SID) under Wine: chown (root).
 #
 # cloudx-proxy.exe login: the device flow (--no-browser), approved through
 # the stand-in's switch once the code is printed, and the auth-code flow
@@ -24,6 +24,7 @@
 # Run by `make check-windows` (tests/windows/run).
 
 load ../helpers/common
+load ../helpers/otheruser
 
 WUSER='Åsa Ström'
 START=https://d-1234.awsapps.com/start
@@ -100,6 +101,7 @@ setup() {
 
 teardown() {
 	[ -z "${LOGIN_PID:-}" ] || stop_pid "$LOGIN_PID"
+	other_user_remove
 	rm -rf "${WUP:?}/.aws" "$WUP/.cache"
 }
 
@@ -217,8 +219,6 @@ login_wait() {
 @test "cx-creds.exe: an SSO token cache others may write is not used (folder or file; Wine models it on the mode)" {
 	standin_config '{"sso_tokens": {"tok-good": {"accounts": {"111122223333": ["Admin"]}}}}'
 	f=$(sso_token corp tok-good "$(in_hours 1)")
-	# (a cache another user owns cannot be made under Wine: it reports
-	# every file as the running user's)
 	chmod 0777 "$WUP/.aws/sso/cache"
 	run -3 --separate-stderr wx cx-creds --profile sso
 	assert_output ""
@@ -278,6 +278,26 @@ login_wait() {
 	assert_equal "$(jq -c 'keys' "$(reg_file corp)")" '["clientId","clientSecret","expiresAt","grantTypes"]'
 	standin_log | jq -e '[.[] | select(.kind == "oidc" and .grant == "authorization_code" and .status == 200)] | length == 1' >/dev/null
 	standin_log | jq -e '[.[] | select(.op == "Authorize") | .query.code_challenge_method] == ["S256"]' >/dev/null
+	run -0 --separate-stderr wx cx-creds --profile sso
+	[[ "$(jq -r .AccessKeyId <<<"$output")" == ASIA* ]]
+}
+
+@test "cx-creds.exe: an SSO token another user owns is not used: exit 3, one line" {
+	other_user_create
+	standin_config '{"sso_tokens": {"tok-good": {"accounts": {"111122223333": ["Admin"]}}}}'
+	f=$(sso_token corp tok-good "$(in_hours 1)")
+	# a token another user wrote is not our login (Wine: another Unix
+	# owner is another SID)
+	chown "$OTHER_USER" "$f"
+	run -3 --separate-stderr wx cx-creds --profile sso
+	assert_output ""
+	assert_equal "$stderr" "cx-creds: not using the SSO token cache '$CACHE_WIN/$(sha1 corp).json': it is owned by another user"
+	# nor one in a folder another user owns
+	chown "$(id -u)" "$f"
+	chown "$OTHER_USER" "$WUP/.aws/sso/cache"
+	run -3 --separate-stderr wx cx-creds --profile sso
+	assert_equal "$stderr" "cx-creds: not using the SSO token cache '$CACHE_WIN': it is owned by another user"
+	chown "$(id -u)" "$WUP/.aws/sso/cache"
 	run -0 --separate-stderr wx cx-creds --profile sso
 	[[ "$(jq -r .AccessKeyId <<<"$output")" == ASIA* ]]
 }
