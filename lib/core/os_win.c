@@ -391,6 +391,56 @@ sid_is_admin_or_system(PSID sid)
 	    IsWellKnownSid(sid, WinBuiltinAdministratorsSid);
 }
 
+/*
+ * 1 if the object (h, or else the file w) has a DACL whose ACEs let only
+ * the user, SYSTEM and the Administrators in: what private_sd() made.
+ * Used to set the private DACL again only where the creation's was not
+ * kept: Wine keeps it, but SetSecurityInfo there merges the parent
+ * folder's inheritable ACEs in (Everyone's, from a 0755 folder) even
+ * into a protected DACL.
+ */
+static int
+is_private(HANDLE h, const wchar_t *w)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	ACL_SIZE_INFORMATION ai;
+	TOKEN_USER *tu = NULL;
+	PACL dacl = NULL;
+	DWORD e, i;
+	void *ace;
+	int ok = 0;
+
+	e = h != NULL ? GetSecurityInfo(h, SE_FILE_OBJECT,
+	    DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd) :
+	    GetNamedSecurityInfoW(w, SE_FILE_OBJECT,
+	    DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd);
+	if (e != ERROR_SUCCESS || dacl == NULL || user_sid(&tu) != 0 ||
+	    !GetAclInformation(dacl, &ai, sizeof(ai), AclSizeInformation))
+		goto out;
+	ok = 1;
+	for (i = 0; i < ai.AceCount && ok; i++) {
+		ACCESS_ALLOWED_ACE *a;
+		PSID sid;
+
+		if (!GetAce(dacl, i, &ace)) {
+			ok = 0;
+			break;
+		}
+		if (((ACE_HEADER *)ace)->AceType != ACCESS_ALLOWED_ACE_TYPE ||
+		    (((ACE_HEADER *)ace)->AceFlags & INHERIT_ONLY_ACE))
+			continue;
+		a = ace;
+		sid = (PSID)&a->SidStart;
+		if (a->Mask != 0 && !EqualSid(sid, tu->User.Sid) &&
+		    !sid_is_admin_or_system(sid))
+			ok = 0;
+	}
+ out:
+	free(tu);
+	LocalFree(sd);
+	return ok;
+}
+
 #define WRITE_RIGHTS (FILE_WRITE_DATA | FILE_APPEND_DATA | WRITE_DAC | \
     WRITE_OWNER | DELETE | GENERIC_WRITE | GENERIC_ALL)
 
@@ -1693,10 +1743,23 @@ cx_mkdir_p(const char *path, mode_t mode)
 {
 	char *p = strdup(path), *q;
 	wchar_t *w = NULL;
+	PSECURITY_DESCRIPTOR sd = NULL;
+	SECURITY_ATTRIBUTES sa = { sizeof(sa), NULL, FALSE };
 	int r = 0;
 
 	if (p == NULL)
 		return CX_ERR_NOMEM;
+	/* a private folder is private from its creation: made with the
+	 * protected private DACL, never with the parent's inherited ACEs
+	 * first (a folder made in a %USERPROFILE% Everyone may read was
+	 * readable by Everyone under Wine) */
+	if ((mode & 077) == 0) {
+		if ((r = private_sd(&sd)) != 0) {
+			free(p);
+			return r;
+		}
+		sa.lpSecurityDescriptor = sd;
+	}
 	for (q = p; *q; q++) {
 		if (*q == '\\')
 			*q = '/';
@@ -1716,8 +1779,10 @@ cx_mkdir_p(const char *path, mode_t mode)
 		if (q != NULL)
 			*q = '\0';
 		if (*p != '\0' && (r = cx_win_wide(p, &w)) == 0) {
-			if (CreateDirectoryW(w, NULL)) {
-				if ((mode & 077) == 0 &&
+			if (CreateDirectoryW(w, sd != NULL ? &sa : NULL)) {
+				/* set again only if the system did not keep
+				 * it (is_private: not so under Wine) */
+				if (sd != NULL && !is_private(NULL, w) &&
 				    (r = cx_win_set_private(p)) != 0)
 					cx_error("cannot make '%s' private", p);
 			} else if (GetLastError() != ERROR_ALREADY_EXISTS) {
@@ -1736,6 +1801,7 @@ cx_mkdir_p(const char *path, mode_t mode)
 			break;
 		*q++ = '/';
 	}
+	LocalFree(sd);
 	free(p);
 	return r;
 }
@@ -1953,9 +2019,11 @@ cx_write_file_atomic(const char *path, const void *data, size_t len,
 		r = CX_ERR_IO;
 		goto out;
 	}
-	/* a secret: the private DACL set again, explicitly protected (not
-	 * every system keeps that bit from CreateFileW's descriptor) */
-	if (sd != NULL && set_private_handle(h, sd) != 0) {
+	/* a secret: the private DACL set again, explicitly protected, where
+	 * the system did not keep CreateFileW's (is_private: Wine keeps it,
+	 * and setting it again there would add the folder's ACEs) */
+	if (sd != NULL && !is_private(h, NULL) &&
+	    set_private_handle(h, sd) != 0) {
 		cx_error("cannot make '%s' private", tmp);
 		r = CX_ERR_IO;
 		goto out;

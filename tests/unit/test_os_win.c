@@ -342,6 +342,114 @@ test_secret_dacl(void **state)
 	free(p);
 }
 
+/* 1 if an ACE of path's DACL lets anyone but the user, SYSTEM or the
+ * Administrators read it (or do anything else with it) */
+static int
+others_may_read(const char *path)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	ACL_SIZE_INFORMATION ai;
+	PACL dacl = NULL;
+	TOKEN_USER *tu;
+	HANDLE tok;
+	DWORD len = 0, i;
+	wchar_t *w = NULL;
+	void *ace;
+	int any = 0;
+
+	assert_int_equal(cx_win_wide(path, &w), 0);
+	assert_int_equal(GetNamedSecurityInfoW(w, SE_FILE_OBJECT,
+	    DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd),
+	    ERROR_SUCCESS);
+	assert_non_null(dacl);
+	assert_true(GetAclInformation(dacl, &ai, sizeof(ai),
+	    AclSizeInformation));
+	assert_true(OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok));
+	GetTokenInformation(tok, TokenUser, NULL, 0, &len);
+	tu = malloc(len);
+	assert_true(GetTokenInformation(tok, TokenUser, tu, len, &len));
+	CloseHandle(tok);
+	for (i = 0; i < ai.AceCount; i++) {
+		ACCESS_ALLOWED_ACE *a;
+		PSID sid;
+
+		assert_true(GetAce(dacl, i, &ace));
+		if (((ACE_HEADER *)ace)->AceType != ACCESS_ALLOWED_ACE_TYPE ||
+		    (((ACE_HEADER *)ace)->AceFlags & INHERIT_ONLY_ACE))
+			continue;
+		a = ace;
+		sid = (PSID)&a->SidStart;
+		if (a->Mask == 0 || EqualSid(sid, tu->User.Sid) ||
+		    IsWellKnownSid(sid, WinLocalSystemSid) ||
+		    IsWellKnownSid(sid, WinBuiltinAdministratorsSid))
+			continue;
+		any = 1;
+	}
+	free(tu);
+	LocalFree(sd);
+	free(w);
+	return any;
+}
+
+/* Lets Everyone read path and what is made in it (inherited ACEs). */
+static void
+readable_by_everyone(const char *path)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	PACL dacl = NULL, nd = NULL;
+	EXPLICIT_ACCESSW ea;
+	wchar_t *w = NULL;
+
+	assert_int_equal(cx_win_wide(path, &w), 0);
+	assert_int_equal(GetNamedSecurityInfoW(w, SE_FILE_OBJECT,
+	    DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd),
+	    ERROR_SUCCESS);
+	memset(&ea, 0, sizeof(ea));
+	ea.grfAccessPermissions = GENERIC_READ | GENERIC_EXECUTE;
+	ea.grfAccessMode = GRANT_ACCESS;
+	ea.grfInheritance = SUB_CONTAINERS_AND_OBJECTS_INHERIT;
+	ea.Trustee.TrusteeForm = TRUSTEE_IS_NAME;
+	ea.Trustee.ptstrName = L"EVERYONE";
+	assert_int_equal(SetEntriesInAclW(1, &ea, dacl, &nd), ERROR_SUCCESS);
+	assert_int_equal(SetNamedSecurityInfoW(w, SE_FILE_OBJECT,
+	    DACL_SECURITY_INFORMATION, NULL, NULL, nd, NULL), ERROR_SUCCESS);
+	LocalFree(nd);
+	LocalFree(sd);
+	free(w);
+}
+
+/* Private folders (cx_mkdir_p 0700) and secrets made inside a folder
+ * Everyone may read (a %USERPROFILE% of a Wine prefix is 0755) are
+ * private all the same: the SSO token cache, the credential cache. */
+static void
+test_private_in_open_folder(void **state)
+{
+	char *open = in_tmp("open"), *deep = in_tmp("open/.cache/cloudx-proxy");
+	char *mid = in_tmp("open/.cache"), *sec = NULL;
+
+	(void)state;
+	assert_int_equal(cx_mkdir_p(open, 0755), 0);
+	readable_by_everyone(open);
+	assert_true(others_may_read(open));
+	assert_int_equal(cx_mkdir_p(deep, 0700), 0);
+	assert_false(others_may_read(mid));
+	assert_false(others_may_read(deep));
+	assert_int_equal(cx_path_join(deep, "tok.json", &sec), 0);
+	assert_int_equal(cx_write_file_atomic(sec, "{}", 2, 0600,
+	    CX_ATOMIC_SECRET), 0);
+	assert_false(others_may_read(sec));
+	/* a secret written straight into the open folder: private too */
+	free(sec);
+	assert_int_equal(cx_path_join(open, "secret", &sec), 0);
+	assert_int_equal(cx_write_file_atomic(sec, "S", 1, 0600,
+	    CX_ATOMIC_SECRET), 0);
+	assert_false(others_may_read(sec));
+	free(sec);
+	free(deep);
+	free(mid);
+	free(open);
+}
+
 static void
 test_lock(void **state)
 {
@@ -746,6 +854,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_cmdline_quoting),
 		cmocka_unit_test(test_atomic_replace),
 		cmocka_unit_test(test_secret_dacl),
+		cmocka_unit_test(test_private_in_open_folder),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_fnmatch_path),
 		cmocka_unit_test(test_same_file),
