@@ -145,9 +145,11 @@ do_setup() {
 	    wrun "$CXP setup --yes --no-check --instance $ID"
 }
 
-# Wine keeps no DACL (it turns one into a Unix mode, and gives back a DACL
-# made from the mode: test_os_win prints what it does); what Windows keeps
-# of setup's private DACL is, under Wine, the key's Unix mode 0600
+# Wine keeps no DACL as Windows does: it folds the user-only DACL setup
+# sets into the Unix mode 0770 (the user's ACE gives the owner's and the
+# group's bits), then makes up a DACL with a group ACE from that mode, which
+# ssh and our connect rightly refuse (test 3).  What Windows keeps of the
+# DACL is, under Wine, the key's mode 0600.
 private_key_as_windows_keeps_it() {
 	chmod 600 "$WUP/.ssh/cloudX/cloudX"
 }
