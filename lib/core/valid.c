@@ -132,7 +132,7 @@ cx_ssh_path_valid(const char *s)
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p < ' ' || *p == 0x7f)
 			return 0;
-		if (strchr("\"'\\$`%#", *p) != NULL)
+		if (strchr("\"\\$`%#", *p) != NULL)
 			return 0;
 	}
 	return 1;

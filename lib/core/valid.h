@@ -39,7 +39,7 @@ int cx_line_name_valid(const char *s);
 int cx_ssh_word_valid(const char *s);
 
 /* A path in an ssh_config line: 1-4096 bytes, no control character, none of
- * "'\$`%#. */
+ * "\$`%# (a ' is allowed: such a path is written in double quotes). */
 int cx_ssh_path_valid(const char *s);
 
 #endif

@@ -56,7 +56,9 @@ sc_quote(const char *s, struct cx_buf *out)
 {
 	int r;
 
-	if (strpbrk(s, " \t") == NULL)
+	/* a blank splits, a ' quotes (for ssh and for the shell that
+	 * runs a ProxyCommand): inside "..." both are plain */
+	if (strpbrk(s, " \t'") == NULL)
 		return cx_buf_puts(out, s);
 	if ((r = cx_buf_putc(out, '"')) != 0 ||
 	    (r = cx_buf_puts(out, s)) != 0)

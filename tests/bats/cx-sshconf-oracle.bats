@@ -156,6 +156,28 @@ seed_file() {
 	assert_equal "$(g "$CFG" cloudx-dev-web hostname)" cloudx-dev-web
 }
 
+@test "oracle: paths with an apostrophe (O'Brien): ssh reads them, and sh runs the ProxyCommand with the exact arguments" {
+	local bin="$BATS_TEST_TMPDIR/o'neil bin" dir="$BATS_TEST_TMPDIR/o'brien/keys" pc
+	mkdir -p "$bin" "$dir"
+	printf '#!/bin/sh\nfor a; do printf "[%%s]\\n" "$a"; done\n' >"$bin/cloudx-proxy"
+	chmod +x "$bin/cloudx-proxy"
+	CFG="$dir/config"
+	run -0 --separate-stderr cx cx-sshconf -c "$CFG" -x "$bin/cloudx-proxy" \
+	    add-host -e dev -N web -i i-0123456789abcdef0
+	assert_equal "$(g "$CFG" cloudx-dev-web identityfile)" "$dir/cloudX"
+	assert_equal "$(g "$CFG" cloudx-dev-web hostname)" i-0123456789abcdef0
+	pc=$(g "$CFG" cloudx-dev-web proxycommand)
+	# as ssh runs it: %-tokens expanded, then sh -c "exec ..."
+	pc=${pc//%h/i-0123456789abcdef0}
+	pc=${pc//%p/22}
+	pc=${pc//%r/ec2-user}
+	run -0 sh -c "exec $pc"
+	assert_equal "${lines[0]}" "[connect]"
+	assert_equal "${lines[1]}" "[i-0123456789abcdef0]"
+	assert_equal "${lines[4]}" "[ec2-user]"
+	assert_line --regexp "^\[($dir|$CFG)\]\$"
+}
+
 @test "oracle: a config written by the Python tool is adopted and connects through our ProxyCommand" {
 	mkdir -p "$HOME/.ssh/cloudX"
 	cp "$CX_ROOT/tests/fixtures/sshconf/adopt-banner/input" "$CFG"

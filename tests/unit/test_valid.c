@@ -121,6 +121,9 @@ test_ssh(void **state)
 	assert_true(cx_ssh_path_valid("/home/u/My Keys/k"));
 	assert_false(cx_ssh_path_valid("/a\nProxyCommand x"));
 	assert_false(cx_ssh_path_valid("/a\"b"));
+	assert_true(cx_ssh_path_valid("/home/o'brien/.ssh"));
+	assert_false(cx_ssh_path_valid("/a$HOME"));
+	assert_false(cx_ssh_path_valid("/a\\b"));
 	assert_false(cx_ssh_path_valid("/a%h"));
 	assert_false(cx_ssh_path_valid(""));
 }

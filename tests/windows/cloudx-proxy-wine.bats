@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # cloudx-proxy.exe (make windows) under Wine, end to end, as a Windows user
 # would run it: the programs installed in "C:\Program Files\cloudx proxy",
-# the user's folder "C:\users\Zoë Brien" (a blank and a letter beyond
-# ASCII), Windows OpenSSH's ssh-keygen.exe and ssh.exe played by the Linux
-# ones through tests/tools/win/unix-shim.exe.
+# the user's folder "C:\users\Zoë O'Brien" (a blank, an apostrophe and a
+# letter beyond ASCII), Windows OpenSSH's ssh-keygen.exe and ssh.exe
+# played by the Linux ones through tests/tools/win/unix-shim.exe.
 #
 # `setup --yes` writes the AWS profile, the key, the three-tier SSH config
 # and the Include (checked file by file), then the ProxyCommand it wrote is
@@ -17,7 +17,7 @@
 load ../helpers/common
 load ../helpers/moto
 
-WUSER='Zoë Brien'
+WUSER="Zoë O'Brien"
 
 setup_file() {
 	. "$BATS_TEST_DIRNAME/wine-env"
@@ -186,9 +186,9 @@ region = eu-west-1"
 	assert_output "    # ControlMaster auto
     # ControlPath ~/.ssh/control/%r@%h:%p
     # ControlPersist 4h"
-	run -0 grep -x '    IdentityFile "C:/users/Zoë Brien/.ssh/cloudX/cloudX"' "$cfg"
+	run -0 grep -x "    IdentityFile \"C:/users/$WUSER/.ssh/cloudX/cloudX\"" "$cfg"
 	run -0 grep -xF "    ProxyCommand \"C:\\Program Files\\cloudx proxy\\cloudx-proxy.exe\" connect %h %p --os-user %r" "$cfg"
-	run -0 grep -x '    UserKnownHostsFile "C:/users/Zoë Brien/.ssh/cloudX/known_hosts" ~/.ssh/known_hosts' "$cfg"
+	run -0 grep -x "    UserKnownHostsFile \"C:/users/$WUSER/.ssh/cloudX/known_hosts\" ~/.ssh/known_hosts" "$cfg"
 	run -0 grep -A2 -x 'Host cloudx-win-box' "$cfg"
 	assert_output "Host cloudx-win-box
     HostName $ID
@@ -200,7 +200,7 @@ region = eu-west-1"
 	[ ! -e "$WUP/AppData/Roaming/Code/User/settings.json" ]
 	# the user's own config gets the Include, nothing else
 	run -0 cat "$WUP/.ssh/config"
-	assert_output 'Include "C:/users/Zoë Brien/.ssh/cloudX/config"'
+	assert_output "Include \"C:/users/$WUSER/.ssh/cloudX/config\""
 	# list reads it back: our ProxyCommand, its program, the host
 	run -0 --separate-stderr wrun "$CXP list --json"
 	jq -e --arg id "$ID" '.Environments[0] | .Name == "win" and .ProxyOurs
