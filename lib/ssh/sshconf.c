@@ -66,43 +66,6 @@ sc_quote(const char *s, struct cx_buf *out)
 	return cx_buf_putc(out, '"');
 }
 
-/*
- * One argument of a command Windows OpenSSH starts with CreateProcessW:
- * quoted when always, empty, or holding a blank or '"', by the rules the
- * C runtime splits a command line by (backslashes are literal except
- * before a '"': there they are doubled, and the '"' escaped); '%' doubled
- * for ssh's %-expansion, which comes first.
- */
-static int
-win_quote(const char *s, int always, struct cx_buf *out)
-{
-	size_t bs;
-	int q = always || *s == '\0' || strpbrk(s, " \t\"") != NULL, r = 0;
-
-	if (q && (r = cx_buf_putc(out, '"')) != 0)
-		return r;
-	for (; r == 0; s++) {
-		for (bs = 0; *s == '\\'; s++)
-			bs++;
-		/* before a quote, or the closing one: doubled */
-		if (*s == '"' || (*s == '\0' && q))
-			bs *= 2;
-		while (r == 0 && bs-- > 0)
-			r = cx_buf_putc(out, '\\');
-		if (r != 0 || *s == '\0')
-			break;
-		if (*s == '"')
-			r = cx_buf_puts(out, "\\\"");
-		else if (*s == '%')
-			r = cx_buf_puts(out, "%%");
-		else
-			r = cx_buf_putc(out, *s);
-	}
-	if (r == 0 && q)
-		r = cx_buf_putc(out, '"');
-	return r;
-}
-
 /* s with every '/' as '\\' (to) or every '\\' as '/' (!to), in place */
 static void
 win_slashes(char *s, int to)
@@ -1391,17 +1354,23 @@ check_env_opts(const struct cx_sshconf_env_opts *o)
 }
 
 static int
-add_opt(struct cx_buf *b, const char *opt, const char *val, int windows)
+add_opt(struct cx_buf *b, const char *opt, const char *val)
 {
 	int r;
 
 	if ((r = cx_buf_printf(b, " %s ", opt)) != 0)
 		return r;
-	return windows ? win_quote(val, 0, b) : sc_quote(val, b);
+	return sc_quote(val, b);
 }
 
-/* The program of the ProxyCommand: for Windows OpenSSH always quoted,
- * with backslashes (see cx_sshconf_proxy_command) */
+/*
+ * The program of the ProxyCommand.  For Windows OpenSSH always in double
+ * quotes, with backslashes: it hands a command starting with '"' to
+ * CreateProcessW as it is (no shell), and looks a bare first word up by
+ * its own rules.  A valid path (cx_ssh_path_valid) has no '"', '%' or
+ * trailing '\', so the C runtime splits the quoted form back unchanged;
+ * the arguments after it are quoted as everywhere (sc_quote).
+ */
 static int
 add_prog(struct cx_buf *b, const char *path, int windows)
 {
@@ -1413,7 +1382,7 @@ add_prog(struct cx_buf *b, const char *path, int windows)
 	if ((p = strdup(path)) == NULL)
 		return CX_ERR_NOMEM;
 	win_slashes(p, 1);
-	r = win_quote(p, 1, b);
+	r = cx_buf_printf(b, "\"%s\"", p);
 	free(p);
 	return r;
 }
@@ -1464,10 +1433,10 @@ cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o, char **out)
 	}
 	if (o->profile != NULL && *o->profile != '\0' &&
 	    strcmp(o->profile, dprof) != 0 &&
-	    (r = add_opt(&b, "--profile", o->profile, o->windows)) != 0)
+	    (r = add_opt(&b, "--profile", o->profile)) != 0)
 		goto out;
 	if (strcmp(o->ssh_key, dkey) != 0 &&
-	    (r = add_opt(&b, "--ssh-key", o->ssh_key, o->windows)) != 0)
+	    (r = add_opt(&b, "--ssh-key", o->ssh_key)) != 0)
 		goto out;
 	free(ddir);
 	ddir = NULL;
@@ -1481,18 +1450,17 @@ cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o, char **out)
 		if (o->ssh_config != NULL && *o->ssh_config != '\0' &&
 		    (cdir = xdirname(o->ssh_config)) != NULL &&
 		    same_path(cdir, o->ssh_dir))
-			r = add_opt(&b, "--ssh-config", o->ssh_config,
-			    o->windows);
+			r = add_opt(&b, "--ssh-config", o->ssh_config);
 		else
-			r = add_opt(&b, "--ssh-dir", o->ssh_dir, o->windows);
+			r = add_opt(&b, "--ssh-dir", o->ssh_dir);
 		if (r != 0)
 			goto out;
 	}
 	if (o->aws_env != NULL && *o->aws_env != '\0' &&
-	    (r = add_opt(&b, "--aws-env", o->aws_env, o->windows)) != 0)
+	    (r = add_opt(&b, "--aws-env", o->aws_env)) != 0)
 		goto out;
 	if (o->region != NULL && *o->region != '\0' &&
-	    (r = add_opt(&b, "--region", o->region, o->windows)) != 0)
+	    (r = add_opt(&b, "--region", o->region)) != 0)
 		goto out;
 	if ((*out = cx_buf_steal_str(&b)) == NULL)
 		r = CX_ERR_NOMEM;

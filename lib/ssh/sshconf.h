@@ -172,13 +172,12 @@ struct cx_sshconf_env_opts {
  * cx_sshconf_connect_defaults() for the same home and dir (an unchanged
  * --ssh-config, whose folder is ssh_dir, is written instead of --ssh-dir
  * when ssh_config is set); --aws-env and --region whenever set.
- * Paths with spaces are double-quoted.  For Windows OpenSSH (o->windows),
- * which runs the command with CreateProcessW and no shell, and treats a
- * command whose first character is not '"' by its own rules (a program
- * name without a folder is looked for beside ssh.exe): the program's path
- * is always double-quoted, with backslashes, and every argument quoted by
- * the rules the C runtime splits a command line by (CommandLineToArgvW);
- * a '%' is doubled, as ssh expands %-tokens in the command first.
+ * Paths with a blank or a ' are double-quoted.  For Windows OpenSSH
+ * (o->windows), which runs the command with CreateProcessW and no shell,
+ * and treats a command whose first character is not '"' by its own rules
+ * (a program name without a folder is looked for beside ssh.exe): the
+ * program's path is always double-quoted, with backslashes; the C runtime
+ * splits the line back as written (valid paths hold no '"', '%' or '\').
  */
 int cx_sshconf_proxy_command(const struct cx_sshconf_env_opts *o,
     char **out);
