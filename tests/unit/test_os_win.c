@@ -266,9 +266,10 @@ dacl_of(const char *path, int *n, int *only_user)
 	return prot;
 }
 
-/* Adds an ACE letting Everyone write path. */
+/* Adds an ACE granting Everyone rights on path (inherit: by what is made
+ * in it too). */
 static void
-open_to_everyone(const char *path)
+grant_everyone(const char *path, DWORD rights, DWORD inherit)
 {
 	PSECURITY_DESCRIPTOR sd = NULL;
 	PACL dacl = NULL, nd = NULL;
@@ -280,8 +281,9 @@ open_to_everyone(const char *path)
 	    DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd),
 	    ERROR_SUCCESS);
 	memset(&ea, 0, sizeof(ea));
-	ea.grfAccessPermissions = GENERIC_WRITE | FILE_WRITE_DATA;
+	ea.grfAccessPermissions = rights;
 	ea.grfAccessMode = GRANT_ACCESS;
+	ea.grfInheritance = inherit;
 	ea.Trustee.TrusteeForm = TRUSTEE_IS_NAME;
 	ea.Trustee.ptstrName = L"EVERYONE";
 	assert_int_equal(SetEntriesInAclW(1, &ea, dacl, &nd), ERROR_SUCCESS);
@@ -326,7 +328,7 @@ test_secret_dacl(void **state)
 	if (!under_wine())
 		assert_true(prot && n == 1 && only);
 	/* once others may write it, it is no longer trusted nor read */
-	open_to_everyone(p);
+	grant_everyone(p, GENERIC_WRITE | FILE_WRITE_DATA, NO_INHERITANCE);
 	(void)dacl_of(p, &n, &only);
 	assert_true(others_write);
 	assert_int_equal(cx_path_trusted(p, CX_TRUST_FILE, why, sizeof(why)),
@@ -391,33 +393,6 @@ others_may_read(const char *path)
 	return any;
 }
 
-/* Lets Everyone read path and what is made in it (inherited ACEs). */
-static void
-readable_by_everyone(const char *path)
-{
-	PSECURITY_DESCRIPTOR sd = NULL;
-	PACL dacl = NULL, nd = NULL;
-	EXPLICIT_ACCESSW ea;
-	wchar_t *w = NULL;
-
-	assert_int_equal(cx_win_wide(path, &w), 0);
-	assert_int_equal(GetNamedSecurityInfoW(w, SE_FILE_OBJECT,
-	    DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd),
-	    ERROR_SUCCESS);
-	memset(&ea, 0, sizeof(ea));
-	ea.grfAccessPermissions = GENERIC_READ | GENERIC_EXECUTE;
-	ea.grfAccessMode = GRANT_ACCESS;
-	ea.grfInheritance = SUB_CONTAINERS_AND_OBJECTS_INHERIT;
-	ea.Trustee.TrusteeForm = TRUSTEE_IS_NAME;
-	ea.Trustee.ptstrName = L"EVERYONE";
-	assert_int_equal(SetEntriesInAclW(1, &ea, dacl, &nd), ERROR_SUCCESS);
-	assert_int_equal(SetNamedSecurityInfoW(w, SE_FILE_OBJECT,
-	    DACL_SECURITY_INFORMATION, NULL, NULL, nd, NULL), ERROR_SUCCESS);
-	LocalFree(nd);
-	LocalFree(sd);
-	free(w);
-}
-
 /* Private folders (cx_mkdir_p 0700) and secrets made inside a folder
  * Everyone may read (a %USERPROFILE% of a Wine prefix is 0755) are
  * private all the same: the SSO token cache, the credential cache. */
@@ -429,7 +404,8 @@ test_private_in_open_folder(void **state)
 
 	(void)state;
 	assert_int_equal(cx_mkdir_p(open, 0755), 0);
-	readable_by_everyone(open);
+	grant_everyone(open, GENERIC_READ | GENERIC_EXECUTE,
+	    SUB_CONTAINERS_AND_OBJECTS_INHERIT);
 	assert_true(others_may_read(open));
 	assert_int_equal(cx_mkdir_p(deep, 0700), 0);
 	assert_false(others_may_read(mid));
