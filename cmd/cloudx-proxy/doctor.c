@@ -95,10 +95,14 @@ check_mode(const char *what, const char *path, mode_t want, int required,
 		return;
 	}
 	if (cx_os_host() == CX_OS_WINDOWS) {
+		char icacls[4200];
+
 		/* no modes: the access list, as Windows OpenSSH judges it */
+		snprintf(icacls, sizeof(icacls), "icacls \"%s\" /inheritance:r "
+		    "/grant:r \"%%USERNAME%%:F\"", path);
 		if ((want & 077) == 0 && cx_check_private_key(path) != 0)
-			bad(what, "see above (icacls)", "%s is readable by "
-			    "other users", path);
+			bad(what, icacls, "%s is readable by other users",
+			    path);
 		else
 			ok(what, "%s", path);
 		return;

@@ -2246,7 +2246,6 @@ cx_self_path(char **out)
 {
 	wchar_t buf[32768];
 	DWORD n = GetModuleFileNameW(NULL, buf, 32768);
-
 	char *p;
 	int r;
 
