@@ -77,8 +77,8 @@ setup() {
 	export AWS_ENDPOINT_URL_SSM="$STANDIN_URL"
 	export AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK"
 	export AWS_REGION=eu-west-1
-	export WINEPREFIX="$(cd "$CX_BIN" && pwd)/wine" WINEDEBUG=-all
-	CX_WINE=$(command -v wine64 || echo /usr/lib/wine/wine64)
+	. "$BATS_TEST_DIRNAME/wine-env"
+	cx_wine_env "$CX_BIN"
 	unset SSH_AUTH_SOCK
 	RELAYS=()
 	standin_reset

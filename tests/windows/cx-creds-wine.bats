@@ -39,8 +39,8 @@ setup() {
 	# on the mode: a 0644 file is readable by Everyone, and warned about)
 	umask 077
 	. "$BATS_TEST_DIRNAME/wine-env"
-	export WINEPREFIX="$(cd "$CX_BIN" && pwd)/wine" WINEDEBUG=-all
-	CX_WINE=$(command -v wine64 || echo /usr/lib/wine/wine64)
+	. "$BATS_TEST_DIRNAME/wine-env"
+	cx_wine_env "$CX_BIN"
 	# %USERPROFILE% of the Wine prefix's user, as Unix paths
 	PROFILE_DIR="$WINEPREFIX/drive_c/users/$(id -un)"
 	rm -rf "$PROFILE_DIR/.aws" "$PROFILE_DIR/.cache"

@@ -27,8 +27,8 @@ teardown_file() {
 setup() {
 	common_setup
 	T=$BATS_TEST_TMPDIR
-	export WINEPREFIX="$(cd "$CX_BIN" && pwd)/wine" WINEDEBUG=-all
-	CX_WINE=$(command -v wine64 || echo /usr/lib/wine/wine64)
+	. "$BATS_TEST_DIRNAME/wine-env"
+	cx_wine_env "$CX_BIN"
 	standin_start --keys "$AK:$SK" --set \
 	    "{\"static_instances\":{\"$SIID\":{\"state\":\"running\"}},\"pace_ms\":0}" ||
 	    fail "stand-in did not start"

@@ -22,8 +22,8 @@ teardown_file() {
 setup() {
 	common_setup
 	umask 077
-	export WINEPREFIX="$(cd "$CX_BIN" && pwd)/wine" WINEDEBUG=-all
-	CX_WINE=$(command -v wine64 || echo /usr/lib/wine/wine64)
+	. "$BATS_TEST_DIRNAME/wine-env"
+	cx_wine_env "$CX_BIN"
 	U=$(id -un)
 	PROFILE_DIR="$WINEPREFIX/drive_c/users/$U"
 	WHOME="C:/users/$U"

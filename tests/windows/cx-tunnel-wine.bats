@@ -49,8 +49,8 @@ teardown_file() {
 setup() {
 	common_setup
 	T=$BATS_TEST_TMPDIR
-	export WINEPREFIX="$(cd "$CX_BIN" && pwd)/wine" WINEDEBUG=-all
-	CX_WINE=$(command -v wine64 || echo /usr/lib/wine/wine64)
+	. "$BATS_TEST_DIRNAME/wine-env"
+	cx_wine_env "$CX_BIN"
 	export AWS_ENDPOINT_URL_SSM="$STANDIN_URL"
 	export AWS_ENDPOINT_URL_EC2_INSTANCE_CONNECT="$STANDIN_URL"
 	standin_reset

@@ -66,9 +66,8 @@ setup() {
 	common_setup
 	. "$CX_ROOT/tests/helpers/standin.bash"
 	standin_reset
-	export WINEPREFIX="$(cd "$CX_BIN" && pwd)/wine" WINEDEBUG=-all
-	CX_WINE=$(command -v wine64 || echo /usr/lib/wine/wine64)
-	export CX_WINE
+	. "$BATS_TEST_DIRNAME/wine-env"
+	cx_wine_env "$CX_BIN"
 	export AWS_ENDPOINT_URL_SSO="$STANDIN_URL" AWS_ENDPOINT_URL_SSO_OIDC="$STANDIN_URL"
 	unset CX_BROWSER
 	# private, as the AWS CLI makes them (Wine: the DACL from the mode)
