@@ -263,7 +263,7 @@ WIN_LIBSRC = $(filter-out %_posix.c lib/core/compat.c,\
 WIN_PROGS = cx-creds cx-instance cx-pushkey cx-sshconf cx-session cloudx-proxy cx-tunnel
 # the unit tests that build for Windows so far (tests/windows/run runs them)
 # test tools for Wine, tests/tools/win/*.c (tests/windows/*.bats)
-WIN_TOOLS = unix-shim winrun pipe-relay
+WIN_TOOLS = unix-shim winrun pipe-relay fake-ssh
 WIN_UNITS = test_os_win test_awserr test_cli test_datachan test_instance test_sigv4 test_sshver test_ssmmsg test_text test_valid test_xml test_ws
 # (on the command line: the rules' prerequisites are expanded as read).
 # -Wno-format: to mingw's gcc the format attribute's "printf" is

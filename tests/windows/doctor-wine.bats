@@ -2,8 +2,8 @@
 # cloudx-proxy.exe doctor (make windows) under Wine: the ssh client line
 # with the Windows install hint when there is no ssh.exe, and Windows'
 # clients told apart with their quirks on a generated-style config.  No
-# Win32-OpenSSH can be had here: tests/windows/fake-ssh.c (built by this
-# file with mingw) prints what Windows 10's, 11's and Git for Windows'
+# Win32-OpenSSH can be had here: tests/tools/win/fake-ssh.c (built by
+# make windows) prints what Windows 10's, 11's and Git for Windows'
 # ssh.exe print for -V (their real strings) and a canned `ssh -G`.
 # Run by `make check-windows` (tests/windows/run).
 
@@ -14,10 +14,9 @@ setup_file() {
 	export CX_BIN=${CX_BIN:-build-win}
 	cx_wine_init "$CX_BIN" || skip "Wine cannot start"
 	[ -f "$CX_BIN/cloudx-proxy.exe" ] || skip "no $CX_BIN/cloudx-proxy.exe (make windows)"
-	command -v x86_64-w64-mingw32-gcc >/dev/null || skip "no mingw gcc for the stand-in ssh.exe"
+	[ -f "$CX_BIN/tests/tools/fake-ssh.exe" ] || skip "no $CX_BIN/tests/tools/fake-ssh.exe (make windows)"
 	mkdir -p "$BATS_FILE_TMPDIR/winbin"
-	x86_64-w64-mingw32-gcc -O1 -static -o "$BATS_FILE_TMPDIR/winbin/ssh.exe" \
-	    "$BATS_TEST_DIRNAME/fake-ssh.c"
+	cp "$CX_BIN/tests/tools/fake-ssh.exe" "$BATS_FILE_TMPDIR/winbin/ssh.exe"
 }
 
 teardown_file() {

@@ -3,7 +3,7 @@
  * can be had here, so this prints what one prints.  "-V": the text of
  * FAKE_SSH_V on stderr (CRLF, as the Windows C runtime writes it); "-G":
  * the file FAKE_SSH_G on stdout; anything else: exit 255 as ssh does.
- * Built by the test with x86_64-w64-mingw32-gcc; not part of the toolkit.
+ * Built by `make windows` (WIN_TOOLS); not part of the toolkit.
  */
 #include <stdio.h>
 #include <stdlib.h>
